@@ -1,0 +1,96 @@
+//! berthd: the berth daemon. This file is the composition root: flags and
+//! config file → locked data root → engine → API listeners → signals.
+
+mod config;
+mod flags;
+mod listen;
+mod lock;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use berth_engine::{Engine, EngineConfig};
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("berthd: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args = flags::parse_args(std::env::args_os().collect())?;
+    let cfg = config::resolve(&args)?;
+    init_logging(&cfg.log_level);
+    for ignored in &args.ignored {
+        tracing::info!("ignoring dockerd flag {ignored} (not applicable to berth)");
+    }
+    for key in &cfg.ignored_keys {
+        tracing::info!("ignoring config file key {key:?} (not applicable to berth)");
+    }
+
+    std::fs::create_dir_all(&cfg.data_root)
+        .with_context(|| format!("create data root {}", cfg.data_root.display()))?;
+    let _lock = lock::DataRootLock::acquire(&cfg.data_root)?;
+    if let Some(pidfile) = &cfg.pidfile {
+        lock::write_pidfile(pidfile)?;
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start tokio runtime")?;
+    let result = runtime.block_on(serve(&cfg));
+    if let Some(pidfile) = &cfg.pidfile {
+        let _ = std::fs::remove_file(pidfile);
+    }
+    result
+}
+
+async fn serve(cfg: &config::DaemonConfig) -> Result<()> {
+    let mut engine_cfg = EngineConfig::new(cfg.data_root.clone(), cfg.exec_root.clone());
+    engine_cfg.debug = cfg.debug;
+    engine_cfg.labels = cfg.labels.clone();
+    engine_cfg.registry_mirrors = cfg.registry_mirrors.clone();
+    engine_cfg.insecure_registries = cfg.insecure_registries.clone();
+    engine_cfg.live_restore = cfg.live_restore;
+    engine_cfg.firewall = cfg.iptables;
+    let engine = Engine::open(engine_cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let engine = Arc::new(engine);
+
+    let (listeners, cleanup) = listen::bind_all(&cfg.hosts, cfg.group.as_deref())?;
+    tracing::info!(hosts = ?cfg.hosts, data_root = %cfg.data_root.display(), "berthd ready");
+    engine.events.emit("daemon", "start", &engine.engine_id, Default::default());
+
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+            _ = term => tracing::info!("SIGTERM: shutting down"),
+        }
+    };
+    let served = berth_server::serve(listeners, engine.clone(), shutdown).await;
+    cleanup.remove();
+    served.context("serve API")?;
+    Ok(())
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,berth={level},berthd={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}

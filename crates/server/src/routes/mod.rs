@@ -1,0 +1,28 @@
+//! Routes, one module per resource. Each module exports `routes()` returning an
+//! axum router over the shared [`AppState`]; handlers are thin: parse, call the
+//! backend, encode.
+
+pub mod body;
+pub mod fallback;
+pub mod system;
+
+use std::sync::Arc;
+
+use axum::Router;
+use berth_api::backend::Backend;
+
+/// State shared by all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine.
+    pub backend: Arc<dyn Backend>,
+}
+
+/// The full API router (without the version layer; see [`crate::serve`]).
+pub fn router(backend: Arc<dyn Backend>) -> Router {
+    let state = AppState { backend };
+    Router::new()
+        .merge(system::routes())
+        .fallback(fallback::handler)
+        .with_state(state)
+}

@@ -1,0 +1,296 @@
+//! Test harness for berth's end-to-end tests.
+//!
+//! [`Daemon::start`] runs a real `berthd` on a private data root, exec root and
+//! socket, waits until `/_ping` answers, and stops it on drop. Tests drive it
+//! with the real docker CLI ([`Daemon::docker`]), the berth CLI
+//! ([`Daemon::berth`]) and bollard ([`Daemon::bollard`]).
+//!
+//! The binaries are taken from the cargo target dir this test was built into
+//! (build them first: `cargo build --workspace --bins`), or from `BERTH_BIN_DIR`.
+
+pub mod fixtures;
+
+use std::io::Read;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Directory holding berthd, berth and the other built binaries.
+pub fn bin_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("BERTH_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    // <target>/<profile>/deps/<test-binary>
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("deps dir");
+    let profile = if deps.ends_with("deps") { deps.parent().expect("profile dir") } else { deps };
+    profile.to_path_buf()
+}
+
+/// Path of a built binary.
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(p.exists(), "{} not built; run `cargo build --workspace --bins` first", p.display());
+    p
+}
+
+/// A running berthd for one test.
+pub struct Daemon {
+    /// Temp dir holding everything of this daemon.
+    pub dir: tempfile::TempDir,
+    /// `--data-root`.
+    pub data_root: PathBuf,
+    /// `--exec-root`.
+    pub exec_root: PathBuf,
+    /// API socket.
+    pub sock: PathBuf,
+    /// `DOCKER_CONFIG` for CLI calls (so the host's docker config never interferes).
+    pub docker_config: PathBuf,
+    /// Extra flags the daemon was started with (kept for restarts).
+    pub extra_args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Start a daemon with default flags.
+    pub fn start() -> Daemon {
+        Self::start_with(&[])
+    }
+
+    /// Start a daemon with extra flags.
+    pub fn start_with(extra: &[&str]) -> Daemon {
+        let dir = tempfile::Builder::new().prefix("bt").tempdir_in("/tmp").expect("tempdir");
+        let data_root = dir.path().join("data");
+        let exec_root = dir.path().join("exec");
+        let sock = dir.path().join("api.sock");
+        let docker_config = dir.path().join("docker-config");
+        std::fs::create_dir_all(&docker_config).expect("docker config dir");
+        let mut d = Daemon {
+            dir,
+            data_root,
+            exec_root,
+            sock,
+            docker_config,
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            child: None,
+        };
+        d.spawn();
+        d
+    }
+
+    /// The daemon's log file.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("berthd.log")
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Start (or restart) the berthd process and wait for `/_ping`.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("log file");
+        let child = Command::new(bin("berthd"))
+            .arg("--config-file")
+            .arg("/dev/null")
+            .arg("--data-root")
+            .arg(&self.data_root)
+            .arg("--exec-root")
+            .arg(&self.exec_root)
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .arg("--debug")
+            .args(&self.extra_args)
+            .env("BERTH_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log clone"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn berthd");
+        self.child = Some(child);
+        self.wait_ready(Duration::from_secs(20));
+    }
+
+    fn wait_ready(&mut self, limit: Duration) {
+        let start = Instant::now();
+        loop {
+            if ping(&self.sock) {
+                return;
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    panic!("berthd exited early ({status}):\n{}", self.log());
+                }
+            }
+            if start.elapsed() > limit {
+                panic!("berthd did not answer /_ping within {limit:?}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("daemon running")
+    }
+
+    /// `unix://<sock>`.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.sock.display())
+    }
+
+    /// A docker CLI command pointed at this daemon.
+    pub fn docker_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("docker");
+        c.args(args)
+            .env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .env("DOCKER_BUILDKIT", "0")
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_API_VERSION");
+        c
+    }
+
+    /// Run the real docker CLI against this daemon.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.docker_cmd(args).stdin(Stdio::null()).output().expect("run docker")
+    }
+
+    /// Run docker and return stdout; panic with the output when it fails.
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed ({}):\nstdout: {}\nstderr: {}\ndaemon log tail:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            tail(&self.log(), 40)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A berth CLI command pointed at this daemon.
+    pub fn berth_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin("berth"));
+        c.args(args).env("BERTH_HOST", self.host()).env("DOCKER_CONFIG", &self.docker_config);
+        c
+    }
+
+    /// Run the berth CLI against this daemon.
+    pub fn berth(&self, args: &[&str]) -> Output {
+        self.berth_cmd(args).stdin(Stdio::null()).output().expect("run berth")
+    }
+
+    /// A bollard client on this daemon's socket.
+    pub fn bollard(&self) -> bollard::Docker {
+        bollard::Docker::connect_with_unix(&self.sock.display().to_string(), 60, bollard::API_DEFAULT_VERSION)
+            .expect("bollard connect")
+    }
+
+    /// Send a signal to the daemon.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) with a pid we spawned and a valid signal number has no memory effects.
+        unsafe {
+            libc::kill(self.pid() as i32, sig);
+        }
+    }
+
+    /// SIGTERM and wait; returns how long the exit took.
+    pub fn stop(&mut self) -> Duration {
+        let start = Instant::now();
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: as in `signal`.
+            unsafe {
+                libc::kill(c.id() as i32, libc::SIGTERM);
+            }
+            let _ = c.wait();
+        }
+        start.elapsed()
+    }
+
+    /// SIGKILL and wait (a crash).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stop (SIGTERM) and start again on the same roots.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Is the process still alive?
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Raw HTTP/1.1 request on the socket; returns (status, headers+body text).
+    pub fn raw(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        raw_request(&self.sock, method, path, body)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn ping(sock: &Path) -> bool {
+    let Ok(mut s) = UnixStream::connect(sock) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    use std::io::Write;
+    if s.write_all(b"GET /_ping HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.1 200")
+}
+
+/// Send one HTTP/1.1 request over a unix socket and read the whole response.
+pub fn raw_request(sock: &Path, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    use std::io::Write;
+    let mut s = UnixStream::connect(sock).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let body = body.unwrap_or("");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+/// The last `n` lines of `s`.
+pub fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// stdout of a command as a string.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr of a command as a string.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
