@@ -8,6 +8,7 @@
 //! - `client` (feature): a small HTTP/1.1 client over a unix socket for the CLI.
 
 pub mod backend;
+pub mod stdcopy;
 pub mod types;
 pub mod version;
 

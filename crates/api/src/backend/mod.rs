@@ -5,6 +5,7 @@
 //! status. Doc comments on each method say which states it accepts and which
 //! kinds it returns.
 
+pub mod container;
 pub mod system;
 
 pub use system::{EventStream, EventsQuery, SystemBackend};

@@ -1,6 +1,10 @@
 //! Engine API wire types, one module per resource. Field names follow Docker
 //! exactly (`PascalCase` mostly, with Docker's own exceptions spelled out).
 
+pub mod container;
+pub mod exec;
+pub mod inspect;
+pub mod strslice;
 pub mod system;
 
 use serde::{Deserialize, Serialize};

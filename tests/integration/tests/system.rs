@@ -1,0 +1,165 @@
+//! Foundation: the real docker CLI, bollard and the berth CLI against berthd's
+//! system endpoints; error model; daemon lifecycle (lock, SIGTERM, restart).
+
+use std::time::Duration;
+
+use berth_integration::{Daemon, stderr, stdout};
+
+#[test]
+fn docker_version_and_info_show_berth() {
+    let d = Daemon::start();
+    let v = d.docker_ok(&["version"]);
+    assert!(v.contains("Server: berth Engine"), "{v}");
+    assert!(v.contains("API version:      1.50 (minimum version 1.24)"), "{v}");
+
+    let info = d.docker_ok(&["info"]);
+    let ncpu = std::thread::available_parallelism().unwrap().get();
+    assert!(info.contains(&format!("CPUs: {ncpu}")), "{info}");
+    assert!(info.contains("Docker Root Dir: ") && info.contains(d.data_root.to_str().unwrap()), "{info}");
+    assert!(info.contains("Kernel Version: "), "{info}");
+    assert!(info.contains("Swarm: inactive"), "{info}");
+
+    let fmt = d.docker_ok(&["info", "--format", "{{.NCPU}} {{.OSType}} {{.CgroupVersion}}"]);
+    let fields: Vec<&str> = fmt.split_whitespace().collect();
+    assert_eq!(fields[0], ncpu.to_string());
+    assert_eq!(fields[1], "linux");
+    assert!(fields[2] == "1" || fields[2] == "2");
+}
+
+#[test]
+fn docker_system_df_and_events_return() {
+    let d = Daemon::start();
+    let df = d.docker_ok(&["system", "df"]);
+    assert!(df.starts_with("TYPE"), "{df}");
+    assert!(df.contains("Images") && df.contains("Local Volumes"), "{df}");
+
+    let now = chrono_now_secs() + 1;
+    let ev = d.docker_ok(&["events", "--since", "0", "--until", &now.to_string()]);
+    assert!(ev.contains("daemon start"), "daemon start event missing: {ev}");
+    let filtered = d.docker_ok(&["events", "--since", "0", "--until", &now.to_string(), "--filter", "type=container"]);
+    assert!(filtered.trim().is_empty(), "{filtered}");
+}
+
+fn chrono_now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn bollard_ping_version_info() {
+    let d = Daemon::start();
+    let docker = d.bollard();
+    let ping = docker.ping().await.unwrap();
+    assert_eq!(ping, "OK");
+    let v = docker.version().await.unwrap();
+    assert_eq!(v.api_version.as_deref(), Some("1.50"));
+    assert_eq!(v.min_api_version.as_deref(), Some("1.24"));
+    let info = docker.info().await.unwrap();
+    assert_eq!(info.os_type.as_deref(), Some("linux"));
+    assert!(info.ncpu.unwrap() >= 1);
+    let negotiated = docker.negotiate_version().await.unwrap();
+    negotiated.version().await.unwrap();
+}
+
+#[test]
+fn versioned_and_unversioned_paths() {
+    let d = Daemon::start();
+    for p in ["/version", "/v1.24/version", "/v1.43/version", "/v1.50/version"] {
+        let (status, body) = d.raw("GET", p, None);
+        assert_eq!(status, 200, "{p}: {body}");
+        assert!(body.contains("\"ApiVersion\":\"1.50\""), "{body}");
+    }
+    let (status, body) = d.raw("HEAD", "/_ping", None);
+    assert_eq!(status, 200);
+    for h in ["Api-Version: 1.50", "Ostype: linux", "Builder-Version: 1", "Docker-Experimental: false", "Swarm: inactive"] {
+        assert!(body.to_ascii_lowercase().contains(&h.to_ascii_lowercase()), "missing {h}: {body}");
+    }
+}
+
+#[test]
+fn bad_requests_get_docker_errors() {
+    let d = Daemon::start();
+    let (status, body) = d.raw("GET", "/v1.51/version", None);
+    assert_eq!(status, 400);
+    assert!(body.contains(r#"{"message":"client version 1.51 is too new. Maximum supported API version is 1.50"}"#), "{body}");
+    let (status, body) = d.raw("GET", "/v1.12/info", None);
+    assert_eq!(status, 400);
+    assert!(body.contains("too old"), "{body}");
+    let (status, body) = d.raw("GET", "/v1.43/no/such/route", None);
+    assert_eq!(status, 404);
+    assert!(body.contains(r#"{"message":"page not found"}"#), "{body}");
+    let (status, body) = d.raw("GET", "/events?filters=%7Bbad", None);
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = d.raw("GET", "/events?filters=%7B%22nope%22%3A%5B%22x%22%5D%7D", None);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid filter 'nope'"), "{body}");
+    let (status, _) = d.raw("GET", "/system/df?type=bogus", None);
+    assert_eq!(status, 400);
+    let (status, body) = d.raw("GET", "/swarm", None);
+    assert_eq!(status, 501, "{body}");
+    assert!(body.contains("swarm"), "{body}");
+    // The daemon is still healthy after all of that.
+    d.docker_ok(&["version"]);
+}
+
+#[test]
+fn second_daemon_on_same_root_refuses() {
+    let d = Daemon::start();
+    let out = std::process::Command::new(berth_integration::bin("berthd"))
+        .args(["--config-file", "/dev/null", "--data-root"])
+        .arg(&d.data_root)
+        .arg("--exec-root")
+        .arg(d.dir.path().join("exec2"))
+        .arg("-H")
+        .arg(format!("unix://{}", d.dir.path().join("other.sock").display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("another berthd is already running"), "{err}");
+    assert!(err.contains(&d.pid().to_string()), "{err}");
+    // The first daemon is untouched.
+    d.docker_ok(&["version"]);
+}
+
+#[test]
+fn sigterm_stops_fast_and_removes_socket_and_state_survives() {
+    let mut d = Daemon::start();
+    let id_before = d.docker_ok(&["info", "--format", "{{.ID}}"]);
+    // A long-lived events stream must not hold the shutdown.
+    let mut events = d.docker_cmd(&["events"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let took = d.stop();
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+    assert!(!d.sock.exists(), "socket left behind");
+    let _ = events.kill();
+    let _ = events.wait();
+    d.spawn();
+    let id_after = d.docker_ok(&["info", "--format", "{{.ID}}"]);
+    assert_eq!(id_before, id_after);
+}
+
+#[test]
+fn berth_cli_system_commands() {
+    let d = Daemon::start();
+    let out = d.berth(&["version"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Server: berth Engine"));
+    let out = d.berth(&["version", "--format", "{{.Server.ApiVersion}}"]);
+    assert_eq!(stdout(&out).trim(), "1.50");
+    let out = d.berth(&["info", "--format", "{{json .Swarm}}"]);
+    assert!(stdout(&out).contains("\"LocalNodeState\":\"inactive\""), "{}", stdout(&out));
+    let out = d.berth(&["system", "df"]);
+    assert!(stdout(&out).starts_with("TYPE"), "{}", stdout(&out));
+    let now = chrono_now_secs() + 1;
+    let out = d.berth(&["events", "--since", "0", "--until", &now.to_string()]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("daemon start"), "{}", stdout(&out));
+
+    // Errors: daemon-side message and a non-zero exit.
+    let out = d.berth(&["events", "--filter", "nope=1", "--until", "1"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("Error response from daemon: invalid filter 'nope'"), "{}", stderr(&out));
+    let out = d.berth_cmd(&["-H", "unix:///nonexistent.sock", "version"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("Cannot connect to the berth daemon"), "{}", stderr(&out));
+}
