@@ -6,8 +6,6 @@ mod flags;
 mod listen;
 mod lock;
 
-use std::sync::Arc;
-
 use anyhow::{Context, Result};
 use berth_engine::{Engine, EngineConfig};
 
@@ -57,7 +55,7 @@ async fn serve(cfg: &config::DaemonConfig) -> Result<()> {
     engine_cfg.live_restore = cfg.live_restore;
     engine_cfg.firewall = cfg.iptables;
     let engine = Engine::open(engine_cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let engine = Arc::new(engine);
+    engine.restore_containers().await.map_err(|e| anyhow::anyhow!("restore containers: {e}"))?;
 
     let (listeners, cleanup) = listen::bind_all(&cfg.hosts, cfg.group.as_deref())?;
     tracing::info!(hosts = ?cfg.hosts, data_root = %cfg.data_root.display(), "berthd ready");

@@ -21,6 +21,17 @@ pub struct EngineConfig {
     pub live_restore: bool,
     /// Whether berth may program the host firewall (dockerd's `--iptables`).
     pub firewall: bool,
+    /// Default bridge link (dockerd `--bridge`); `None`: `berth0`, or a name
+    /// derived from the exec root when it is not the default, so several
+    /// daemons (tests) never share a bridge or firewall table.
+    pub bridge_name: Option<String>,
+    /// Default bridge subnet (dockerd `--bip`: `172.17.0.1/16` or `172.17.0.0/16`);
+    /// `None` picks the first default pool no host route uses.
+    pub bridge_subnet: Option<String>,
+    /// `default-address-pools` as `base/len,size` (`10.10.0.0/16,24`); empty: Docker's.
+    pub default_address_pools: Vec<String>,
+    /// Upstream resolvers of the embedded DNS (`ip` or `ip:port`); empty: the host's resolv.conf.
+    pub dns_upstream: Vec<String>,
 }
 
 impl EngineConfig {
@@ -35,6 +46,10 @@ impl EngineConfig {
             insecure_registries: Vec::new(),
             live_restore: true,
             firewall: true,
+            bridge_name: None,
+            bridge_subnet: None,
+            default_address_pools: Vec::new(),
+            dns_upstream: Vec::new(),
         }
     }
 }

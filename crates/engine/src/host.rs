@@ -59,6 +59,11 @@ pub fn ipv4_forwarding() -> bool {
     fs::read_to_string("/proc/sys/net/ipv4/ip_forward").map(|s| s.trim() == "1").unwrap_or(false)
 }
 
+/// This boot's id (`/proc/sys/kernel/random/boot_id`), to detect host reboots.
+pub fn boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
 /// Open file descriptors of this process.
 pub fn open_fds() -> u64 {
     fs::read_dir("/proc/self/fd").map(|d| d.count() as u64).unwrap_or(0)

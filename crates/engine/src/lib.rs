@@ -5,11 +5,15 @@
 //! It knows nothing of HTTP.
 
 pub mod config;
+pub mod container;
 pub mod host;
+pub mod images;
+pub mod networks;
 pub mod system;
+pub mod volumes;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use berth_core::events::EventBus;
 use berth_core::store::Store;
@@ -29,13 +33,27 @@ pub struct Engine {
     pub engine_id: String,
     /// When the engine started.
     pub started: std::time::Instant,
+    /// Images, layers and container read-write layers (`<data-root>/image`).
+    pub images: Arc<berth_image::ImageService>,
+    /// Containers by id and name.
+    pub containers: container::Containers,
+    /// Exec instances.
+    pub execs: container::exec::Execs,
+    /// Spawns and finds container shims under the exec root.
+    pub shims: berth_runtime::client::ShimRunner,
+    /// The `Arc` this engine lives in (for tasks that outlive a request).
+    me: Weak<Engine>,
+    /// Volumes (`<data-root>/volumes`, tables `volume.*`).
+    pub volumes: Arc<berth_volume::VolumeService>,
+    /// Networks, endpoints and sandboxes (tables `network.*`, `<exec-root>/netns`).
+    pub networks: Arc<berth_network::Controller>,
 }
 
 impl Engine {
     /// Open the data root and run the recovery sequence.
     ///
     /// The caller holds the data-root lock; see `berthd`.
-    pub fn open(config: EngineConfig) -> Result<Engine> {
+    pub fn open(config: EngineConfig) -> Result<Arc<Engine>> {
         for dir in [&config.data_root, &config.exec_root] {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::internal(format!("create {}: {e}", dir.display())))?;
@@ -43,13 +61,36 @@ impl Engine {
         berth_core::fsutil::sweep_tmp(&config.data_root);
         let store = Arc::new(Store::open(&config.data_root.join("meta.db"))?);
         let engine_id = load_or_create_id(&config.data_root.join("engine-id"))?;
-        Ok(Engine {
+        let events = Arc::new(EventBus::new());
+        let images = images::open(&config, store.clone(), events.clone())?;
+        let volumes = volumes::open(&config, store.clone(), events.clone())?;
+        let networks = networks::open(&config, store.clone())?;
+        let shims = berth_runtime::client::ShimRunner::new(container::runtime::shim_binary(), &config.exec_root);
+        let engine = Arc::new_cyclic(|me| Engine {
+            me: me.clone(),
+            execs: Default::default(),
+            shims,
             config,
             store,
-            events: Arc::new(EventBus::new()),
+            events,
+            images,
+            containers: container::Containers::default(),
+            volumes,
+            networks,
             engine_id,
             started: std::time::Instant::now(),
-        })
+        });
+        engine.images.set_users(Arc::new(container::users::Users(Arc::downgrade(&engine))));
+        Ok(engine)
+    }
+
+    /// This engine as an `Arc`, for work that outlives the current request.
+    pub fn me(&self) -> Arc<Engine> {
+        match self.me.upgrade() {
+            Some(e) => e,
+            // `Engine::open` is the only constructor and returns the Arc.
+            None => unreachable!("engine used while being dropped"),
+        }
     }
 
     /// Path under the data root.

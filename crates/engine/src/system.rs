@@ -63,8 +63,17 @@ impl SystemBackend for Engine {
         let mut runtimes = BTreeMap::new();
         runtimes.insert("berth".to_string(), RuntimeInfo { path: "berth-shim".into(), runtime_args: None });
         let cgroup_version = host::cgroup_version();
+        let all = self.containers.all();
+        let running = all.iter().filter(|c| c.status() == crate::container::Status::Running).count() as u64;
+        let paused = all.iter().filter(|c| c.status() == crate::container::Status::Paused).count() as u64;
+        let images = self.images.list().map(|l| l.len() as u64).unwrap_or(0);
         Ok(SystemInfo {
             id: self.engine_id.clone(),
+            containers: all.len() as u64,
+            containers_running: running,
+            containers_paused: paused,
+            containers_stopped: all.len() as u64 - running - paused,
+            images,
             driver: "overlay2".to_string(),
             driver_status: vec![["Backing Filesystem".into(), "extfs".into()]],
             docker_root_dir: self.config.data_root.display().to_string(),
@@ -142,8 +151,30 @@ impl SystemBackend for Engine {
         Ok(replay.chain(live).boxed())
     }
 
-    async fn data_usage(&self, _types: &[String]) -> Result<SystemDataUsage> {
-        Ok(SystemDataUsage::default())
+    async fn data_usage(&self, types: &[String]) -> Result<SystemDataUsage> {
+        use berth_api::backend::ImageBackend;
+        use berth_api::backend::container::ListOptions;
+        let want = |t: &str| types.is_empty() || types.iter().any(|x| x == t);
+        let mut out = SystemDataUsage::default();
+        if want("image") {
+            let images = self.image_list(Default::default()).await?;
+            let mut total = 0i64;
+            for mut i in images {
+                let used = self.containers.all().iter().filter(|c| c.with_config(|r| r.image_id == i.id)).count();
+                i.containers = used as i64;
+                total += i.size;
+                out.images.push(serde_json::to_value(&i).unwrap_or_default());
+            }
+            out.layers_size = total;
+        }
+        if want("container") {
+            let list = self.list_containers(&ListOptions { all: true, size: true, ..Default::default() })?;
+            out.containers = list.iter().map(|c| serde_json::to_value(c).unwrap_or_default()).collect();
+        }
+        if want("volume") {
+            out.volumes = self.volume_usage().await?;
+        }
+        Ok(out)
     }
 }
 
@@ -152,7 +183,7 @@ mod tests {
     use super::*;
     use crate::EngineConfig;
 
-    fn engine(dir: &std::path::Path) -> Engine {
+    fn engine(dir: &std::path::Path) -> std::sync::Arc<Engine> {
         Engine::open(EngineConfig::new(dir.join("data"), dir.join("exec"))).unwrap()
     }
 

@@ -9,6 +9,8 @@
 //! This crate knows no subsystem: everything it does goes through the backend traits.
 
 pub mod error;
+pub mod hijack;
+pub mod jsonstream;
 pub mod query;
 pub mod routes;
 pub mod serve;

@@ -9,6 +9,7 @@
 //! (build them first: `cargo build --workspace --bins`), or from `BERTH_BIN_DIR`.
 
 pub mod fixtures;
+pub mod registry;
 
 use std::io::Read;
 use std::os::unix::net::UnixStream;

@@ -1,7 +1,10 @@
 //! The command tree. Each group module defines its clap args and an async
 //! `run`; this module only lists them.
 
+pub mod container;
+pub mod image;
 pub mod system;
+pub mod volume;
 
 use berth_api::client::Client;
 use clap::Subcommand;
@@ -26,6 +29,19 @@ pub enum Command {
     /// Manage berth.
     #[command(subcommand)]
     System(system::SystemCmd),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(container::ContainerCmd),
+    #[command(flatten)]
+    ContainerTop(container::TopCmd),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(image::ImageCmd),
+    #[command(flatten)]
+    ImageTop(image::TopCmd),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volume::VolumeCmd),
 }
 
 /// Run a parsed command.
@@ -35,5 +51,10 @@ pub async fn run(cmd: Command, ctx: &Ctx) -> anyhow::Result<()> {
         Command::Info(a) => system::info(ctx, a).await,
         Command::Events(a) => system::events(ctx, a).await,
         Command::System(c) => system::run(ctx, c).await,
+        Command::Container(c) => container::run(ctx, c).await,
+        Command::ContainerTop(c) => container::run_top(ctx, c, false).await,
+        Command::Image(c) => image::run(ctx, c).await,
+        Command::ImageTop(c) => image::run_top(ctx, c).await,
+        Command::Volume(c) => volume::run(ctx, c).await,
     }
 }

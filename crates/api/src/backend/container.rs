@@ -3,7 +3,25 @@
 //! Streams that need a hijacked connection (attach, exec start) are two-phase:
 //! the backend validates and *registers* the session first (so output produced
 //! right after a following `start` is not lost), the server answers `101`, then
-//! hands the upgraded connection to [`StreamSession::run`].
+//! hands the upgraded connection to [`StreamSession::run`]. Reading that
+//! connection yields the client's stdin; EOF on read means the client
+//! half-closed (stdin ended), not that it went away: keep writing output until
+//! the session ends.
+//!
+//! `container_wait` is two-phase too: the wait is registered before the method
+//! returns; the server sends the response headers at once and the body when
+//! the returned future resolves (the docker CLI waits for those headers before
+//! it starts the container).
+//!
+//! Every method has a default answering `NotImplemented` (501), so the server
+//! can route these endpoints before the engine implements them all.
+//!
+//! Contract notes for implementers:
+//! - `container_stop`/`container_restart`: `timeout` is seconds; `None` means the
+//!   container's own `StopTimeout` (10 s by default), `-1` waits forever.
+//! - `container_kill`: the server passes `SIGKILL` when no signal was given.
+//! - `container_top`: `ps_args` is `""` when absent (use `-ef`).
+//! - `LogsOptions::details` asks for log attributes (`--details`).
 
 use std::pin::Pin;
 
@@ -25,7 +43,10 @@ use crate::types::inspect::{
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
 /// The upgraded, bidirectional client connection.
-pub trait HijackedIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
+pub trait HijackedIo:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static
+{
+}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> HijackedIo for T {}
 
 /// A registered attach or exec session waiting for its connection.
@@ -69,6 +90,8 @@ pub struct LogsOptions {
     pub timestamps: bool,
     /// `None` = all.
     pub tail: Option<usize>,
+    /// Prefix lines with the log attributes (`--details`).
+    pub details: bool,
 }
 
 /// Logs: already framed for the wire (stdcopy unless `tty`).
@@ -102,72 +125,176 @@ pub struct PathStat {
     pub link_target: String,
 }
 
+fn unimplemented<T>(what: &str) -> Result<T> {
+    Err(berth_core::Error::not_implemented(format!(
+        "{what} is not implemented by berth yet"
+    )))
+}
+
 /// Container lifecycle and inspection.
 #[async_trait]
 pub trait ContainerBackend {
     /// Create. NotFound for an unknown image (`No such image: x`), Conflict for a taken name,
     /// InvalidArgument for bad settings.
-    async fn container_create(&self, name: Option<String>, body: ContainerCreateBody) -> Result<ContainerCreateResponse>;
+    async fn container_create(
+        &self,
+        _name: Option<String>,
+        _body: ContainerCreateBody,
+    ) -> Result<ContainerCreateResponse> {
+        unimplemented("container create")
+    }
     /// Inspect. NotFound (`No such container: x`).
-    async fn container_inspect(&self, id: &str, size: bool) -> Result<ContainerInspect>;
+    async fn container_inspect(&self, _id: &str, _size: bool) -> Result<ContainerInspect> {
+        unimplemented("container inspect")
+    }
     /// List.
-    async fn container_list(&self, opts: ListOptions) -> Result<Vec<ContainerSummary>>;
+    async fn container_list(&self, _opts: ListOptions) -> Result<Vec<ContainerSummary>> {
+        unimplemented("container list")
+    }
     /// Start. NotModified when already running; Conflict when paused or being removed.
-    async fn container_start(&self, id: &str) -> Result<()>;
+    async fn container_start(&self, _id: &str) -> Result<()> {
+        unimplemented("container start")
+    }
     /// Stop (signal, then SIGKILL after the timeout). NotModified when not running.
-    async fn container_stop(&self, id: &str, signal: Option<String>, timeout: Option<i64>) -> Result<()>;
+    async fn container_stop(
+        &self,
+        _id: &str,
+        _signal: Option<String>,
+        _timeout: Option<i64>,
+    ) -> Result<()> {
+        unimplemented("container stop")
+    }
     /// Restart.
-    async fn container_restart(&self, id: &str, signal: Option<String>, timeout: Option<i64>) -> Result<()>;
+    async fn container_restart(
+        &self,
+        _id: &str,
+        _signal: Option<String>,
+        _timeout: Option<i64>,
+    ) -> Result<()> {
+        unimplemented("container restart")
+    }
     /// Send a signal. Conflict when not running.
-    async fn container_kill(&self, id: &str, signal: &str) -> Result<()>;
+    async fn container_kill(&self, _id: &str, _signal: &str) -> Result<()> {
+        unimplemented("container kill")
+    }
     /// Freeze. Conflict when not running or already paused.
-    async fn container_pause(&self, id: &str) -> Result<()>;
+    async fn container_pause(&self, _id: &str) -> Result<()> {
+        unimplemented("container pause")
+    }
     /// Thaw. Conflict when not paused.
-    async fn container_unpause(&self, id: &str) -> Result<()>;
+    async fn container_unpause(&self, _id: &str) -> Result<()> {
+        unimplemented("container unpause")
+    }
     /// Register a wait for `condition` (`not-running`, `next-exit`, `removed`); the returned
     /// future resolves when it is met. Registration happens before this returns.
-    async fn container_wait(&self, id: &str, condition: &str) -> Result<BoxFuture<'static, WaitResponse>>;
+    async fn container_wait(
+        &self,
+        _id: &str,
+        _condition: &str,
+    ) -> Result<BoxFuture<'static, WaitResponse>> {
+        unimplemented("container wait")
+    }
     /// Remove. Conflict when running without `force`.
-    async fn container_remove(&self, id: &str, force: bool, volumes: bool, link: bool) -> Result<()>;
+    async fn container_remove(
+        &self,
+        _id: &str,
+        _force: bool,
+        _volumes: bool,
+        _link: bool,
+    ) -> Result<()> {
+        unimplemented("container remove")
+    }
     /// Rename. Conflict for a taken name.
-    async fn container_rename(&self, id: &str, name: &str) -> Result<()>;
+    async fn container_rename(&self, _id: &str, _name: &str) -> Result<()> {
+        unimplemented("container rename")
+    }
     /// Update resources and restart policy.
-    async fn container_update(&self, id: &str, body: UpdateBody) -> Result<UpdateResponse>;
+    async fn container_update(&self, _id: &str, _body: UpdateBody) -> Result<UpdateResponse> {
+        unimplemented("container update")
+    }
     /// Processes. Conflict when not running.
-    async fn container_top(&self, id: &str, ps_args: &str) -> Result<TopResponse>;
+    async fn container_top(&self, _id: &str, _ps_args: &str) -> Result<TopResponse> {
+        unimplemented("container top")
+    }
     /// Filesystem changes against the image.
-    async fn container_changes(&self, id: &str) -> Result<Vec<FilesystemChange>>;
+    async fn container_changes(&self, _id: &str) -> Result<Vec<FilesystemChange>> {
+        unimplemented("container changes")
+    }
     /// Logs.
-    async fn container_logs(&self, id: &str, opts: LogsOptions) -> Result<LogsStream>;
+    async fn container_logs(&self, _id: &str, _opts: LogsOptions) -> Result<LogsStream> {
+        unimplemented("container logs")
+    }
     /// Stats samples as JSON values (`ContainerStatsResponse`).
-    async fn container_stats(&self, id: &str, stream: bool, one_shot: bool) -> Result<Pin<Box<dyn Stream<Item = serde_json::Value> + Send>>>;
+    async fn container_stats(
+        &self,
+        _id: &str,
+        _stream: bool,
+        _one_shot: bool,
+    ) -> Result<Pin<Box<dyn Stream<Item = serde_json::Value> + Send>>> {
+        unimplemented("container stats")
+    }
     /// Export the root filesystem as a tar stream.
-    async fn container_export(&self, id: &str) -> Result<ByteStream>;
+    async fn container_export(&self, _id: &str) -> Result<ByteStream> {
+        unimplemented("container export")
+    }
     /// Remove stopped containers.
-    async fn container_prune(&self, filters: Filters) -> Result<ContainerPruneResponse>;
+    async fn container_prune(&self, _filters: Filters) -> Result<ContainerPruneResponse> {
+        unimplemented("container prune")
+    }
     /// Attach (see the module doc).
-    async fn container_attach(&self, id: &str, opts: AttachOptions) -> Result<StreamSession>;
+    async fn container_attach(&self, _id: &str, _opts: AttachOptions) -> Result<StreamSession> {
+        unimplemented("container attach")
+    }
     /// Resize the TTY.
-    async fn container_resize(&self, id: &str, height: u32, width: u32) -> Result<()>;
+    async fn container_resize(&self, _id: &str, _height: u32, _width: u32) -> Result<()> {
+        unimplemented("container resize")
+    }
     /// Stat a path (HEAD archive). NotFound when absent.
-    async fn container_stat_path(&self, id: &str, path: &str) -> Result<PathStat>;
+    async fn container_stat_path(&self, _id: &str, _path: &str) -> Result<PathStat> {
+        unimplemented("container archive")
+    }
     /// Tar of a path (GET archive).
-    async fn container_get_archive(&self, id: &str, path: &str) -> Result<(PathStat, ByteStream)>;
+    async fn container_get_archive(
+        &self,
+        _id: &str,
+        _path: &str,
+    ) -> Result<(PathStat, ByteStream)> {
+        unimplemented("container archive")
+    }
     /// Extract a tar into a directory (PUT archive).
-    async fn container_put_archive(&self, id: &str, path: &str, no_overwrite_dir_non_dir: bool, copy_uid_gid: bool, body: ByteStream) -> Result<()>;
+    async fn container_put_archive(
+        &self,
+        _id: &str,
+        _path: &str,
+        _no_overwrite_dir_non_dir: bool,
+        _copy_uid_gid: bool,
+        _body: ByteStream,
+    ) -> Result<()> {
+        unimplemented("container archive")
+    }
     /// Commit the container's changes as a new image; returns the image id.
-    async fn container_commit(&self, opts: CommitOptions) -> Result<String>;
+    async fn container_commit(&self, _opts: CommitOptions) -> Result<String> {
+        unimplemented("commit")
+    }
 }
 
 /// Exec instances.
 #[async_trait]
 pub trait ExecBackend {
     /// Create. Conflict when the container is not running or is paused.
-    async fn exec_create(&self, container: &str, cfg: ExecConfig) -> Result<String>;
+    async fn exec_create(&self, _container: &str, _cfg: ExecConfig) -> Result<String> {
+        unimplemented("exec create")
+    }
     /// Start attached (returns a session) or detached (`None`).
-    async fn exec_start(&self, id: &str, cfg: ExecStartConfig) -> Result<Option<StreamSession>>;
+    async fn exec_start(&self, _id: &str, _cfg: ExecStartConfig) -> Result<Option<StreamSession>> {
+        unimplemented("exec start")
+    }
     /// Resize an exec's TTY.
-    async fn exec_resize(&self, id: &str, height: u32, width: u32) -> Result<()>;
+    async fn exec_resize(&self, _id: &str, _height: u32, _width: u32) -> Result<()> {
+        unimplemented("exec resize")
+    }
     /// Inspect.
-    async fn exec_inspect(&self, id: &str) -> Result<ExecInspect>;
+    async fn exec_inspect(&self, _id: &str) -> Result<ExecInspect> {
+        unimplemented("exec inspect")
+    }
 }

@@ -6,11 +6,24 @@
 //! kinds it returns.
 
 pub mod container;
+pub mod image;
+pub mod network;
 pub mod system;
+pub mod volume;
 
+pub use container::{ContainerBackend, ExecBackend};
+pub use image::ImageBackend;
+pub use network::NetworkBackend;
 pub use system::{EventStream, EventsQuery, SystemBackend};
+pub use volume::VolumeBackend;
 
 /// Everything the server needs from the engine.
-pub trait Backend: SystemBackend + Send + Sync + 'static {}
+pub trait Backend:
+    SystemBackend + ImageBackend + VolumeBackend + NetworkBackend + ContainerBackend + ExecBackend + Send + Sync + 'static
+{
+}
 
-impl<T> Backend for T where T: SystemBackend + Send + Sync + 'static {}
+impl<T> Backend for T where
+    T: SystemBackend + ImageBackend + VolumeBackend + NetworkBackend + ContainerBackend + ExecBackend + Send + Sync + 'static
+{
+}

@@ -3,9 +3,13 @@
 
 pub mod container;
 pub mod exec;
+pub mod image;
 pub mod inspect;
+pub mod jsonmessage;
+pub mod network;
 pub mod strslice;
 pub mod system;
+pub mod volume;
 
 use serde::{Deserialize, Serialize};
 

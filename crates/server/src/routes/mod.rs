@@ -3,8 +3,13 @@
 //! backend, encode.
 
 pub mod body;
+pub mod containers;
+pub mod exec;
 pub mod fallback;
+pub mod images;
+pub mod networks;
 pub mod system;
+pub mod volumes;
 
 use std::sync::Arc;
 
@@ -20,9 +25,14 @@ pub struct AppState {
 
 /// The full API router (without the version layer; see [`crate::serve`]).
 pub fn router(backend: Arc<dyn Backend>) -> Router {
-    let state = AppState { backend };
+    let state = AppState { backend: backend.clone() };
     Router::new()
         .merge(system::routes())
+        .merge(containers::routes::<dyn Backend>().with_state(backend.clone()))
+        .merge(exec::routes::<dyn Backend>().with_state(backend.clone()))
+        .merge(images::routes::<dyn Backend>().with_state(backend.clone()))
+        .merge(networks::routes::<dyn Backend>().with_state(backend.clone()))
+        .merge(volumes::routes::<dyn Backend>().with_state(backend))
         .fallback(fallback::handler)
         .with_state(state)
 }

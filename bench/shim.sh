@@ -1,0 +1,9 @@
+#!/bin/sh
+# Benchmark berth-shim: spawn->created->started->exited latency of `true` with
+# youki's libcontainer and with runc, and the idle shim's private memory.
+# Needs root, cgroups, /bin/busybox (busybox-static) and runc. Not a test.
+# Usage: bench/shim.sh [iterations]
+set -eu
+cd "$(dirname "$0")/.."
+cargo build --release -q -p berth-shim --bin berth-shim --example shim_bench
+exec target/release/examples/shim_bench target/release/berth-shim "${1:-30}"

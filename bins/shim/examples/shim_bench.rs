@@ -1,0 +1,127 @@
+//! Benchmark of the shim (run through `bench/shim.sh`, not a test).
+//!
+//! For each runtime it runs `true` N times and reports the median and p90 of
+//! spawn→created (shim started, container created), created→started, started→exited
+//! and the total; then it starts a `sleep` container and reports the idle shim's
+//! memory from /proc/PID/smaps_rollup (Rss, Pss, Private_Clean, Private_Dirty).
+//!
+//! Usage: shim_bench <berth-shim binary> [iterations]
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use berth_runtime::client::{ShimRunner, SpawnOptions};
+use berth_runtime::layout::{LogConfig, LogDriver, RuntimeKind};
+use berth_runtime::spec::{self, ContainerSpec};
+
+fn rootfs(dir: &Path) -> PathBuf {
+    let root = dir.join("rootfs");
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    for a in ["sh", "true", "sleep"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(a)).unwrap();
+    }
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    root
+}
+
+fn stats(mut v: Vec<Duration>) -> String {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    format!(
+        "median {:7.2} ms  p90 {:7.2} ms",
+        ms(v[v.len() / 2]),
+        ms(v[v.len() * 9 / 10])
+    )
+}
+
+async fn create(
+    runner: &ShimRunner,
+    dir: &Path,
+    root: &Path,
+    rt: RuntimeKind,
+    n: usize,
+    args: &[&str],
+) -> berth_runtime::client::ShimHandle {
+    let id = format!("b{}{n}", rt.as_str());
+    let c = ContainerSpec {
+        id: id.clone(),
+        rootfs: root.to_path_buf(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        cgroups_path: format!("/berth-bench/{id}"),
+        ..ContainerSpec::default()
+    };
+    let bundle = dir.join("bundles").join(&id);
+    spec::write_bundle(&bundle, &spec::build(&c).unwrap().spec).unwrap();
+    let log = LogConfig::with_defaults(LogDriver::JsonFile, dir.join("logs").join(&id));
+    let opts = SpawnOptions {
+        id,
+        bundle,
+        runtime: rt,
+        runc_path: None,
+        tty: false,
+        stdin: false,
+        log,
+    };
+    runner.spawn(&opts).await.unwrap()
+}
+
+fn smaps(pid: i32) -> String {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    s.lines()
+        .filter(|l| {
+            ["Rss:", "Pss:", "Private_Clean:", "Private_Dirty:"]
+                .iter()
+                .any(|k| l.starts_with(k))
+        })
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" ") + " kB")
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let shim = args
+        .get(1)
+        .expect("usage: shim_bench <berth-shim> [iterations]");
+    let iters: usize = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(30);
+    let dir = tempfile::Builder::new()
+        .prefix("sb")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let root = rootfs(dir.path());
+    let runner = ShimRunner::new(shim, dir.path().join("x"));
+    for rt in [RuntimeKind::Youki, RuntimeKind::Runc] {
+        let (mut created, mut started, mut exited, mut total) = (vec![], vec![], vec![], vec![]);
+        for n in 0..iters {
+            let t0 = Instant::now();
+            let h = create(&runner, dir.path(), &root, rt, n, &["true"]).await;
+            let t1 = Instant::now();
+            h.start().await.unwrap();
+            let t2 = Instant::now();
+            assert_eq!(h.wait().await.unwrap().code, 0);
+            let t3 = Instant::now();
+            h.delete(false).await.unwrap();
+            created.push(t1 - t0);
+            started.push(t2 - t1);
+            exited.push(t3 - t2);
+            total.push(t3 - t0);
+        }
+        println!("{} ({iters} runs of `true`)", rt.as_str());
+        println!("  spawn->created  {}", stats(created));
+        println!("  created->started {}", stats(started));
+        println!("  started->exited {}", stats(exited));
+        println!("  spawn->exited   {}", stats(total));
+        let h = create(&runner, dir.path(), &root, rt, 9999, &["sleep", "1000"]).await;
+        h.start().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let pid = h.shim_pid().unwrap();
+        println!("  idle shim memory (pid {pid}): {}", smaps(pid));
+        h.delete(true).await.unwrap();
+    }
+}

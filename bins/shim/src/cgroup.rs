@@ -1,0 +1,88 @@
+//! What the shim does with cgroups itself: OOM-kill detection at exit and removal
+//! of the empty parent directories (e.g. `/berth`) on delete. The runtime creates
+//! and removes the container's own leaf.
+//!
+//! Creation (which makes parents) takes a shared flock on `<exec-root>/cgroup.lock`
+//! and parent removal an exclusive one, so one shim cannot remove `/berth` between
+//! another's mkdir of `/berth` and of `/berth/<id>`.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// The container's cgroup path from its bundle (`linux.cgroupsPath`).
+pub fn path_from_bundle(bundle: &Path) -> Option<PathBuf> {
+    let raw = std::fs::read(bundle.join("config.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&raw).ok()?;
+    v.pointer("/linux/cgroupsPath")
+        .and_then(|p| p.as_str())
+        .map(|p| PathBuf::from(p.trim_start_matches('/')))
+}
+
+fn counter(file: &Path, key: &str) -> u64 {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                let (k, v) = l.split_once(' ')?;
+                (k == key).then(|| v.trim().parse().ok()).flatten()
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// Did the OOM killer act in this cgroup? (v1 `memory.oom_control`, v2 `memory.events`.)
+pub fn oom_killed(rel: &Path) -> bool {
+    let root = Path::new(CGROUP_ROOT);
+    counter(
+        &root.join("memory").join(rel).join("memory.oom_control"),
+        "oom_kill",
+    ) > 0
+        || counter(&root.join(rel).join("memory.events"), "oom_kill") > 0
+        || counter(
+            &root.join("unified").join(rel).join("memory.events"),
+            "oom_kill",
+        ) > 0
+}
+
+/// A held flock; released on drop.
+pub struct Lock(#[allow(dead_code)] File);
+
+/// Take the cgroup lock, shared or exclusive. Failure to lock is not fatal.
+pub fn lock(file: &Path, exclusive: bool) -> Option<Lock> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .ok()?;
+    let op = if exclusive {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_SH
+    };
+    // SAFETY: flock on an fd we own; no memory is involved.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), op) };
+    (rc == 0).then_some(Lock(f))
+}
+
+/// Remove `rel` and its now-empty parents in every hierarchy.
+pub fn remove_parents(rel: &Path) {
+    let Ok(hier) = std::fs::read_dir(CGROUP_ROOT) else {
+        return;
+    };
+    let mut mounts: Vec<PathBuf> = hier.flatten().map(|e| e.path()).collect();
+    mounts.push(PathBuf::from(CGROUP_ROOT));
+    for m in mounts {
+        // The leaf too, in case the runtime left it behind empty.
+        let mut p = Some(rel);
+        while let Some(dir) = p.filter(|d| !d.as_os_str().is_empty()) {
+            // rmdir fails on non-empty or busy dirs, which is exactly when they must stay.
+            if std::fs::remove_dir(m.join(dir)).is_err() {
+                break;
+            }
+            p = dir.parent();
+        }
+    }
+}

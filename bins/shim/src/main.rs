@@ -1,0 +1,262 @@
+//! berth-shim: one small process per container.
+//!
+//! `berth-shim start <shim-dir>` reads `<shim-dir>/shim.json` (see
+//! `berth_runtime::layout::ShimConfig`), forks, and the child detaches (setsid, not the
+//! daemon's child), creates the container with libcontainer or runc, listens on
+//! `<shim-dir>/ctl.sock` and reports `{"ok":{"pid":N}}` (or `{"err":...}`) on stdout of
+//! the original process, which then exits. The detached shim owns the container's
+//! stdio, writes its log, reaps its exit into `exit.json`, and serves the protocol in
+//! `berth_runtime::proto` until it is told to delete the container.
+//!
+//! `berth-shim install-init <path>` writes the embedded static `berth-init`.
+
+mod backend;
+mod cgroup;
+mod server;
+mod stdio;
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use berth_runtime::layout::{self, Layout, RuntimeKind, ShimConfig};
+use berth_runtime::logs::writer::LogWriter;
+use berth_runtime::proto::{self, ErrorBody, ErrorKindWire, Response};
+use nix::fcntl::OFlag;
+use nix::unistd::{ForkResult, fork, pipe2, setsid};
+
+use crate::backend::{Backend, RuntimeCtx};
+use crate::server::{Proc, Shim};
+
+/// The static init, built by build.rs.
+static INIT_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/berth-init"));
+
+/// Diagnostics go to stderr, which the detached shim points at `shim.log`.
+#[macro_export]
+macro_rules! diag {
+    ($($t:tt)*) => {{
+        eprintln!("{} {}", berth_core::timefmt::now_rfc3339(), format_args!($($t)*));
+    }};
+}
+
+/// Give freed heap back to the kernel after a burst (creating a container allocates
+/// a few MiB inside libcontainer), keeping the idle shim small.
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only walks glibc's own heap structures.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let r = match args.get(1).map(String::as_str) {
+        Some("start") if args.len() == 3 => cmd_start(Path::new(&args[2])),
+        Some("install-init") if args.len() == 3 => install_init(Path::new(&args[2])),
+        Some("--version") | Some("version") => {
+            println!(
+                "berth-shim {} (protocol {})",
+                env!("CARGO_PKG_VERSION"),
+                proto::VERSION
+            );
+            Ok(())
+        }
+        _ => Err(anyhow::anyhow!(
+            "usage: berth-shim start <shim-dir> | install-init <path> | --version"
+        )),
+    };
+    if let Err(e) = r {
+        eprintln!("berth-shim: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn install_init(dest: &Path) -> anyhow::Result<()> {
+    berth_core::fsutil::atomic_write_mode(dest, INIT_BINARY, 0o755)?;
+    Ok(())
+}
+
+/// Fork; the parent relays the child's readiness line and exits.
+fn cmd_start(dir: &Path) -> anyhow::Result<()> {
+    let dir = std::fs::canonicalize(dir).with_context(|| format!("shim dir {}", dir.display()))?;
+    let cfg: ShimConfig = serde_json::from_slice(&std::fs::read(dir.join(layout::CONFIG_FILE))?)
+        .context("read shim.json")?;
+    if cfg.v != proto::VERSION {
+        bail!(
+            "shim.json is protocol {}, this shim speaks {}",
+            cfg.v,
+            proto::VERSION
+        );
+    }
+    let (rd, wr) = pipe2(OFlag::O_CLOEXEC)?;
+    // SAFETY: the process is single-threaded here (no runtime, no threads spawned yet),
+    // so the child may run arbitrary code.
+    match unsafe { fork() }? {
+        ForkResult::Parent { .. } => {
+            drop(wr);
+            // One line, not EOF: processes the runtime forks before the answer (the
+            // container's init, waiting to be started) inherit the write end.
+            let mut msg = Vec::new();
+            let mut r = std::io::BufReader::new(std::fs::File::from(rd));
+            std::io::BufRead::read_until(&mut r, b'\n', &mut msg)?;
+            std::io::stdout().write_all(&msg)?;
+            let ok = msg.starts_with(b"{\"ok\"");
+            std::process::exit(if ok { 0 } else { 1 });
+        }
+        ForkResult::Child => {
+            drop(rd);
+            let mut ready = std::fs::File::from(wr);
+            match setup(&dir, cfg) {
+                Ok((shim, pid)) => {
+                    let resp = Response::Ok(serde_json::json!({ "pid": pid }));
+                    let _ = ready.write_all(
+                        &[
+                            serde_json::to_vec(&resp).unwrap_or_default(),
+                            b"\n".to_vec(),
+                        ]
+                        .concat(),
+                    );
+                    drop(ready);
+                    if let Err(e) = shim.run() {
+                        diag!("shim loop failed: {e:#}");
+                        std::process::exit(1);
+                    }
+                    std::process::exit(0);
+                }
+                Err(e) => {
+                    diag!("start failed: {e:#}");
+                    let resp = Response::Err(ErrorBody {
+                        kind: ErrorKindWire::Internal,
+                        message: format!("{e:#}"),
+                    });
+                    let _ = ready.write_all(
+                        &[
+                            serde_json::to_vec(&resp).unwrap_or_default(),
+                            b"\n".to_vec(),
+                        ]
+                        .concat(),
+                    );
+                    std::process::exit(1);
+                }
+            }
+        }
+    }
+}
+
+fn redirect_stdio(dir: &Path) -> anyhow::Result<()> {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(layout::SHIM_LOG))?;
+    // SAFETY: dup2 onto the standard descriptors; the sources are open files we hold.
+    unsafe {
+        libc::dup2(null.as_raw_fd(), 0);
+        libc::dup2(null.as_raw_fd(), 1);
+        libc::dup2(log.as_raw_fd(), 2);
+    }
+    Ok(())
+}
+
+static SIG_W: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    let fd = SIG_W.load(std::sync::atomic::Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe; the buffer is a static byte.
+        unsafe {
+            libc::write(fd, b"x".as_ptr().cast(), 1);
+        }
+    }
+}
+
+/// SIGCHLD wakes the loop through a self-pipe. Handlers (not SIG_IGN, not a blocked
+/// mask) are used because both would be inherited by container processes.
+fn install_signals() -> anyhow::Result<OwnedFd> {
+    let (r, w) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+    SIG_W.store(w.as_raw_fd(), std::sync::atomic::Ordering::Relaxed);
+    std::mem::forget(w);
+    extern "C" fn nothing(_: libc::c_int) {}
+    let set = |sig: libc::c_int, h: extern "C" fn(libc::c_int)| {
+        // SAFETY: a zeroed sigaction is valid; we install a plain handler with SA_RESTART.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = h as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    };
+    set(libc::SIGCHLD, on_signal);
+    // A dying daemon or a closed client must not kill the shim.
+    for s in [libc::SIGPIPE, libc::SIGHUP, libc::SIGINT, libc::SIGTERM] {
+        set(s, nothing);
+    }
+    Ok(r)
+}
+
+fn setup(dir: &Path, cfg: ShimConfig) -> anyhow::Result<(Shim, i32)> {
+    setsid()?;
+    std::env::set_current_dir(dir)?;
+    redirect_stdio(dir)?;
+    std::fs::write(layout::PID_FILE, std::process::id().to_string())?;
+    // SAFETY: prctl with integer arguments only.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+    let sig_r = install_signals()?;
+    let l = Layout::new(&cfg.exec_root);
+    let ctx = RuntimeCtx {
+        id: cfg.id.clone(),
+        bundle: cfg.bundle.clone(),
+        root: l.runtime_root(cfg.runtime),
+        dir: dir.to_path_buf(),
+    };
+    let mut backend: Box<dyn Backend> = match cfg.runtime {
+        RuntimeKind::Youki => Box::new(backend::youki::Youki::new(ctx)),
+        RuntimeKind::Runc => {
+            let bin = cfg
+                .runc_path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("runc"));
+            Box::new(backend::runc::Runc::new(ctx, bin))
+        }
+    };
+    let log = LogWriter::open(cfg.log.clone()).context("open container log")?;
+
+    let created = {
+        let _lock = cgroup::lock(&l.cgroup_lock(), false);
+        create(&mut *backend, &cfg)
+    };
+    let (pid, io) = match created {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = backend.delete(true);
+            return Err(e);
+        }
+    };
+    let _ = std::fs::remove_file(layout::CTL_SOCK);
+    let listener = UnixListener::bind(layout::CTL_SOCK).context("bind ctl.sock")?;
+    let shim = Shim::new(cfg, listener, sig_r, backend, log, Proc::new(pid, io, true));
+    trim_heap();
+    Ok((shim, pid))
+}
+
+fn create(backend: &mut dyn Backend, cfg: &ShimConfig) -> anyhow::Result<(i32, stdio::ParentIo)> {
+    if cfg.tty {
+        let sock = PathBuf::from("con.sock");
+        let l = stdio::console_listener(&sock)?;
+        let pid = backend.create(None, Some(&sock))?;
+        let io = stdio::receive_pty(&l, &sock, cfg.stdin)?;
+        Ok((pid, io))
+    } else {
+        let (child, parent) = stdio::pipes(cfg.stdin)?;
+        let pid = backend.create(Some(child), None)?;
+        Ok((pid, parent))
+    }
+}

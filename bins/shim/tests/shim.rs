@@ -1,0 +1,395 @@
+//! Behaviour of berth-shim with both runtimes (youki's libcontainer and runc): the
+//! same assertions run against each, so they are also a differential test.
+//! Needs root, cgroups and /bin/busybox (Debian's busybox-static).
+
+mod common;
+
+use berth_runtime::layout::{LogDriver, RuntimeKind};
+use berth_runtime::logs::LogStream;
+use berth_runtime::logs::reader::{self, ReadOptions};
+use berth_runtime::proto::{AttachReq, ExecReq, Status, StreamId};
+use berth_runtime::spec::{NsMode, SeccompMode};
+use common::*;
+use tokio::io::AsyncWriteExt;
+
+async fn each(f: impl AsyncFn(Env)) {
+    for rt in RUNTIMES {
+        f(Env::new(rt)).await;
+    }
+}
+
+#[tokio::test]
+async fn exit_code_propagates() {
+    each(async |env| {
+        let c = env.spec(&["sh", "-c", "exit 7"]);
+        let ctr = env.create(&c).await;
+        assert_eq!(ctr.h.state().await.unwrap().status, Status::Created);
+        ctr.h.start().await.unwrap();
+        let st = ctr.h.wait().await.unwrap();
+        assert_eq!(
+            (st.code, st.signal, st.oom_killed),
+            (7, None, false),
+            "{:?}",
+            env.runtime
+        );
+        assert_eq!(ctr.h.exit_status().unwrap().code, 7);
+        assert_eq!(ctr.h.state().await.unwrap().status, Status::Stopped);
+        ctr.delete().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn output_goes_to_attach_and_log_with_stream_ids() {
+    each(async |env| {
+        for driver in [LogDriver::JsonFile, LogDriver::Local] {
+            let c = env.spec(&["sh", "-c", "echo out; echo err >&2; echo out2"]);
+            let ctr = env.create_with_log(&c, driver).await;
+            let mut a = ctr.h.attach(all_streams()).await.unwrap();
+            ctr.h.start().await.unwrap();
+            let mut frames = Vec::new();
+            while let Some(f) = a.output.next().await.unwrap() {
+                frames.push(f);
+            }
+            let out: Vec<u8> = frames
+                .iter()
+                .filter(|f| f.0 == StreamId::Stdout)
+                .flat_map(|f| f.1.to_vec())
+                .collect();
+            let err: Vec<u8> = frames
+                .iter()
+                .filter(|f| f.0 == StreamId::Stderr)
+                .flat_map(|f| f.1.to_vec())
+                .collect();
+            assert_eq!(
+                (out.as_slice(), err.as_slice()),
+                (&b"out\nout2\n"[..], &b"err\n"[..]),
+                "{:?}",
+                env.runtime
+            );
+            assert_eq!(ctr.h.wait().await.unwrap().code, 0);
+            let entries = reader::read(&ctr.log.path, driver, &ReadOptions::default()).unwrap();
+            let lines: Vec<(LogStream, String)> = entries
+                .iter()
+                .map(|e| (e.stream, String::from_utf8_lossy(&e.data).into_owned()))
+                .collect();
+            assert_eq!(lines.len(), 3);
+            assert!(lines.contains(&(LogStream::Stderr, "err\n".into())));
+            assert_eq!(lines.iter().filter(|l| l.0 == LogStream::Stdout).count(), 2);
+            ctr.delete().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stdin_eof_reaches_cat() {
+    each(async |env| {
+        let mut c = env.spec(&["cat"]);
+        c.open_stdin = true;
+        let ctr = env.create(&c).await;
+        let mut a = ctr
+            .h
+            .attach(AttachReq {
+                stdin: true,
+                ..all_streams()
+            })
+            .await
+            .unwrap();
+        ctr.h.start().await.unwrap();
+        a.stdin.write_all(b"hello\nworld\n").await.unwrap();
+        a.stdin.shutdown().await.unwrap();
+        let (out, _) = collect(&mut a.output).await;
+        assert_eq!(out, "hello\nworld\n");
+        assert_eq!(ctr.h.wait().await.unwrap().code, 0);
+        ctr.delete().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tty_gives_a_pty_and_resize_works() {
+    each(async |env| {
+        let mut c = env.spec(&["sh", "-c", "tty; stty size"]);
+        c.tty = true;
+        let ctr = env.create(&c).await;
+        ctr.h.resize(None, 123, 45).await.unwrap();
+        let mut a = ctr.h.attach(all_streams()).await.unwrap();
+        ctr.h.start().await.unwrap();
+        let (out, _) = collect(&mut a.output).await;
+        assert!(out.contains("/dev/pts/"), "{:?}: {out:?}", env.runtime);
+        assert!(out.contains("45 123"), "{:?}: {out:?}", env.runtime);
+        assert_eq!(ctr.h.wait().await.unwrap().code, 0);
+        ctr.delete().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn exec_runs_a_second_process_and_kill_delivers_signals() {
+    each(async |env| {
+        let c = env.spec(&[
+            "sh",
+            "-c",
+            "trap 'exit 42' USR1; while true; do sleep 0.05; done",
+        ]);
+        let ctr = env.create(&c).await;
+        ctr.h.start().await.unwrap();
+        let process = serde_json::json!({
+            "terminal": false, "user": {"uid": 0, "gid": 0}, "cwd": "/",
+            "args": ["sh", "-c", "echo from-exec; echo e >&2; exit 3"],
+            "env": ["PATH=/bin"],
+        });
+        let (started, attach) = ctr
+            .h
+            .exec(ExecReq {
+                exec_id: "e1".into(),
+                process,
+                stdin: false,
+                attach: true,
+            })
+            .await
+            .unwrap();
+        assert!(started.pid > 0);
+        let (out, err) = collect(&mut attach.unwrap().output).await;
+        assert_eq!(
+            (out.as_str(), err.as_str()),
+            ("from-exec\n", "e\n"),
+            "{:?}",
+            env.runtime
+        );
+        assert_eq!(ctr.h.wait_exec("e1").await.unwrap().code, 3);
+        ctr.h.kill(None, libc::SIGUSR1).await.unwrap();
+        assert_eq!(ctr.h.wait().await.unwrap().code, 42);
+        ctr.delete().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pause_and_resume() {
+    each(async |env| {
+        let c = env.spec(&["sleep", "100"]);
+        let ctr = env.create(&c).await;
+        ctr.h.start().await.unwrap();
+        ctr.h.pause().await.unwrap();
+        assert_eq!(ctr.h.state().await.unwrap().status, Status::Paused);
+        let process = serde_json::json!({"user": {"uid": 0, "gid": 0}, "cwd": "/", "args": ["true"], "env": ["PATH=/bin"]});
+        let e = ctr.h.exec(ExecReq { exec_id: "x".into(), process, stdin: false, attach: false }).await.unwrap_err();
+        assert!(e.to_string().contains("paused"), "{e}");
+        ctr.h.resume().await.unwrap();
+        assert_eq!(ctr.h.state().await.unwrap().status, Status::Running);
+        ctr.h.kill(None, libc::SIGKILL).await.unwrap();
+        let st = ctr.h.wait().await.unwrap();
+        assert_eq!((st.code, st.signal), (137, Some(9)));
+        ctr.delete().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shim_outlives_its_client_and_accepts_reconnects() {
+    each(async |env| {
+        let c = env.spec(&["sh", "-c", "echo before; exec sleep 1000"]);
+        let id = c.id.clone();
+        let ctr = env.create(&c).await;
+        ctr.h.start().await.unwrap();
+        let shim_pid = ctr.h.shim_pid().unwrap();
+        // The shim is not a child of its client.
+        let stat = std::fs::read_to_string(format!("/proc/{shim_pid}/stat")).unwrap();
+        let ppid: i32 = stat.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert_ne!(ppid, std::process::id() as i32);
+        let log = ctr.log.clone();
+        std::mem::forget(ctr);
+
+        // A "restarted daemon": a new runner over the same exec root.
+        let runner = berth_runtime::client::ShimRunner::new(env!("CARGO_BIN_EXE_berth-shim"), env.dir.path().join("x"));
+        assert!(runner.list().contains(&id));
+        let h = runner.connect(&id).await.unwrap();
+        assert_eq!(h.state().await.unwrap().status, Status::Running);
+        let process = serde_json::json!({"user": {"uid": 0, "gid": 0}, "cwd": "/", "args": ["sh", "-c", "exit 4"], "env": ["PATH=/bin"]});
+        let (_, a) = h.exec(ExecReq { exec_id: "r".into(), process, stdin: false, attach: false }).await.unwrap();
+        assert!(a.is_none());
+        assert_eq!(h.wait_exec("r").await.unwrap().code, 4);
+        let mut before = Vec::new();
+        for _ in 0..100 {
+            before = reader::read(&log.path, log.driver, &ReadOptions::default()).unwrap();
+            if !before.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(before[0].data, b"before\n");
+        h.kill(None, libc::SIGKILL).await.unwrap();
+        assert_eq!(h.wait().await.unwrap().code, 137);
+        h.delete(false).await.unwrap();
+        assert!(!h.dir().exists());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn exit_without_a_client_is_recorded() {
+    each(async |env| {
+        let c = env.spec(&["sh", "-c", "echo bye; exit 5"]);
+        let ctr = env.create(&c).await;
+        ctr.h.start().await.unwrap();
+        let mut st = None;
+        for _ in 0..200 {
+            st = ctr.h.exit_status();
+            if st.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert_eq!(st.unwrap().code, 5);
+        assert_eq!(ctr.h.wait().await.unwrap().code, 5);
+        ctr.delete().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn memory_limit_oom_kill_is_reported() {
+    each(async |env| {
+        let mut c = env.spec(&["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
+        c.resources.memory = 16 << 20;
+        c.resources.memory_swap = 16 << 20;
+        let ctr = env.create(&c).await;
+        ctr.h.start().await.unwrap();
+        let st = ctr.h.wait().await.unwrap();
+        assert_eq!(
+            (st.code, st.oom_killed),
+            (137, true),
+            "{:?}: {st:?}",
+            env.runtime
+        );
+        assert!(ctr.h.exit_status().unwrap().oom_killed);
+        ctr.delete().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pids_limit_blocks_forks() {
+    each(async |env| {
+        let mut c = env.spec(&[
+            "sh",
+            "-c",
+            "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done; wait",
+        ]);
+        c.resources.pids_limit = Some(4);
+        let (_, _, err) = run(&env, &c).await;
+        assert!(err.contains("can't fork"), "{:?}: {err}", env.runtime);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn default_seccomp_blocks_unshare_and_unconfined_allows_it() {
+    each(async |env| {
+        let c = env.spec(&["unshare", "-U", "true"]);
+        let (code, _, err) = run(&env, &c).await;
+        assert_ne!(code, 0, "{:?}: unshare allowed under the default profile", env.runtime);
+        assert!(err.contains("Operation not permitted"), "{err}");
+        let mut c = env.spec(&["unshare", "-U", "true"]);
+        c.seccomp = SeccompMode::Unconfined;
+        let (code, _, err) = run(&env, &c).await;
+        assert_eq!(code, 0, "{:?}: {err}", env.runtime);
+        // A custom profile in Docker's format.
+        let mut c = env.spec(&["mkdir", "/tmp/x"]);
+        c.seccomp = SeccompMode::Custom(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#.into(),
+        );
+        let (code, _, _) = run(&env, &c).await;
+        assert_ne!(code, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn capabilities_match_docker_and_drop_works() {
+    each(async |env| {
+        let c = env.spec(&["sh", "-c", "grep CapEff /proc/self/status"]);
+        let (_, out, _) = run(&env, &c).await;
+        assert!(out.contains("00000000a80425fb"), "{:?}: {out}", env.runtime);
+        let mut c = env.spec(&["sh", "-c", "grep CapEff /proc/self/status"]);
+        c.cap_drop = vec!["net_raw".into(), "CAP_CHOWN".into()];
+        let (_, out, _) = run(&env, &c).await;
+        assert!(
+            out.contains(&format!("{:016x}", 0xa80425fbu64 & !(1 << 13) & !1)),
+            "{out}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn masked_paths_readonly_rootfs_and_rlimits() {
+    each(async |env| {
+        let mut c = env.spec(&[
+            "sh",
+            "-c",
+            "head -c 16 /proc/kcore | wc -c; touch /x || echo ro; ulimit -Hn",
+        ]);
+        c.readonly_rootfs = true;
+        c.ulimits =
+            vec![berth_runtime::spec::resources::parse_ulimit("nofile=1048576:1048576").unwrap()];
+        let (code, out, err) = run(&env, &c).await;
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines.first().map(|l| l.trim()),
+            Some("0"),
+            "{:?}: {out} {err}",
+            env.runtime
+        );
+        assert!(err.contains("Read-only file system"), "{err}");
+        assert_eq!(lines.get(1), Some(&"ro"));
+        let mut hard = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit fills the struct.
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut hard) };
+        assert_eq!(
+            lines.get(2).map(|l| l.parse::<u64>().unwrap()),
+            Some(hard.rlim_max.min(1048576))
+        );
+        assert_eq!(code, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn init_reaps_and_propagates_exit_code() {
+    each(async |env| {
+        let init = env.runner.ensure_init().await.unwrap();
+        let mut c = env.spec(&["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; exit 9"]);
+        c.init = Some(init);
+        let (code, out, _) = run(&env, &c).await;
+        assert!(
+            out.starts_with("/sbin/docker-init -- sh"),
+            "{:?}: {out}",
+            env.runtime
+        );
+        assert_eq!(code, 9);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn host_pid_namespace_and_cgroup_cleanup() {
+    let env = Env::new(RuntimeKind::Youki);
+    let mut c = env.spec(&["sh", "-c", "echo $$"]);
+    c.namespaces.pid = NsMode::Host;
+    let leaf = format!("/sys/fs/cgroup/pids{}", c.cgroups_path);
+    let ctr = env.create(&c).await;
+    assert!(std::path::Path::new(&leaf).exists() || berth_runtime::spec::cgroup_v2());
+    let mut a = ctr.h.attach(all_streams()).await.unwrap();
+    ctr.h.start().await.unwrap();
+    let (out, _) = collect(&mut a.output).await;
+    assert_ne!(out.trim(), "1");
+    ctr.h.wait().await.unwrap();
+    ctr.delete().await;
+    assert!(!std::path::Path::new(&leaf).exists());
+}

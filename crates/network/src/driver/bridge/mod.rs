@@ -1,0 +1,397 @@
+//! The `bridge` driver: one Linux bridge per network (the default `bridge`
+//! network's is `berth0`, user networks get `br-<id12>`), one veth pair per
+//! endpoint with the host end enslaved to the bridge, NAT/publishing/isolation
+//! through the [`Firewall`], host ports through the [`PortAllocator`].
+//!
+//! State lives in memory; at daemon start [`NetworkDriver::restore`] rebuilds it
+//! from the controller's records, re-creates bridges that vanished (host
+//! reboot), deletes veths on berth bridges that no endpoint owns (a crash
+//! between creating a veth and recording its endpoint), re-takes published
+//! ports and re-applies the whole firewall ruleset.
+
+pub mod options;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use ipnet::{IpNet, Ipv4Net};
+
+use self::options::BridgeOptions;
+use super::{
+    Capabilities, CreateEndpointRequest, CreateNetworkRequest, ExternalConnectivity, InterfaceInfo, JoinInfo,
+    JoinRequest, NetworkDriver, RestoredEndpoint,
+};
+use crate::error::{NetError, NetResult};
+use crate::firewall::{BridgeRules, Firewall, PortRule, Ruleset};
+use crate::nl::{self, Nl};
+use crate::ns::{self, HostNs};
+use crate::portalloc::PortAllocator;
+use crate::ports::PortMapping;
+
+/// Prefix of host-side veth names.
+pub const HOST_VETH_PREFIX: &str = "veth";
+/// Prefix of the container-side veth before it moves into the sandbox.
+pub const PEER_VETH_PREFIX: &str = "vpeer";
+
+struct Net {
+    opts: BridgeOptions,
+    index: u32,
+    subnet: Option<Ipv4Net>,
+    gateway: Option<IpNet>,
+    internal: bool,
+}
+
+struct Ep {
+    network_id: String,
+    host_if: String,
+    peer_if: String,
+    address: Option<IpNet>,
+    mac: [u8; 6],
+    ports: Vec<PortMapping>,
+}
+
+#[derive(Default)]
+struct State {
+    nets: HashMap<String, Net>,
+    eps: HashMap<String, Ep>,
+}
+
+/// The bridge driver.
+pub struct BridgeDriver {
+    host: HostNs,
+    nl: Nl,
+    firewall: Arc<dyn Firewall>,
+    firewall_enabled: bool,
+    ports: PortAllocator,
+    default_mtu: u32,
+    st: Mutex<State>,
+    /// Serialises firewall applies and remembers the last one, so a change
+    /// that leaves the ruleset as it was costs no `nft` run.
+    applied: tokio::sync::Mutex<Option<Ruleset>>,
+}
+
+fn veth_names(endpoint_id: &str) -> (String, String) {
+    let short = endpoint_id.get(..7).unwrap_or(endpoint_id);
+    (format!("{HOST_VETH_PREFIX}{short}"), format!("{PEER_VETH_PREFIX}{short}"))
+}
+
+impl BridgeDriver {
+    /// A driver acting in `host`; `firewall_enabled` false leaves NAT and the
+    /// host's forwarding setting alone (ports are still reserved and recorded).
+    pub fn new(host: HostNs, nl: Nl, firewall: Arc<dyn Firewall>, firewall_enabled: bool, default_mtu: u32) -> BridgeDriver {
+        BridgeDriver {
+            ports: PortAllocator::new(host.clone()),
+            host,
+            nl,
+            firewall,
+            firewall_enabled,
+            default_mtu,
+            st: Mutex::new(State::default()),
+            applied: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn st(&self) -> std::sync::MutexGuard<'_, State> {
+        self.st.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The ruleset implied by the current state.
+    fn ruleset(&self) -> Ruleset {
+        let st = self.st();
+        let mut used: HashSet<&str> = HashSet::new();
+        for ep in st.eps.values() {
+            used.insert(ep.network_id.as_str());
+        }
+        let mut bridges: Vec<BridgeRules> = st
+            .nets
+            .iter()
+            .filter(|(id, _)| used.contains(id.as_str()))
+            .filter_map(|(_, n)| {
+                n.subnet.map(|subnet| BridgeRules {
+                    name: n.opts.name.clone(),
+                    subnet,
+                    internal: n.internal,
+                    icc: n.opts.icc,
+                    masquerade: n.opts.masquerade,
+                })
+            })
+            .collect();
+        bridges.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut ports = Vec::new();
+        for ep in st.eps.values() {
+            let Some(IpAddr::V4(cip)) = ep.address.map(|a| a.addr()) else { continue };
+            for p in &ep.ports {
+                let host_ip = match p.host_ip {
+                    IpAddr::V4(a) if !a.is_unspecified() => Some(a),
+                    IpAddr::V4(_) => None,
+                    IpAddr::V6(_) => continue,
+                };
+                ports.push(PortRule {
+                    proto: p.container.proto,
+                    host_ip,
+                    host_port: p.host_port,
+                    container_ip: cip,
+                    container_port: p.container.port,
+                });
+            }
+        }
+        ports.sort_by_key(|p| (p.host_port, p.proto, p.host_ip));
+        Ruleset { bridges, ports }
+    }
+
+    /// Apply the ruleset if it changed (or always, when `force`).
+    async fn sync_firewall(&self, force: bool) -> NetResult<()> {
+        if !self.firewall_enabled {
+            return Ok(());
+        }
+        let mut applied = self.applied.lock().await;
+        let want = self.ruleset();
+        if !force && applied.as_ref() == Some(&want) {
+            return Ok(());
+        }
+        *applied = None;
+        self.firewall.apply(&want).await?;
+        *applied = Some(want);
+        Ok(())
+    }
+
+    /// Create (or adopt) the bridge link of a network and its host settings.
+    async fn setup_bridge(&self, req: &CreateNetworkRequest) -> NetResult<Net> {
+        let opts = BridgeOptions::parse(&req.network_id, &req.options, self.default_mtu)?;
+        let v4 = req.ipv4.first();
+        let subnet = match v4.map(|d| d.pool) {
+            Some(IpNet::V4(n)) => Some(n),
+            _ => None,
+        };
+        let gateway = v4.and_then(|d| d.gateway);
+        let index = self.nl.ensure_bridge(&opts.name, Some(opts.mtu)).await?;
+        if let Some(gw) = gateway {
+            self.nl.add_addr(index, gw).await?;
+        }
+        if self.firewall_enabled {
+            // route_localnet lets DNAT'd loopback traffic leave through the
+            // bridge (publishing to 127.0.0.1); ip_forward carries container
+            // traffic out and published ports in, as dockerd sets it.
+            let key = format!("net/ipv4/conf/{}/route_localnet", opts.name);
+            self.host.run(move || {
+                ns::sysctl(&key, "1")?;
+                if ns::read_sysctl("net/ipv4/ip_forward")? != "1" {
+                    ns::sysctl("net/ipv4/ip_forward", "1")?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(Net { opts, index, subnet, gateway, internal: req.internal })
+    }
+
+    /// Ports held by the allocator (tests and diagnostics).
+    pub fn ports_held(&self) -> usize {
+        self.ports.held()
+    }
+}
+
+#[async_trait]
+impl NetworkDriver for BridgeDriver {
+    fn name(&self) -> &str {
+        "bridge"
+    }
+
+    async fn capabilities(&self) -> NetResult<Capabilities> {
+        Ok(Capabilities::local())
+    }
+
+    async fn create_network(&self, req: &CreateNetworkRequest) -> NetResult<()> {
+        let wanted = BridgeOptions::parse(&req.network_id, &req.options, self.default_mtu)?;
+        {
+            let st = self.st();
+            if st.nets.contains_key(&req.network_id) {
+                return Err(NetError::Conflict(format!("network {} already exists", req.network_id)));
+            }
+            if st.nets.values().any(|n| n.opts.name == wanted.name) {
+                return Err(NetError::Conflict(format!("bridge name {} is already in use", wanted.name)));
+            }
+        }
+        if req.ipv4.is_empty() {
+            return Err(NetError::invalid("bridge networks need an IPv4 pool"));
+        }
+        let net = self.setup_bridge(req).await?;
+        self.st().nets.insert(req.network_id.clone(), net);
+        Ok(())
+    }
+
+    async fn delete_network(&self, network_id: &str) -> NetResult<()> {
+        let net = self.st().nets.remove(network_id);
+        if let Some(n) = net {
+            self.nl.delete(n.index).await?;
+        }
+        self.sync_firewall(false).await
+    }
+
+    async fn create_endpoint(&self, req: &CreateEndpointRequest) -> NetResult<InterfaceInfo> {
+        let (bridge, mtu) = {
+            let st = self.st();
+            let n = st.nets.get(&req.network_id).ok_or_else(|| NetError::NoSuchNetwork(req.network_id.clone()))?;
+            (n.index, n.opts.mtu)
+        };
+        if req.interface.address.is_none() {
+            return Err(NetError::invalid("bridge endpoints need an IPv4 address"));
+        }
+        let (host_if, peer_if) = veth_names(&req.endpoint_id);
+        let host_index = self.nl.create_veth(&host_if, &peer_if, Some(mtu)).await?;
+        if let Err(e) = self.nl.attach_up(host_index, bridge).await {
+            let _ = self.nl.delete(host_index).await;
+            return Err(e);
+        }
+        let mac = req.interface.mac.unwrap_or_else(nl::random_mac);
+        let ep = Ep {
+            network_id: req.network_id.clone(),
+            host_if,
+            peer_if,
+            address: req.interface.address,
+            mac,
+            ports: Vec::new(),
+        };
+        self.st().eps.insert(req.endpoint_id.clone(), ep);
+        Ok(InterfaceInfo { address: req.interface.address, address_v6: req.interface.address_v6, mac: Some(mac) })
+    }
+
+    async fn delete_endpoint(&self, _network_id: &str, endpoint_id: &str) -> NetResult<()> {
+        let ep = self.st().eps.remove(endpoint_id);
+        let host_if = match &ep {
+            Some(ep) => {
+                for p in &ep.ports {
+                    self.ports.release(p);
+                }
+                ep.host_if.clone()
+            }
+            None => veth_names(endpoint_id).0,
+        };
+        self.nl.delete_named(&host_if).await?;
+        self.sync_firewall(false).await
+    }
+
+    async fn endpoint_info(&self, _network_id: &str, endpoint_id: &str) -> NetResult<BTreeMap<String, serde_json::Value>> {
+        let st = self.st();
+        let ep = st.eps.get(endpoint_id).ok_or_else(|| NetError::NotFound(format!("endpoint {endpoint_id} not found")))?;
+        let mut out = BTreeMap::new();
+        out.insert("com.docker.network.endpoint.macaddress".to_string(), serde_json::json!(nl::format_mac(&ep.mac)));
+        out.insert("com.docker.network.portmap".to_string(), serde_json::to_value(&ep.ports).unwrap_or_default());
+        out.insert("veth".to_string(), serde_json::json!(ep.host_if));
+        Ok(out)
+    }
+
+    async fn join(&self, req: &JoinRequest) -> NetResult<JoinInfo> {
+        let info = {
+            let st = self.st();
+            let ep = st
+                .eps
+                .get(&req.endpoint_id)
+                .ok_or_else(|| NetError::NotFound(format!("endpoint {} not found", req.endpoint_id)))?;
+            let n = st.nets.get(&ep.network_id).ok_or_else(|| NetError::NoSuchNetwork(ep.network_id.clone()))?;
+            JoinInfo {
+                src_name: ep.peer_if.clone(),
+                dst_prefix: "eth".to_string(),
+                gateway: if n.internal { None } else { n.gateway.map(|g| g.addr()) },
+                ..JoinInfo::default()
+            }
+        };
+        self.sync_firewall(false).await?;
+        Ok(info)
+    }
+
+    async fn leave(&self, _network_id: &str, _endpoint_id: &str) -> NetResult<()> {
+        Ok(())
+    }
+
+    async fn program_external_connectivity(
+        &self,
+        network_id: &str,
+        endpoint_id: &str,
+        req: &ExternalConnectivity,
+    ) -> NetResult<Vec<PortMapping>> {
+        let host_ip = {
+            let st = self.st();
+            let n = st.nets.get(network_id).ok_or_else(|| NetError::NoSuchNetwork(network_id.to_string()))?;
+            if n.internal {
+                return Ok(Vec::new());
+            }
+            n.opts.host_ip
+        };
+        let mut got: Vec<PortMapping> = Vec::new();
+        for b in &req.bindings {
+            match self.ports.allocate(b, host_ip) {
+                Ok(m) => got.push(m),
+                Err(e) => {
+                    for m in &got {
+                        self.ports.release(m);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        match self.st().eps.get_mut(endpoint_id) {
+            Some(ep) => ep.ports = got.clone(),
+            None => return Err(NetError::NotFound(format!("endpoint {endpoint_id} not found"))),
+        }
+        if let Err(e) = self.sync_firewall(false).await {
+            self.revoke_external_connectivity(network_id, endpoint_id).await.ok();
+            return Err(e);
+        }
+        Ok(got)
+    }
+
+    async fn revoke_external_connectivity(&self, _network_id: &str, endpoint_id: &str) -> NetResult<()> {
+        let ports = match self.st().eps.get_mut(endpoint_id) {
+            Some(ep) => std::mem::take(&mut ep.ports),
+            None => Vec::new(),
+        };
+        for p in &ports {
+            self.ports.release(p);
+        }
+        if ports.is_empty() { Ok(()) } else { self.sync_firewall(false).await }
+    }
+
+    async fn restore(&self, networks: &[CreateNetworkRequest], endpoints: &[RestoredEndpoint]) -> NetResult<()> {
+        for req in networks {
+            match self.setup_bridge(req).await {
+                Ok(net) => {
+                    self.st().nets.insert(req.network_id.clone(), net);
+                }
+                Err(e) => tracing::warn!("restore bridge network {}: {e}", req.network_id),
+            }
+        }
+        let mut known: HashSet<String> = HashSet::new();
+        for r in endpoints {
+            let (host_if, peer_if) = veth_names(&r.endpoint_id);
+            known.insert(host_if.clone());
+            known.insert(peer_if.clone());
+            for p in &r.ports {
+                self.ports.retake(p);
+            }
+            let mac = r.interface.mac.unwrap_or([0; 6]);
+            let ep = Ep {
+                network_id: r.network_id.clone(),
+                host_if,
+                peer_if,
+                address: r.interface.address,
+                mac,
+                ports: r.ports.clone(),
+            };
+            self.st().eps.insert(r.endpoint_id.clone(), ep);
+        }
+        // Leaked veths: on a berth bridge, or a peer never moved into a
+        // sandbox, with no endpoint record owning them.
+        let bridges: HashSet<u32> = self.st().nets.values().map(|n| n.index).collect();
+        for l in self.nl.links().await? {
+            let ours = l.master.is_some_and(|m| bridges.contains(&m))
+                || (l.name.starts_with(PEER_VETH_PREFIX) && l.kind.as_deref() == Some("veth"));
+            if ours && l.kind.as_deref() == Some("veth") && !known.contains(&l.name) {
+                tracing::info!("removing leaked link {}", l.name);
+                self.nl.delete(l.index).await?;
+            }
+        }
+        self.sync_firewall(true).await
+    }
+}

@@ -1,0 +1,88 @@
+//! The host firewall as one declarative [`Ruleset`]: the bridge driver computes
+//! the whole of it from its state after every change and hands it to a
+//! [`Firewall`], which replaces berth's table atomically. One owner, one table,
+//! so teardown is one `delete table`, and a restart (even after `kill -9`)
+//! converges by re-applying the ruleset computed from the restored state.
+//!
+//! Rules exist only for networks that have endpoints and for ports that are
+//! published, so with nothing running the table holds only empty chains.
+//!
+//! Published ports reach containers from the host's own loopback through
+//! `route_localnet` on each bridge plus a masquerade of `127.0.0.0/8` leaving
+//! the bridge, not through a userland proxy: the kernel path survives a daemon
+//! crash or restart untouched, costs no copy per connection, and needs no
+//! per-port process or task. Hairpin traffic (a container reaching a published
+//! port through a host address) is masqueraded to the gateway so replies return
+//! through the host.
+
+pub mod nft;
+
+use std::net::Ipv4Addr;
+
+use async_trait::async_trait;
+use ipnet::Ipv4Net;
+
+use crate::error::NetResult;
+use crate::ports::Proto;
+
+/// Rules for one bridge network with endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeRules {
+    /// The bridge link's name.
+    pub name: String,
+    /// Its IPv4 subnet.
+    pub subnet: Ipv4Net,
+    /// `--internal`: no traffic in or out of the bridge.
+    pub internal: bool,
+    /// Inter-container communication allowed.
+    pub icc: bool,
+    /// Masquerade traffic leaving for other interfaces.
+    pub masquerade: bool,
+}
+
+/// One published port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortRule {
+    /// Protocol.
+    pub proto: Proto,
+    /// Host address, `None` = every local address.
+    pub host_ip: Option<Ipv4Addr>,
+    /// Host port.
+    pub host_port: u16,
+    /// Container address.
+    pub container_ip: Ipv4Addr,
+    /// Container port.
+    pub container_port: u16,
+}
+
+/// The whole of berth's firewall state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ruleset {
+    /// Bridges with endpoints.
+    pub bridges: Vec<BridgeRules>,
+    /// Published ports.
+    pub ports: Vec<PortRule>,
+}
+
+/// Applies rulesets; the kernel seam of NAT, publishing and isolation.
+#[async_trait]
+pub trait Firewall: Send + Sync {
+    /// Replace berth's rules with `rules`, atomically.
+    async fn apply(&self, rules: &Ruleset) -> NetResult<()>;
+    /// Remove berth's table altogether.
+    async fn remove_all(&self) -> NetResult<()>;
+}
+
+/// The firewall when the daemon must leave the host's alone (`--iptables=false`).
+#[derive(Debug, Default)]
+pub struct NoFirewall;
+
+#[async_trait]
+impl Firewall for NoFirewall {
+    async fn apply(&self, _rules: &Ruleset) -> NetResult<()> {
+        Ok(())
+    }
+    async fn remove_all(&self) -> NetResult<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! berth-network: networks, endpoints and sandboxes (Docker's libnetwork
+//! model) for berth.
+//!
+//! - A **network** has a driver ([`driver::NetworkDriver`]: `bridge`, `host`,
+//!   `null`; a remote plugin later) and address pools from an IPAM
+//!   ([`ipam::IpamDriver`]: `default`).
+//! - A **sandbox** is a container's network namespace
+//!   (`<exec-root>/netns/<id12>`), the host's, or another container's.
+//! - An **endpoint** attaches a sandbox to a network: an address, a MAC, an
+//!   interface (`eth0`, `eth1`, …) inside the namespace, DNS names, and — for
+//!   the endpoint that carries the default route — the published ports.
+//!
+//! The [`controller::Controller`] owns all three, persists them in the state
+//! store (tables `network.networks`, `network.sandboxes`, see [`model`]),
+//! programs NAT, port publishing and isolation in one nftables table
+//! ([`firewall`]), and runs an embedded DNS server per sandbox on user-defined
+//! networks ([`dns`]). Kernel work goes through [`nl`] (rtnetlink) and [`ns`]
+//! (namespaces); nothing here knows HTTP or containers.
+//!
+//! # Call sequence for the engine
+//!
+//! ```text
+//! daemon start     Controller::open(cfg, store)            load, replay IPAM, predefined networks,
+//!                                                           drivers take back kernel state, DNS restarts
+//!                  Controller::restore(&|id| running(id))   drop sandboxes of containers not running,
+//!                                                           sweep stray namespaces
+//! container create Controller::validate_endpoint(net, req)  per requested network: 404 / 400 early
+//! container start  Controller::create_sandbox(SandboxRequest{id, name, hostname, mode, dns, ports, exposed})
+//!                  Controller::join(id, net, EndpointRequest) for each network, primary (NetworkMode) first
+//!                  view = Controller::sandbox(id)            → OCI netns path = view.key (empty: host netns;
+//!                                                              Container mode: the other's path),
+//!                                                              /etc/hosts from the endpoints' addresses,
+//!                                                              resolv.conf: view.nameservers() (127.0.0.11)
+//!                                                              or the host's servers
+//! running          Controller::join / leave(id, net)        `network connect/disconnect`: ethN live
+//!                  Controller::rename_container(id, name)   DNS name follows a rename
+//! container exit   Controller::delete_sandbox(id)           endpoints, ports, DNS, namespace released
+//!  (stop/kill/die)                                           (a restart is exit + start)
+//! container remove Controller::delete_sandbox(id)           idempotent
+//! inspect          Controller::sandbox(id)                  → NetworkSettings (engine builds the wire type)
+//! ```
+//!
+//! Everything runs in the host namespace given by [`config::NetworkConfig::host`]:
+//! the daemon's own, or a throwaway namespace in tests, so crate tests never
+//! touch the real host's links or firewall.
+
+pub mod config;
+pub mod conformance;
+pub mod controller;
+pub mod dns;
+pub mod driver;
+pub mod error;
+pub mod firewall;
+pub mod ipam;
+pub mod model;
+pub mod nl;
+pub mod ns;
+pub mod portalloc;
+pub mod ports;
+
+pub use config::NetworkConfig;
+pub use controller::Controller;
+pub use error::{NetError, NetResult};

@@ -1,0 +1,416 @@
+//! The daemon's async client for `berth-shim`.
+//!
+//! [`ShimRunner`] spawns shims and finds existing ones under the exec root;
+//! [`ShimHandle`] speaks the protocol of [`crate::proto`] to one of them, one
+//! connection per call. Every call is cancel-safe from the shim's point of view: a
+//! dropped connection only ends that call.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+use crate::error::{Result, RuntimeError};
+use crate::layout::{self, Layout, LogConfig, RuntimeKind, ShimConfig};
+use crate::proto::{
+    self, AttachReq, ErrorKindWire, ExecReq, ExecStarted, ExitStatus, FRAME_HEADER, Hello, Op,
+    Request, Response, State, StreamId,
+};
+
+/// How to start a shim for one container.
+#[derive(Debug, Clone)]
+pub struct SpawnOptions {
+    /// Container id (`[A-Za-z0-9_.+-]+`).
+    pub id: String,
+    /// The OCI bundle holding `config.json` (see [`crate::spec::write_bundle`]).
+    pub bundle: PathBuf,
+    /// Which runtime.
+    pub runtime: RuntimeKind,
+    /// runc binary (default `runc` on `PATH`).
+    pub runc_path: Option<PathBuf>,
+    /// Must equal the spec's `process.terminal`.
+    pub tty: bool,
+    /// Keep stdin open (`-i`).
+    pub stdin: bool,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// Spawns and finds shims under one exec root.
+#[derive(Debug, Clone)]
+pub struct ShimRunner {
+    shim_binary: PathBuf,
+    layout: Layout,
+}
+
+impl ShimRunner {
+    /// `shim_binary` is the `berth-shim` executable; `exec_root` e.g. `/run/berth`.
+    pub fn new(shim_binary: impl Into<PathBuf>, exec_root: impl Into<PathBuf>) -> ShimRunner {
+        ShimRunner {
+            shim_binary: shim_binary.into(),
+            layout: Layout::new(exec_root),
+        }
+    }
+
+    /// The exec-root layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Start a shim and create the container. Returns once the container is CREATED
+    /// (not started) and the shim's socket accepts connections.
+    pub async fn spawn(&self, opts: &SpawnOptions) -> Result<ShimHandle> {
+        let dir = self.layout.shim_dir(&opts.id);
+        if dir.join(layout::CTL_SOCK).exists() && self.handle(&opts.id).hello().await.is_ok() {
+            return Err(RuntimeError::Conflict(format!(
+                "a shim for container {} is already running",
+                opts.id
+            )));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| RuntimeError::io(format!("create {}", dir.display()), e))?;
+        let cfg = ShimConfig {
+            v: proto::VERSION,
+            id: opts.id.clone(),
+            bundle: opts.bundle.clone(),
+            exec_root: self.layout.root().to_path_buf(),
+            runtime: opts.runtime,
+            runc_path: opts.runc_path.clone(),
+            tty: opts.tty,
+            stdin: opts.stdin,
+            log: opts.log.clone(),
+        };
+        let data =
+            serde_json::to_vec_pretty(&cfg).map_err(|e| RuntimeError::Shim(e.to_string()))?;
+        berth_core::fsutil::atomic_write(&dir.join(layout::CONFIG_FILE), &data)
+            .map_err(|e| RuntimeError::Shim(e.to_string()))?;
+        let out = tokio::process::Command::new(&self.shim_binary)
+            .arg("start")
+            .arg(&dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| RuntimeError::io(format!("run {}", self.shim_binary.display()), e))?;
+        let resp: Option<Response> = serde_json::from_slice(&out.stdout).ok();
+        match resp {
+            Some(Response::Ok(_)) => Ok(self.handle(&opts.id)),
+            Some(Response::Err(e)) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(RuntimeError::Shim(e.message))
+            }
+            None => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(RuntimeError::Shim(format!(
+                    "shim failed to start ({}): {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )))
+            }
+        }
+    }
+
+    /// A handle for container `id`, without checking that its shim runs.
+    pub fn handle(&self, id: &str) -> ShimHandle {
+        ShimHandle {
+            id: id.to_string(),
+            dir: self.layout.shim_dir(id),
+        }
+    }
+
+    /// Reconnect to the shim of `id` (after a daemon restart): checks that it answers
+    /// and speaks our protocol.
+    pub async fn connect(&self, id: &str) -> Result<ShimHandle> {
+        let h = self.handle(id);
+        let hello = h.hello().await?;
+        if hello.version != proto::VERSION || hello.id != id {
+            return Err(RuntimeError::Shim(format!(
+                "shim of {id} speaks protocol {} for {}, expected {} for {id}",
+                hello.version,
+                hello.id,
+                proto::VERSION
+            )));
+        }
+        Ok(h)
+    }
+
+    /// Ids that have a shim directory (live shims, or dead ones that left an exit file).
+    pub fn list(&self) -> Vec<String> {
+        let Ok(rd) = std::fs::read_dir(self.layout.root().join("shims")) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Install the static init binary for `--init` (once) and return its path, to be
+    /// passed as [`crate::spec::ContainerSpec::init`].
+    pub async fn ensure_init(&self) -> Result<PathBuf> {
+        let path = self.layout.init_binary();
+        if path.exists() {
+            return Ok(path);
+        }
+        std::fs::create_dir_all(self.layout.root())
+            .map_err(|e| RuntimeError::io(format!("create {}", self.layout.root().display()), e))?;
+        let out = tokio::process::Command::new(&self.shim_binary)
+            .arg("install-init")
+            .arg(&path)
+            .output()
+            .await
+            .map_err(|e| RuntimeError::io(format!("run {}", self.shim_binary.display()), e))?;
+        if !out.status.success() {
+            return Err(RuntimeError::Shim(
+                String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            ));
+        }
+        Ok(path)
+    }
+}
+
+/// A connection target: one container's shim.
+#[derive(Debug, Clone)]
+pub struct ShimHandle {
+    id: String,
+    dir: PathBuf,
+}
+
+/// An attached stdio session.
+#[derive(Debug)]
+pub struct Attach {
+    /// Bytes written here reach the process's stdin (when attached with `stdin`);
+    /// `shutdown()` closes its stdin (half-close).
+    pub stdin: OwnedWriteHalf,
+    /// Output frames.
+    pub output: AttachOutput,
+}
+
+/// The output side of an attach: stdcopy frames until EOF.
+#[derive(Debug)]
+pub struct AttachOutput {
+    r: BufReader<OwnedReadHalf>,
+}
+
+impl AttachOutput {
+    /// The next frame, or `None` at the end of the output.
+    pub async fn next(&mut self) -> Result<Option<(StreamId, Bytes)>> {
+        let mut h = [0u8; FRAME_HEADER];
+        match self.r.read_exact(&mut h).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(RuntimeError::io("read attach stream", e)),
+        }
+        let (stream, len) =
+            proto::parse_header(&h).ok_or_else(|| RuntimeError::Shim("bad frame header".into()))?;
+        let mut buf = vec![0u8; len];
+        self.r
+            .read_exact(&mut buf)
+            .await
+            .map_err(|e| RuntimeError::io("read attach stream", e))?;
+        Ok(Some((stream, Bytes::from(buf))))
+    }
+
+    /// The raw framed byte stream, for passing through to a Docker client unchanged
+    /// (non-TTY attach uses the same stdcopy framing).
+    pub fn into_raw(self) -> BufReader<OwnedReadHalf> {
+        self.r
+    }
+}
+
+fn map_err(e: proto::ErrorBody) -> RuntimeError {
+    match e.kind {
+        ErrorKindWire::Invalid => RuntimeError::Invalid(e.message),
+        ErrorKindWire::NotFound => RuntimeError::NotFound(e.message),
+        ErrorKindWire::Conflict => RuntimeError::Conflict(e.message),
+        ErrorKindWire::Internal => RuntimeError::Shim(e.message),
+    }
+}
+
+impl ShimHandle {
+    /// Container id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The shim's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    async fn connect(&self) -> Result<UnixStream> {
+        let sock = self.dir.join(layout::CTL_SOCK);
+        let unreachable = |source| RuntimeError::Unreachable {
+            id: self.id.clone(),
+            source,
+        };
+        let (path, _keep) = layout::connect_path(&sock).map_err(unreachable)?;
+        UnixStream::connect(&path).await.map_err(unreachable)
+    }
+
+    /// Send `op`; return the decoded `ok` payload and the connection (positioned after
+    /// the response line).
+    async fn call_raw(
+        &self,
+        op: Op,
+    ) -> Result<(serde_json::Value, BufReader<OwnedReadHalf>, OwnedWriteHalf)> {
+        let s = self.connect().await?;
+        let (r, mut w) = s.into_split();
+        let mut line = serde_json::to_vec(&Request {
+            v: proto::VERSION,
+            op,
+        })
+        .map_err(|e| RuntimeError::Shim(e.to_string()))?;
+        line.push(b'\n');
+        w.write_all(&line)
+            .await
+            .map_err(|e| RuntimeError::io("send to shim", e))?;
+        let mut r = BufReader::new(r);
+        let mut resp = Vec::new();
+        r.read_until(b'\n', &mut resp)
+            .await
+            .map_err(|e| RuntimeError::io("read from shim", e))?;
+        if resp.is_empty() {
+            return Err(RuntimeError::Shim(format!(
+                "shim of {} closed the connection",
+                self.id
+            )));
+        }
+        match serde_json::from_slice::<Response>(&resp) {
+            Ok(Response::Ok(v)) => Ok((v, r, w)),
+            Ok(Response::Err(e)) => Err(map_err(e)),
+            Err(e) => Err(RuntimeError::Shim(format!("bad response: {e}"))),
+        }
+    }
+
+    async fn call<T: DeserializeOwned>(&self, op: Op) -> Result<T> {
+        let (v, _, _) = self.call_raw(op).await?;
+        serde_json::from_value(v).map_err(|e| RuntimeError::Shim(format!("bad response: {e}")))
+    }
+
+    /// Liveness and protocol version.
+    pub async fn hello(&self) -> Result<Hello> {
+        self.call(Op::Hello).await
+    }
+
+    /// The container's state.
+    pub async fn state(&self) -> Result<State> {
+        self.call(Op::State).await
+    }
+
+    /// Start the created container.
+    pub async fn start(&self) -> Result<()> {
+        self.call::<serde_json::Value>(Op::Start).await.map(|_| ())
+    }
+
+    /// Attach to the container's (or an exec's) stdio. Works before `start` too,
+    /// which is how `docker run` attaches without losing output.
+    pub async fn attach(&self, req: AttachReq) -> Result<Attach> {
+        let (_, r, w) = self.call_raw(Op::Attach(req)).await?;
+        Ok(Attach {
+            stdin: w,
+            output: AttachOutput { r },
+        })
+    }
+
+    /// Resize the container's (or an exec's) TTY.
+    pub async fn resize(&self, exec_id: Option<&str>, width: u16, height: u16) -> Result<()> {
+        self.call::<serde_json::Value>(Op::Resize {
+            exec_id: exec_id.map(str::to_string),
+            width,
+            height,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Send `signal` to the container's init (or an exec).
+    pub async fn kill(&self, exec_id: Option<&str>, signal: i32) -> Result<()> {
+        self.call::<serde_json::Value>(Op::Kill {
+            exec_id: exec_id.map(str::to_string),
+            signal,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Wait for the container to exit. If the shim is gone, the exit file answers.
+    pub async fn wait(&self) -> Result<ExitStatus> {
+        match self.call(Op::Wait { exec_id: None }).await {
+            Err(e @ RuntimeError::Unreachable { .. }) => self.exit_status().ok_or(e),
+            Err(RuntimeError::Io { .. }) | Err(RuntimeError::Shim(_))
+                if self.exit_status().is_some() =>
+            {
+                self.exit_status()
+                    .ok_or_else(|| RuntimeError::Shim("no exit status".into()))
+            }
+            r => r,
+        }
+    }
+
+    /// Wait for an exec to exit.
+    pub async fn wait_exec(&self, exec_id: &str) -> Result<ExitStatus> {
+        self.call(Op::Wait {
+            exec_id: Some(exec_id.to_string()),
+        })
+        .await
+    }
+
+    /// Start a process in the running container. With `req.attach` the returned
+    /// [`Attach`] carries its stdio (output ends when the process's output does).
+    pub async fn exec(&self, req: ExecReq) -> Result<(ExecStarted, Option<Attach>)> {
+        let attach = req.attach;
+        let (v, r, w) = self.call_raw(Op::Exec(req)).await?;
+        let started: ExecStarted =
+            serde_json::from_value(v).map_err(|e| RuntimeError::Shim(e.to_string()))?;
+        Ok((
+            started,
+            attach.then(|| Attach {
+                stdin: w,
+                output: AttachOutput { r },
+            }),
+        ))
+    }
+
+    /// Freeze the container.
+    pub async fn pause(&self) -> Result<()> {
+        self.call::<serde_json::Value>(Op::Pause).await.map(|_| ())
+    }
+
+    /// Thaw the container.
+    pub async fn resume(&self) -> Result<()> {
+        self.call::<serde_json::Value>(Op::Resume).await.map(|_| ())
+    }
+
+    /// Delete the container's runtime state and cgroups; the shim exits and removes its
+    /// directory. With `force` a running container is killed first. If the shim is
+    /// already gone, only its directory is removed (best effort).
+    pub async fn delete(&self, force: bool) -> Result<()> {
+        match self.call::<serde_json::Value>(Op::Delete { force }).await {
+            Ok(_) => Ok(()),
+            Err(RuntimeError::Unreachable { .. }) => {
+                let _ = std::fs::remove_dir_all(&self.dir);
+                Ok(())
+            }
+            Err(RuntimeError::Io { .. }) if !self.dir.exists() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The exit file, if the container has exited.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        let data = std::fs::read(self.dir.join(layout::EXIT_FILE)).ok()?;
+        serde_json::from_slice(&data).ok()
+    }
+
+    /// The shim's pid from its pid file.
+    pub fn shim_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.dir.join(layout::PID_FILE))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
