@@ -47,11 +47,23 @@ fn host(flag: Option<String>) -> String {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                // docker exits 125 when its own flags are wrong.
+                _ => 125,
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let code = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt.block_on(async {
             let ctx = match berth_api::client::Client::new(&host(cli.host)) {
-                Ok(client) => commands::Ctx { client, debug: cli.debug },
+                Ok(client) => commands::Ctx { client },
                 Err(e) => {
                     eprintln!("{e}");
                     return 1;

@@ -1,7 +1,7 @@
 //! Output helpers shared by commands: docker's human sizes and durations, a
 //! tabwriter for aligned tables, and `--format` handling (`table …`, `json`, or a template).
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::Value;
 
 use crate::template::Template;
@@ -42,11 +42,6 @@ pub fn human_duration(secs: i64) -> String {
 /// `N minutes ago` for a unix time.
 pub fn ago(unix: i64) -> String {
     format!("{} ago", human_duration(Utc::now().timestamp() - unix))
-}
-
-/// `N minutes ago` for an RFC 3339 time.
-pub fn ago_rfc3339(t: &str) -> String {
-    DateTime::parse_from_rfc3339(t).map(|t| ago(t.timestamp())).unwrap_or_else(|_| "N/A".into())
 }
 
 /// Align tab-separated columns like Go's tabwriter(minwidth 0, padding 3).

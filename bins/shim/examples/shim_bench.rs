@@ -5,7 +5,13 @@
 //! and the total; then it starts a `sleep` container and reports the idle shim's
 //! memory from /proc/PID/smaps_rollup (Rss, Pss, Private_Clean, Private_Dirty).
 //!
-//! Usage: shim_bench <berth-shim binary> [iterations]
+//! With `mem N` instead of an iteration count it starts N sleeping containers per
+//! runtime at once (so the shims share their binary's pages, as on a real host) and
+//! prints each shim's memory plus the mappings holding the first one's dirty pages.
+//!
+//! `hold` starts one sleeping container and keeps it until stdin closes.
+//!
+//! Usage: shim_bench <berth-shim binary> [iterations | mem N | hold]
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -83,19 +89,95 @@ fn smaps(pid: i32) -> String {
         .join(", ")
 }
 
+/// Mappings of `pid` with the most Private_Dirty.
+fn dirty_mappings(pid: i32) -> Vec<(u64, String)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut name = String::new();
+    for l in s.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.first()
+            .is_some_and(|a| a.contains('-') && !a.ends_with(':'))
+        {
+            name = format!(
+                "{} {}",
+                f.get(1).unwrap_or(&""),
+                f.get(5).unwrap_or(&"[anon]")
+            );
+        } else if f.first() == Some(&"Private_Dirty:") {
+            let kb: u64 = f[1].parse().unwrap_or(0);
+            if kb > 0 {
+                out.push((kb, name.clone()));
+            }
+        }
+    }
+    out.sort_by(|a, b| b.cmp(a));
+    out
+}
+
+async fn mem(runner: &ShimRunner, dir: &Path, root: &Path, n: usize) {
+    for rt in [RuntimeKind::Youki, RuntimeKind::Runc] {
+        let mut hs = Vec::new();
+        for i in 0..n {
+            let h = create(runner, dir, root, rt, 5000 + i, &["sleep", "1000"]).await;
+            h.start().await.unwrap();
+            hs.push(h);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        println!("{}: {n} idle shims", rt.as_str());
+        for h in &hs {
+            let pid = h.shim_pid().unwrap();
+            println!("  pid {pid}: {}", smaps(pid));
+        }
+        let pid = hs[0].shim_pid().unwrap();
+        for (kb, m) in dirty_mappings(pid).into_iter().take(8) {
+            println!("    {kb:5} kB dirty  {m}");
+        }
+        for h in hs {
+            h.delete(true).await.unwrap();
+        }
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let shim = args
         .get(1)
-        .expect("usage: shim_bench <berth-shim> [iterations]");
-    let iters: usize = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(30);
+        .expect("usage: shim_bench <berth-shim> [iterations | mem N]");
     let dir = tempfile::Builder::new()
         .prefix("sb")
         .tempdir_in("/tmp")
         .unwrap();
     let root = rootfs(dir.path());
     let runner = ShimRunner::new(shim, dir.path().join("x"));
+    if args.get(2).map(String::as_str) == Some("hold") {
+        // A sleeping container for manual probing; deleted when stdin closes.
+        let h = create(
+            &runner,
+            dir.path(),
+            &root,
+            RuntimeKind::Youki,
+            7777,
+            &["sleep", "1000"],
+        )
+        .await;
+        h.start().await.unwrap();
+        println!(
+            "{} {}",
+            h.dir().join("ctl.sock").display(),
+            h.shim_pid().unwrap()
+        );
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+        h.delete(true).await.unwrap();
+        return;
+    }
+    if args.get(2).map(String::as_str) == Some("mem") {
+        let n = args.get(3).map(|s| s.parse().unwrap()).unwrap_or(3);
+        mem(&runner, dir.path(), &root, n).await;
+        return;
+    }
+    let iters: usize = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(30);
     for rt in [RuntimeKind::Youki, RuntimeKind::Runc] {
         let (mut created, mut started, mut exited, mut total) = (vec![], vec![], vec![], vec![]);
         for n in 0..iters {

@@ -75,8 +75,9 @@ pub fn remove_parents(rel: &Path) {
     let mut mounts: Vec<PathBuf> = hier.flatten().map(|e| e.path()).collect();
     mounts.push(PathBuf::from(CGROUP_ROOT));
     for m in mounts {
-        // The leaf too, in case the runtime left it behind empty.
-        let mut p = Some(rel);
+        // The leaf too, in case the runtime left it behind empty; it is usually gone.
+        let _ = std::fs::remove_dir(m.join(rel));
+        let mut p = rel.parent();
         while let Some(dir) = p.filter(|d| !d.as_os_str().is_empty()) {
             // rmdir fails on non-empty or busy dirs, which is exactly when they must stay.
             if std::fs::remove_dir(m.join(dir)).is_err() {

@@ -12,6 +12,7 @@
 
 mod backend;
 mod cgroup;
+mod lifecycle;
 mod server;
 mod stdio;
 

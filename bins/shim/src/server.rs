@@ -17,8 +17,8 @@ use berth_runtime::layout::ShimConfig;
 use berth_runtime::logs::LogStream;
 use berth_runtime::logs::writer::LogWriter;
 use berth_runtime::proto::{
-    self, AttachReq, ErrorBody, ErrorKindWire, ExecReq, ExitStatus, Hello, Op, Request, Response,
-    State, Status, StreamId,
+    self, AttachReq, ErrorBody, ErrorKindWire, ExitStatus, Hello, Op, Request, Response, State,
+    Status, StreamId,
 };
 
 use crate::backend::Backend;
@@ -29,30 +29,28 @@ use crate::{cgroup, diag, stdio};
 const HIGH_WATER: usize = 256 * 1024;
 /// Longest request line.
 const MAX_REQUEST: usize = 1 << 20;
-/// Exited execs remembered for `wait`.
-const MAX_EXITED_EXECS: usize = 256;
 
 /// Which process a connection refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
+pub(crate) enum Target {
     Init,
     Exec(String),
 }
 
 impl Target {
-    fn from(exec_id: Option<String>) -> Target {
+    pub(crate) fn from(exec_id: Option<String>) -> Target {
         exec_id.map_or(Target::Init, Target::Exec)
     }
 }
 
 /// One process the shim owns (the container's init or an exec).
 pub struct Proc {
-    pid: i32,
-    io: ParentIo,
-    stdin_buf: Vec<u8>,
-    stdin_eof: bool,
-    exit: Option<ExitStatus>,
-    log: bool,
+    pub(crate) pid: i32,
+    pub(crate) io: ParentIo,
+    pub(crate) stdin_buf: Vec<u8>,
+    pub(crate) stdin_eof: bool,
+    pub(crate) exit: Option<ExitStatus>,
+    pub(crate) log: bool,
 }
 
 impl Proc {
@@ -69,7 +67,7 @@ impl Proc {
     }
 }
 
-enum ConnState {
+pub(crate) enum ConnState {
     Request,
     Waiting(Target),
     Attached {
@@ -80,29 +78,29 @@ enum ConnState {
     Closing,
 }
 
-struct Conn {
-    sock: UnixStream,
-    inbuf: Vec<u8>,
-    out: Vec<u8>,
-    state: ConnState,
+pub(crate) struct Conn {
+    pub(crate) sock: UnixStream,
+    pub(crate) inbuf: Vec<u8>,
+    pub(crate) out: Vec<u8>,
+    pub(crate) state: ConnState,
 }
 
 /// The whole shim.
 pub struct Shim {
-    cfg: ShimConfig,
-    listener: UnixListener,
-    sig_r: OwnedFd,
-    backend: Box<dyn Backend>,
-    log: LogWriter,
-    init: Proc,
-    status: Status,
-    started_at: Option<String>,
-    execs: BTreeMap<String, Proc>,
-    exited_order: Vec<String>,
-    conns: Vec<Conn>,
-    cgroup: Option<PathBuf>,
-    exec_seq: u32,
-    exit_path: PathBuf,
+    pub(crate) cfg: ShimConfig,
+    pub(crate) listener: UnixListener,
+    pub(crate) sig_r: OwnedFd,
+    pub(crate) backend: Box<dyn Backend>,
+    pub(crate) log: LogWriter,
+    pub(crate) init: Proc,
+    pub(crate) status: Status,
+    pub(crate) started_at: Option<String>,
+    pub(crate) execs: BTreeMap<String, Proc>,
+    pub(crate) exited_order: Vec<String>,
+    pub(crate) conns: Vec<Conn>,
+    pub(crate) cgroup: Option<PathBuf>,
+    pub(crate) exec_seq: u32,
+    pub(crate) exit_path: PathBuf,
 }
 
 enum Slot {
@@ -113,18 +111,18 @@ enum Slot {
     Conn(usize),
 }
 
-fn err(kind: ErrorKindWire, message: impl Into<String>) -> Response {
+pub(crate) fn err(kind: ErrorKindWire, message: impl Into<String>) -> Response {
     Response::Err(ErrorBody {
         kind,
         message: message.into(),
     })
 }
 
-fn ok<T: serde::Serialize>(v: T) -> Response {
+pub(crate) fn ok<T: serde::Serialize>(v: T) -> Response {
     Response::Ok(serde_json::to_value(v).unwrap_or(serde_json::Value::Null))
 }
 
-fn line(r: &Response) -> Vec<u8> {
+pub(crate) fn line(r: &Response) -> Vec<u8> {
     let mut v = serde_json::to_vec(r)
         .unwrap_or_else(|_| b"{\"err\":{\"kind\":\"internal\",\"message\":\"encode\"}}".to_vec());
     v.push(b'\n');
@@ -160,14 +158,14 @@ impl Shim {
         }
     }
 
-    fn proc_mut(&mut self, t: &Target) -> Option<&mut Proc> {
+    pub(crate) fn proc_mut(&mut self, t: &Target) -> Option<&mut Proc> {
         match t {
             Target::Init => Some(&mut self.init),
             Target::Exec(id) => self.execs.get_mut(id),
         }
     }
 
-    fn proc_ref(&self, t: &Target) -> Option<&Proc> {
+    pub(crate) fn proc_ref(&self, t: &Target) -> Option<&Proc> {
         match t {
             Target::Init => Some(&self.init),
             Target::Exec(id) => self.execs.get(id),
@@ -503,7 +501,7 @@ impl Shim {
         }
     }
 
-    fn not_running(&self) -> Option<Response> {
+    pub(crate) fn not_running(&self) -> Option<Response> {
         match self.status {
             Status::Running => None,
             Status::Paused => Some(err(
@@ -628,227 +626,4 @@ impl Shim {
         };
         self.reply_close(i, resp);
     }
-
-    fn start(&mut self) -> Response {
-        if self.status != Status::Created {
-            return err(
-                ErrorKindWire::Conflict,
-                format!("container {} is already started", self.cfg.id),
-            );
-        }
-        match self.backend.start() {
-            Ok(()) => {
-                self.status = Status::Running;
-                self.started_at = Some(berth_core::timefmt::now_rfc3339());
-                ok(())
-            }
-            Err(e) => err(ErrorKindWire::Internal, format!("{e:#}")),
-        }
-    }
-
-    fn kill(&mut self, t: Target, signal: i32) -> Response {
-        let paused = self.status == Status::Paused;
-        let Some(p) = self.proc_ref(&t) else {
-            return err(ErrorKindWire::NotFound, "No such exec instance");
-        };
-        if p.exit.is_some() || p.pid <= 0 {
-            return err(
-                ErrorKindWire::Conflict,
-                format!("Container {} is not running", self.cfg.id),
-            );
-        }
-        // SAFETY: kill has no memory effects; the pid is our unreaped child, so it cannot
-        // have been recycled.
-        if unsafe { libc::kill(p.pid, signal) } < 0 {
-            return err(
-                ErrorKindWire::Internal,
-                format!("kill: {}", std::io::Error::last_os_error()),
-            );
-        }
-        // A frozen task only dies when thawed; Docker unpauses on SIGKILL too.
-        if paused && signal == libc::SIGKILL && t == Target::Init && self.backend.resume().is_ok() {
-            self.status = Status::Running;
-        }
-        ok(())
-    }
-
-    fn exec(&mut self, req: ExecReq) -> Result<(Response, Option<(Target, AttachReq)>), Response> {
-        if let Some(r) = self.not_running() {
-            return Err(r);
-        }
-        if self.execs.contains_key(&req.exec_id) {
-            return Err(err(
-                ErrorKindWire::Conflict,
-                format!("exec {} already exists", req.exec_id),
-            ));
-        }
-        let tty = req
-            .process
-            .get("terminal")
-            .and_then(|t| t.as_bool())
-            .unwrap_or(false);
-        self.exec_seq += 1;
-        let n = self.exec_seq;
-        let spec_file = PathBuf::from(format!("e-{n}.json"));
-        let sock = PathBuf::from(format!("e-{n}.sock"));
-        let mut run = || -> anyhow::Result<(i32, ParentIo)> {
-            std::fs::write(&spec_file, serde_json::to_vec(&req.process)?)?;
-            let res = if tty {
-                let l = stdio::console_listener(&sock)?;
-                let pid = self.backend.exec(&spec_file, None, Some(&sock))?;
-                (pid, stdio::receive_pty(&l, &sock, req.stdin)?)
-            } else {
-                let (child, parent) = stdio::pipes(req.stdin)?;
-                (self.backend.exec(&spec_file, Some(child), None)?, parent)
-            };
-            Ok(res)
-        };
-        let r = run();
-        let _ = std::fs::remove_file(&spec_file);
-        let _ = std::fs::remove_file(&sock);
-        crate::trim_heap();
-        match r {
-            Ok((pid, io)) => {
-                self.execs
-                    .insert(req.exec_id.clone(), Proc::new(pid, io, false));
-                let attach = req.attach.then(|| {
-                    let a = AttachReq {
-                        exec_id: Some(req.exec_id.clone()),
-                        stdin: req.stdin,
-                        stdout: true,
-                        stderr: true,
-                    };
-                    (Target::Exec(req.exec_id.clone()), a)
-                });
-                // A detached exec's output is read and dropped so it never blocks.
-                Ok((ok(proto::ExecStarted { pid }), attach))
-            }
-            Err(e) => Err(err(ErrorKindWire::Internal, format!("{e:#}"))),
-        }
-    }
-
-    /// Collect exited children (init, execs, and re-parented orphans).
-    fn reap(&mut self) {
-        let mut b = [0u8; 64];
-        // SAFETY: draining the self-pipe into a stack buffer.
-        while unsafe { libc::read(self.sig_r.as_raw_fd(), b.as_mut_ptr().cast(), b.len()) } > 0 {}
-        loop {
-            let mut status = 0;
-            // SAFETY: waitpid writes one int we own.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid <= 0 {
-                break;
-            }
-            self.on_exit(pid, status);
-        }
-    }
-
-    fn on_exit(&mut self, pid: i32, status: i32) {
-        let (code, signal) = if libc::WIFSIGNALED(status) {
-            (128 + libc::WTERMSIG(status), Some(libc::WTERMSIG(status)))
-        } else {
-            (libc::WEXITSTATUS(status), None)
-        };
-        let finished_at = berth_core::timefmt::now_rfc3339();
-        if pid == self.init.pid && self.init.exit.is_none() {
-            let oom_killed = self.cgroup.as_deref().is_some_and(cgroup::oom_killed);
-            let e = ExitStatus {
-                code,
-                signal,
-                oom_killed,
-                finished_at,
-                error: None,
-            };
-            if let Err(err) = write_exit_file(&self.exit_path, &e) {
-                diag!("write exit file: {err}");
-            }
-            self.init.exit = Some(e);
-            self.status = Status::Stopped;
-            self.answer_waiters(&Target::Init);
-            return;
-        }
-        let id = self
-            .execs
-            .iter()
-            .find(|(_, p)| p.pid == pid && p.exit.is_none())
-            .map(|(k, _)| k.clone());
-        if let Some(id) = id {
-            if let Some(p) = self.execs.get_mut(&id) {
-                p.exit = Some(ExitStatus {
-                    code,
-                    signal,
-                    oom_killed: false,
-                    finished_at,
-                    error: None,
-                });
-            }
-            self.answer_waiters(&Target::Exec(id.clone()));
-            self.exited_order.push(id);
-            while self.exited_order.len() > MAX_EXITED_EXECS {
-                let old = self.exited_order.remove(0);
-                if self.execs.get(&old).is_some_and(|p| p.io.outs.is_empty()) {
-                    self.execs.remove(&old);
-                }
-            }
-        }
-    }
-
-    fn answer_waiters(&mut self, t: &Target) {
-        let Some(exit) = self.proc_ref(t).and_then(|p| p.exit.clone()) else {
-            return;
-        };
-        let msg = line(&ok(exit));
-        for c in &mut self.conns {
-            if matches!(&c.state, ConnState::Waiting(w) if w == t) {
-                c.out.extend_from_slice(&msg);
-                c.state = ConnState::Closing;
-            }
-        }
-    }
-
-    fn delete(&mut self, i: usize, force: bool) -> Response {
-        if self.init.exit.is_none() {
-            if !force && self.status != Status::Created {
-                return err(
-                    ErrorKindWire::Conflict,
-                    format!("cannot delete running container {}", self.cfg.id),
-                );
-            }
-            if self.status == Status::Paused {
-                let _ = self.backend.resume();
-            }
-            // SAFETY: kill and waitpid on our own unreaped child; `st` is a live int.
-            unsafe {
-                libc::kill(self.init.pid, libc::SIGKILL);
-                let mut st = 0;
-                if libc::waitpid(self.init.pid, &mut st, 0) == self.init.pid {
-                    self.on_exit(self.init.pid, st);
-                }
-            }
-        }
-        let res = self.backend.delete(true);
-        if let Some(cg) = &self.cgroup {
-            let _l = cgroup::lock(&self.cfg.exec_root.join("cgroup.lock"), true);
-            cgroup::remove_parents(cg);
-        }
-        if let Err(e) = res {
-            return err(ErrorKindWire::Internal, format!("{e:#}"));
-        }
-        // Remove our directory, then answer synchronously and exit: once the client
-        // has the answer, nothing of the shim is left.
-        if let Ok(dir) = std::env::current_dir() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        let c = &mut self.conns[i];
-        c.out.extend_from_slice(&line(&ok(())));
-        let _ = c.sock.set_nonblocking(false);
-        let _ = c.sock.write_all(&c.out);
-        std::process::exit(0);
-    }
-}
-
-fn write_exit_file(path: &std::path::Path, e: &ExitStatus) -> anyhow::Result<()> {
-    let data = serde_json::to_vec(e)?;
-    berth_core::fsutil::atomic_write(path, &data)?;
-    Ok(())
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use berth_runtime::layout::{LogDriver, RuntimeKind};
+use berth_runtime::layout::LogDriver;
 use berth_runtime::logs::LogStream;
 use berth_runtime::logs::reader::{self, ReadOptions};
 use berth_runtime::proto::{AttachReq, ExecReq, Status, StreamId};
@@ -379,17 +379,27 @@ async fn init_reaps_and_propagates_exit_code() {
 
 #[tokio::test]
 async fn host_pid_namespace_and_cgroup_cleanup() {
-    let env = Env::new(RuntimeKind::Youki);
-    let mut c = env.spec(&["sh", "-c", "echo $$"]);
-    c.namespaces.pid = NsMode::Host;
-    let leaf = format!("/sys/fs/cgroup/pids{}", c.cgroups_path);
-    let ctr = env.create(&c).await;
-    assert!(std::path::Path::new(&leaf).exists() || berth_runtime::spec::cgroup_v2());
-    let mut a = ctr.h.attach(all_streams()).await.unwrap();
-    ctr.h.start().await.unwrap();
-    let (out, _) = collect(&mut a.output).await;
-    assert_ne!(out.trim(), "1");
-    ctr.h.wait().await.unwrap();
-    ctr.delete().await;
-    assert!(!std::path::Path::new(&leaf).exists());
+    each(async |env| {
+        let mut c = env.spec(&["sh", "-c", "echo $$"]);
+        c.namespaces.pid = NsMode::Host;
+        // A parent of its own, so its removal can be asserted while other tests run.
+        c.cgroups_path = format!("/berth-test-{}/{}", c.id, c.id);
+        let parent = format!("/sys/fs/cgroup/pids/berth-test-{}", c.id);
+        let leaf = format!("{parent}/{}", c.id);
+        let ctr = env.create(&c).await;
+        assert!(std::path::Path::new(&leaf).exists() || berth_runtime::spec::cgroup_v2());
+        let mut a = ctr.h.attach(all_streams()).await.unwrap();
+        ctr.h.start().await.unwrap();
+        let (out, _) = collect(&mut a.output).await;
+        assert_ne!(out.trim(), "1");
+        ctr.h.wait().await.unwrap();
+        ctr.delete().await;
+        assert!(!std::path::Path::new(&leaf).exists(), "{:?}", env.runtime);
+        assert!(
+            !std::path::Path::new(&parent).exists(),
+            "{:?}: parent left",
+            env.runtime
+        );
+    })
+    .await;
 }

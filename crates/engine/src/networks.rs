@@ -13,8 +13,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use berth_api::backend::network::NetworkBackend;
 use berth_api::types::network::{
-    EndpointSettings, Ipam, IpamConfig, Network, NetworkContainer, NetworkCreateRequest, NetworkCreateResponse,
-    NetworkPruneResponse,
+    EndpointSettings, Ipam, IpamConfig, Network, NetworkContainer, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkPruneResponse,
 };
 use berth_core::filters::Filters;
 use berth_core::store::Store;
@@ -48,14 +48,19 @@ pub fn network_config(cfg: &EngineConfig) -> Result<NetworkConfig> {
         n.nft_table = format!("berth_{t}");
     }
     if let Some(s) = &cfg.bridge_subnet {
-        let net: ipnet::Ipv4Net = s.parse().map_err(|_| Error::invalid(format!("invalid bridge subnet {s:?}")))?;
+        let net: ipnet::Ipv4Net = s
+            .parse()
+            .map_err(|_| Error::invalid(format!("invalid bridge subnet {s:?}")))?;
         n.bridge_subnet = Some(net.trunc());
     }
     if !cfg.default_address_pools.is_empty() {
         n.default_pools = cfg
             .default_address_pools
             .iter()
-            .map(|p| PoolSpec::parse(p).ok_or_else(|| Error::invalid(format!("invalid default address pool {p:?}"))))
+            .map(|p| {
+                PoolSpec::parse(p)
+                    .ok_or_else(|| Error::invalid(format!("invalid default address pool {p:?}")))
+            })
             .collect::<Result<_>>()?;
     }
     if !cfg.dns_upstream.is_empty() {
@@ -64,7 +69,10 @@ pub fn network_config(cfg: &EngineConfig) -> Result<NetworkConfig> {
             .iter()
             .map(|s| {
                 s.parse::<SocketAddr>()
-                    .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                    .or_else(|_| {
+                        s.parse::<std::net::IpAddr>()
+                            .map(|ip| SocketAddr::new(ip, 53))
+                    })
                     .map_err(|_| Error::invalid(format!("invalid DNS upstream {s:?}")))
             })
             .collect::<Result<_>>()?;
@@ -85,7 +93,9 @@ pub fn network_view(info: &NetworkInfo, with_containers: bool) -> Network {
         .pools
         .iter()
         .map(|p| {
-            let spec = n.ipam_config.iter().find(|c| c.subnet.parse::<ipnet::IpNet>().ok().map(|s| s.trunc()) == Some(p.subnet));
+            let spec = n.ipam_config.iter().find(|c| {
+                c.subnet.parse::<ipnet::IpNet>().ok().map(|s| s.trunc()) == Some(p.subnet)
+            });
             IpamConfig {
                 subnet: p.subnet.to_string(),
                 ip_range: p.ip_range.map(|r| r.to_string()).unwrap_or_default(),
@@ -104,7 +114,11 @@ pub fn network_view(info: &NetworkInfo, with_containers: bool) -> Network {
                     endpoint_id: ep.id.clone(),
                     mac_address: ep.iface.mac.map(|m| nl::format_mac(&m)).unwrap_or_default(),
                     ipv4_address: ep.iface.address.map(|a| a.to_string()).unwrap_or_default(),
-                    ipv6_address: ep.iface.address_v6.map(|a| a.to_string()).unwrap_or_default(),
+                    ipv6_address: ep
+                        .iface
+                        .address_v6
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
                 },
             );
         }
@@ -191,7 +205,10 @@ fn create_request(req: NetworkCreateRequest) -> NetworkCreate {
 
 impl Engine {
     fn network_event(&self, action: &str, n: &NetworkRecord, container: Option<&str>) {
-        let mut attrs = HashMap::from([("name".to_string(), n.name.clone()), ("type".to_string(), n.driver.clone())]);
+        let mut attrs = HashMap::from([
+            ("name".to_string(), n.name.clone()),
+            ("type".to_string(), n.driver.clone()),
+        ]);
         if let Some(c) = container {
             attrs.insert("container".to_string(), c.to_string());
         }
@@ -222,7 +239,10 @@ impl NetworkBackend for Engine {
     async fn network_create(&self, req: NetworkCreateRequest) -> Result<NetworkCreateResponse> {
         let (info, warning) = self.networks.create_network(create_request(req)).await?;
         self.network_event("create", &info.network, None);
-        Ok(NetworkCreateResponse { id: info.network.id, warning })
+        Ok(NetworkCreateResponse {
+            id: info.network.id,
+            warning,
+        })
     }
 
     async fn network_remove(&self, id: &str) -> Result<()> {
@@ -231,8 +251,15 @@ impl NetworkBackend for Engine {
         Ok(())
     }
 
-    async fn network_connect(&self, id: &str, container: &str, config: Option<EndpointSettings>) -> Result<()> {
-        let n = self.connect_container(id, container, config.unwrap_or_default()).await?;
+    async fn network_connect(
+        &self,
+        id: &str,
+        container: &str,
+        config: Option<EndpointSettings>,
+    ) -> Result<()> {
+        let n = self
+            .connect_container(id, container, config.unwrap_or_default())
+            .await?;
         self.network_event("connect", &n, Some(container));
         Ok(())
     }
@@ -257,14 +284,29 @@ impl NetworkBackend for Engine {
             .networks
             .prune(|n| {
                 let labels: HashMap<String, String> = n.labels.clone().into_iter().collect();
-                let old = until.is_none_or(|u| berth_core::timefmt::parse_rfc3339(&n.created).is_some_and(|c| c < u));
-                let negated = keep_labels.get("label!").iter().all(|l| !label_is(l, &labels));
+                let old = until.is_none_or(|u| {
+                    berth_core::timefmt::parse_rfc3339(&n.created).is_some_and(|c| c < u)
+                });
+                let negated = keep_labels
+                    .get("label!")
+                    .iter()
+                    .all(|l| !label_is(l, &labels));
                 old && keep_labels.match_labels("label", &labels) && negated
             })
             .await;
         for name in &deleted {
-            self.events.emit("network", "destroy", name, HashMap::from([("name".to_string(), name.clone())]));
+            self.events.emit(
+                "network",
+                "destroy",
+                name,
+                HashMap::from([("name".to_string(), name.clone())]),
+            );
         }
-        Ok(NetworkPruneResponse { networks_deleted: Some(deleted) })
+        Ok(NetworkPruneResponse {
+            networks_deleted: Some(deleted),
+        })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -53,13 +53,18 @@ fn key_values(inst: &str, rest: &str) -> Result<Vec<(String, String)>> {
     let w = words(rest)?;
     if w.len() >= 2 && !w[0].contains('=') {
         // Legacy `ENV KEY value with spaces`.
-        let (k, v) = rest.trim().split_once(char::is_whitespace).unwrap_or((rest.trim(), ""));
+        let (k, v) = rest
+            .trim()
+            .split_once(char::is_whitespace)
+            .unwrap_or((rest.trim(), ""));
         return Ok(vec![(k.to_string(), v.trim().to_string())]);
     }
     w.into_iter()
         .map(|kv| match kv.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(ImageError::Invalid(format!("{inst} names can not be blank"))),
+            _ => Err(ImageError::Invalid(format!(
+                "{inst} names can not be blank"
+            ))),
         })
         .collect()
 }
@@ -67,9 +72,10 @@ fn key_values(inst: &str, rest: &str) -> Result<Vec<(String, String)>> {
 fn exec_or_shell(rest: &str, shell: &[String]) -> Vec<String> {
     let t = rest.trim();
     if t.starts_with('[')
-        && let Ok(v) = serde_json::from_str::<Vec<String>>(t) {
-            return v;
-        }
+        && let Ok(v) = serde_json::from_str::<Vec<String>>(t)
+    {
+        return v;
+    }
     let mut v = shell.to_vec();
     v.push(t.to_string());
     v
@@ -77,22 +83,34 @@ fn exec_or_shell(rest: &str, shell: &[String]) -> Vec<String> {
 
 /// Apply `changes` to `cfg`.
 pub fn apply(cfg: &mut ContainerConfig, changes: &[String]) -> Result<()> {
-    for change in changes.iter().flat_map(|c| c.lines()).map(str::trim).filter(|c| !c.is_empty()) {
-        let (inst, rest) = change.split_once(char::is_whitespace).unwrap_or((change, ""));
+    for change in changes
+        .iter()
+        .flat_map(|c| c.lines())
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        let (inst, rest) = change
+            .split_once(char::is_whitespace)
+            .unwrap_or((change, ""));
         let rest = rest.trim();
-        let shell = cfg.shell.clone().unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+        let shell = cfg
+            .shell
+            .clone()
+            .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
         match inst.to_ascii_uppercase().as_str() {
             "CMD" => cfg.cmd = Some(exec_or_shell(rest, &shell)),
             "ENTRYPOINT" => cfg.entrypoint = Some(exec_or_shell(rest, &shell)),
             "SHELL" => {
-                cfg.shell = Some(
-                    serde_json::from_str(rest).map_err(|_| ImageError::Invalid("SHELL requires the arguments to be in JSON form".into()))?,
-                )
+                cfg.shell = Some(serde_json::from_str(rest).map_err(|_| {
+                    ImageError::Invalid("SHELL requires the arguments to be in JSON form".into())
+                })?)
             }
             "ENV" => {
                 let env = cfg.env.get_or_insert_with(Vec::new);
                 for (k, v) in key_values("ENV", rest)? {
-                    env.retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(k.as_str()) && e != &k);
+                    env.retain(|e| {
+                        e.split_once('=').map(|(ek, _)| ek) != Some(k.as_str()) && e != &k
+                    });
                     env.push(format!("{k}={v}"));
                 }
             }
@@ -105,14 +123,19 @@ pub fn apply(cfg: &mut ContainerConfig, changes: &[String]) -> Result<()> {
             "EXPOSE" => {
                 let ports = cfg.exposed_ports.get_or_insert_with(BTreeMap::new);
                 for p in rest.split_whitespace() {
-                    let p = if p.contains('/') { p.to_string() } else { format!("{p}/tcp") };
+                    let p = if p.contains('/') {
+                        p.to_string()
+                    } else {
+                        format!("{p}/tcp")
+                    };
                     ports.insert(p, serde_json::json!({}));
                 }
             }
             "VOLUME" => {
                 let vols = cfg.volumes.get_or_insert_with(BTreeMap::new);
                 let list: Vec<String> = if rest.starts_with('[') {
-                    serde_json::from_str(rest).map_err(|e| ImageError::Invalid(format!("VOLUME: {e}")))?
+                    serde_json::from_str(rest)
+                        .map_err(|e| ImageError::Invalid(format!("VOLUME: {e}")))?
                 } else {
                     rest.split_whitespace().map(str::to_string).collect()
                 };
@@ -123,9 +146,15 @@ pub fn apply(cfg: &mut ContainerConfig, changes: &[String]) -> Result<()> {
             "WORKDIR" => cfg.working_dir = rest.to_string(),
             "USER" => cfg.user = rest.to_string(),
             "STOPSIGNAL" => cfg.stop_signal = rest.to_string(),
-            "ONBUILD" => cfg.on_build.get_or_insert_with(Vec::new).push(rest.to_string()),
+            "ONBUILD" => cfg
+                .on_build
+                .get_or_insert_with(Vec::new)
+                .push(rest.to_string()),
             other => {
-                return Err(ImageError::Invalid(format!("{} is not a valid change command", other.to_ascii_lowercase())));
+                return Err(ImageError::Invalid(format!(
+                    "{} is not a valid change command",
+                    other.to_ascii_lowercase()
+                )));
             }
         }
     }
@@ -160,7 +189,10 @@ mod tests {
         assert_eq!(c.labels.unwrap()["x"], "y");
         assert!(c.exposed_ports.unwrap().contains_key("53/udp"));
         assert!(c.volumes.unwrap().contains_key("/data"));
-        assert_eq!((c.working_dir.as_str(), c.user.as_str()), ("/app", "nobody"));
+        assert_eq!(
+            (c.working_dir.as_str(), c.user.as_str()),
+            ("/app", "nobody")
+        );
         assert!(apply(&mut ContainerConfig::default(), &["RUN x".into()]).is_err());
     }
 }

@@ -31,22 +31,43 @@ impl ImageService {
     /// Make a new image: `parent`'s layers, plus the diff of read-write layer
     /// `key` (unless `key` is `None` or `opts.empty_layer`), with `opts.config`.
     /// Returns the new image id. Blocking.
-    pub fn commit(&self, key: Option<&str>, parent: Option<&str>, opts: CommitOptions) -> Result<String> {
-        let tags: Vec<Reference> =
-            opts.tags.iter().map(|t| Reference::parse(t).map(Reference::with_default_tag)).collect::<Result<_>>()?;
+    pub fn commit(
+        &self,
+        key: Option<&str>,
+        parent: Option<&str>,
+        opts: CommitOptions,
+    ) -> Result<String> {
+        let tags: Vec<Reference> = opts
+            .tags
+            .iter()
+            .map(|t| Reference::parse(t).map(Reference::with_default_tag))
+            .collect::<Result<_>>()?;
         let lease = self.leases.lease();
         let (base_rec, base_cfg) = match parent {
             Some(p) => {
                 let id = self.resolve_id(p)?;
-                let rec = self.record(&id)?.ok_or_else(|| ImageError::NoSuchImage(p.to_string()))?;
+                let rec = self
+                    .record(&id)?
+                    .ok_or_else(|| ImageError::NoSuchImage(p.to_string()))?;
                 (Some(rec), (*self.config(&id)?).clone())
             }
             None => {
                 let host = Platform::host();
-                (None, ImageConfig { architecture: host.architecture, os: host.os, variant: host.variant, ..Default::default() })
+                (
+                    None,
+                    ImageConfig {
+                        architecture: host.architecture,
+                        os: host.os,
+                        variant: host.variant,
+                        ..Default::default()
+                    },
+                )
             }
         };
-        let mut layers = base_rec.as_ref().map(|r| r.layers.clone()).unwrap_or_default();
+        let mut layers = base_rec
+            .as_ref()
+            .map(|r| r.layers.clone())
+            .unwrap_or_default();
         let mut size = base_rec.as_ref().map(|r| r.size).unwrap_or(0);
         let add_layer = key.is_some() && !opts.empty_layer;
         if let (Some(key), true) = (key, add_layer) {
@@ -56,17 +77,26 @@ impl ImageService {
             let tar_size = w.count();
             let blob = w.commit()?;
             lease.add(blob.as_str());
-            let diffs: Vec<Digest> = base_cfg.rootfs.diff_ids.iter().map(|d| Digest::parse(d)).collect::<Result<_>>()?;
+            let diffs: Vec<Digest> = base_cfg
+                .rootfs
+                .diff_ids
+                .iter()
+                .map(|d| Digest::parse(d))
+                .collect::<Result<_>>()?;
             let parent_chain = chain_ids(&diffs).pop();
             let mut all = diffs.clone();
             all.push(blob.clone());
-            let chain = chain_ids(&all).pop().ok_or_else(|| ImageError::bad("empty layer chain"))?;
+            let chain = chain_ids(&all)
+                .pop()
+                .ok_or_else(|| ImageError::bad("empty layer chain"))?;
             lease.add(chain.as_str());
             let rec = match self.layers.get(chain.as_str())? {
                 Some(r) => r,
                 None => {
                     let f = self.content.open_blob(&blob)?;
-                    let p = self.layers.unpack(&chain, parent_chain.as_ref(), &blob, f)?;
+                    let p = self
+                        .layers
+                        .unpack(&chain, parent_chain.as_ref(), &blob, f)?;
                     self.layers.commit(p)?
                 }
             };
@@ -94,7 +124,8 @@ impl ImageService {
             comment: opts.comment,
             empty_layer: !add_layer,
         });
-        let raw = serde_json::to_vec(&cfg).map_err(|e| ImageError::bad(format!("encode config: {e}")))?;
+        let raw =
+            serde_json::to_vec(&cfg).map_err(|e| ImageError::bad(format!("encode config: {e}")))?;
         let id = self.content.put(&raw)?;
         lease.add(id.as_str());
         let rec = ImageRecord {

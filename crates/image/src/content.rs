@@ -30,7 +30,8 @@ impl ContentStore {
     /// Open (creating) the store at `root`, dropping stale ingest files.
     pub fn open(root: &Path) -> Result<ContentStore> {
         for d in ["blobs/sha256", "ingest"] {
-            fs::create_dir_all(root.join(d)).ctx(|| format!("create {}", root.join(d).display()))?;
+            fs::create_dir_all(root.join(d))
+                .ctx(|| format!("create {}", root.join(d).display()))?;
         }
         if let Ok(entries) = fs::read_dir(root.join("ingest")) {
             let now = SystemTime::now();
@@ -46,7 +47,10 @@ impl ContentStore {
                 }
             }
         }
-        Ok(ContentStore { root: root.to_path_buf(), active: Arc::default() })
+        Ok(ContentStore {
+            root: root.to_path_buf(),
+            active: Arc::default(),
+        })
     }
 
     /// Path of a blob (whether or not it exists).
@@ -67,7 +71,9 @@ impl ContentStore {
     /// Read a whole (small) blob.
     pub fn read(&self, d: &Digest) -> Result<Vec<u8>> {
         fs::read(self.path(d)).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => ImageError::bad(format!("blob {d} is missing from the content store")),
+            io::ErrorKind::NotFound => {
+                ImageError::bad(format!("blob {d} is missing from the content store"))
+            }
             _ => ImageError::io(format!("read blob {d}"), e),
         })
     }
@@ -128,7 +134,8 @@ impl ContentStore {
                 file.set_len(0).ctx(|| "truncate ingest".into())?;
             }
         }
-        file.seek(SeekFrom::Start(offset)).ctx(|| "seek ingest".into())?;
+        file.seek(SeekFrom::Start(offset))
+            .ctx(|| "seek ingest".into())?;
         Ok(BlobWriter {
             store: self.clone(),
             path,
@@ -150,16 +157,22 @@ impl ContentStore {
 
     /// Every stored blob.
     pub fn list(&self) -> Vec<Digest> {
-        let Ok(entries) = fs::read_dir(self.root.join("blobs/sha256")) else { return Vec::new() };
+        let Ok(entries) = fs::read_dir(self.root.join("blobs/sha256")) else {
+            return Vec::new();
+        };
         entries
             .flatten()
-            .filter_map(|e| Digest::parse(&format!("sha256:{}", e.file_name().to_string_lossy())).ok())
+            .filter_map(|e| {
+                Digest::parse(&format!("sha256:{}", e.file_name().to_string_lossy())).ok()
+            })
             .collect()
     }
 
     /// Bytes an unfinished ingest of `d` holds (for tests and diagnostics).
     pub fn ingest_len(&self, d: &Digest) -> u64 {
-        fs::metadata(self.root.join("ingest").join(d.hex())).map(|m| m.len()).unwrap_or(0)
+        fs::metadata(self.root.join("ingest").join(d.hex()))
+            .map(|m| m.len())
+            .unwrap_or(0)
     }
 }
 
@@ -212,7 +225,10 @@ impl BlobWriter {
 
     /// Check digest and size and move the blob into place.
     pub fn commit(mut self) -> Result<Digest> {
-        let file = self.file.take().ok_or_else(|| ImageError::bad("blob writer already closed"))?;
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| ImageError::bad("blob writer already closed"))?;
         drop(file);
         let hasher = std::mem::take(&mut self.hasher);
         let got = Digest::from_hasher(hasher);
@@ -230,7 +246,9 @@ impl BlobWriter {
                 self.done = true;
                 let _ = fs::remove_file(&self.path);
                 self.release();
-                return Err(ImageError::bad(format!("blob {want}: digest mismatch: got {got}")));
+                return Err(ImageError::bad(format!(
+                    "blob {want}: digest mismatch: got {got}"
+                )));
             }
         }
         let dest = self.store.path(&got);
@@ -243,7 +261,10 @@ impl BlobWriter {
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let f = self.file.as_mut().ok_or_else(|| io::Error::other("blob writer closed"))?;
+        let f = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("blob writer closed"))?;
         let n = f.write(buf)?;
         self.hasher.update(&buf[..n]);
         self.count += n as u64;
@@ -302,7 +323,12 @@ mod tests {
         assert!(err.contains("digest mismatch"), "{err}");
         let mut w = cs.writer(Some((&Digest::of(b"x"), 5))).unwrap();
         w.write_all(b"x").unwrap();
-        assert!(w.commit().unwrap_err().to_string().contains("size mismatch"));
+        assert!(
+            w.commit()
+                .unwrap_err()
+                .to_string()
+                .contains("size mismatch")
+        );
         assert_eq!(cs.list().len(), 1);
         assert_eq!(fs::read_dir(dir.path().join("ingest")).unwrap().count(), 0);
     }

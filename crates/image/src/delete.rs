@@ -42,7 +42,13 @@ impl ImageService {
         let by_ref = Reference::parse(name)
             .ok()
             .map(Reference::with_default_tag)
-            .filter(|r| self.store.get::<RefRecord>(REFS, &r.to_string()).ok().flatten().is_some_and(|rr| rr.image == img.id))
+            .filter(|r| {
+                self.store
+                    .get::<RefRecord>(REFS, &r.to_string())
+                    .ok()
+                    .flatten()
+                    .is_some_and(|rr| rr.image == img.id)
+            })
             .filter(|_| !img.id.trim_start_matches("sha256:").starts_with(name));
         if let Some(r) = by_ref {
             self.remove_ref(&r)?;
@@ -50,18 +56,25 @@ impl ImageService {
             self.emit("untag", &img.id, &r.familiar());
             let img = self.resolve(&img.id)?;
             // Digests of the same repository go with its last tag.
-            let same_repo_tags = img.repo_tags.iter().any(|t| Reference::parse(t).is_ok_and(|x| x.name() == r.name()));
+            let same_repo_tags = img
+                .repo_tags
+                .iter()
+                .any(|t| Reference::parse(t).is_ok_and(|x| x.name() == r.name()));
             if !same_repo_tags {
                 for d in img.repo_digests.clone() {
                     if let Ok(dr) = Reference::parse(&d)
-                        && dr.name() == r.name() {
-                            self.remove_ref(&dr)?;
-                            out.push(Deleted::Untagged(dr.familiar()));
-                        }
+                        && dr.name() == r.name()
+                    {
+                        self.remove_ref(&dr)?;
+                        out.push(Deleted::Untagged(dr.familiar()));
+                    }
                 }
             }
             let img = self.resolve(&img.id)?;
-            if !img.repo_tags.is_empty() || !img.repo_digests.is_empty() || !self.users_of(&img.id).is_empty() {
+            if !img.repo_tags.is_empty()
+                || !img.repo_digests.is_empty()
+                || !self.users_of(&img.id).is_empty()
+            {
                 return Ok(out);
             }
             self.delete_image(&img, force, noprune, &mut out)?;
@@ -117,7 +130,13 @@ impl ImageService {
         Ok(())
     }
 
-    fn delete_image(&self, img: &Image, force: bool, noprune: bool, out: &mut Vec<Deleted>) -> Result<()> {
+    fn delete_image(
+        &self,
+        img: &Image,
+        force: bool,
+        noprune: bool,
+        out: &mut Vec<Deleted>,
+    ) -> Result<()> {
         if !self.children(&img.id)?.is_empty() {
             if force {
                 return Ok(());
@@ -130,7 +149,11 @@ impl ImageService {
         {
             let _g = self.meta_lock.lock().unwrap_or_else(|p| p.into_inner());
             // References may have been added meanwhile: then it stays.
-            let still_ref = self.store.list::<RefRecord>(REFS)?.iter().any(|(_, r)| r.image == img.id);
+            let still_ref = self
+                .store
+                .list::<RefRecord>(REFS)?
+                .iter()
+                .any(|(_, r)| r.image == img.id);
             if still_ref {
                 return Ok(());
             }
@@ -140,15 +163,16 @@ impl ImageService {
         out.push(Deleted::Deleted(img.id.clone()));
         self.emit("delete", &img.id, "");
         // Parents that were kept only for this image go too (unless noprune).
-        if !noprune && !img.parent.is_empty()
+        if !noprune
+            && !img.parent.is_empty()
             && let Ok(parent) = self.resolve(&img.parent)
-                && parent.repo_tags.is_empty()
-                    && parent.repo_digests.is_empty()
-                    && self.users_of(&parent.id).is_empty()
-                    && self.children(&parent.id)?.is_empty()
-                {
-                    self.delete_image(&parent, false, false, out)?;
-                }
+            && parent.repo_tags.is_empty()
+            && parent.repo_digests.is_empty()
+            && self.users_of(&parent.id).is_empty()
+            && self.children(&parent.id)?.is_empty()
+        {
+            self.delete_image(&parent, false, false, out)?;
+        }
         Ok(())
     }
 
@@ -171,17 +195,25 @@ impl ImageService {
         let parents: HashSet<String> = images.iter().map(|i| i.parent.clone()).collect();
         for img in images {
             let dangling = img.repo_tags.is_empty();
-            if (!all && !dangling) || !self.users_of(&img.id).is_empty() || parents.contains(&img.id) {
+            if (!all && !dangling)
+                || !self.users_of(&img.id).is_empty()
+                || parents.contains(&img.id)
+            {
                 continue;
             }
             if until.is_some_and(|u| img.created_unix() >= u) {
                 continue;
             }
-            let labels: std::collections::HashMap<String, String> = img.labels().into_iter().collect();
+            let labels: std::collections::HashMap<String, String> =
+                img.labels().into_iter().collect();
             if !filters.match_labels("label", &labels) {
                 continue;
             }
-            if filters.get("label!").iter().any(|f| crate::delete::label_present(f, &labels)) {
+            if filters
+                .get("label!")
+                .iter()
+                .any(|f| crate::delete::label_present(f, &labels))
+            {
                 continue;
             }
             match self.delete(&img.id, all, false) {

@@ -38,7 +38,8 @@ fn marker(b: &mut tar::Builder<&mut dyn Write>, path: &str) -> Result<()> {
 
 /// Write a tar of `entries` (content read below `dir`) to `out`.
 pub fn write(dir: &Path, entries: &[DiffEntry], out: &mut dyn Write) -> Result<()> {
-    let root = fsops::open_root(dir).map_err(|e| ImageError::io(format!("open {}", dir.display()), e.into()))?;
+    let root = fsops::open_root(dir)
+        .map_err(|e| ImageError::io(format!("open {}", dir.display()), e.into()))?;
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
     let mut links: HashMap<(u64, u64), String> = HashMap::new();
@@ -46,14 +47,22 @@ pub fn write(dir: &Path, entries: &[DiffEntry], out: &mut dyn Write) -> Result<(
         match e {
             DiffEntry::Whiteout(rel) => {
                 let (p, n) = split(rel);
-                let path = if p.is_empty() { format!("{WH_PREFIX}{n}") } else { format!("{p}/{WH_PREFIX}{n}") };
+                let path = if p.is_empty() {
+                    format!("{WH_PREFIX}{n}")
+                } else {
+                    format!("{p}/{WH_PREFIX}{n}")
+                };
                 marker(&mut b, &path)?;
             }
             DiffEntry::Opaque(rel) => marker(&mut b, &format!("{rel}/{WH_OPAQUE}"))?,
             DiffEntry::Content(rel) => {
                 let (p, n) = split(rel);
-                let Ok(pfd) = fsops::open_dir(root.as_fd(), p.as_bytes()) else { continue };
-                let Ok(st) = lstat_at(pfd.as_fd(), n.as_bytes()) else { continue };
+                let Ok(pfd) = fsops::open_dir(root.as_fd(), p.as_bytes()) else {
+                    continue;
+                };
+                let Ok(st) = lstat_at(pfd.as_fd(), n.as_bytes()) else {
+                    continue;
+                };
                 let kind = ftype(&st);
                 let mut h = tar::Header::new_gnu();
                 h.set_mode(st.st_mode & 0o7777);
@@ -68,9 +77,15 @@ pub fn write(dir: &Path, entries: &[DiffEntry], out: &mut dyn Write) -> Result<(
                 if !xattrs.is_empty() {
                     let pax: Vec<(String, Vec<u8>)> = xattrs
                         .iter()
-                        .map(|(k, v)| (format!("SCHILY.xattr.{}", String::from_utf8_lossy(k)), v.clone()))
+                        .map(|(k, v)| {
+                            (
+                                format!("SCHILY.xattr.{}", String::from_utf8_lossy(k)),
+                                v.clone(),
+                            )
+                        })
                         .collect();
-                    b.append_pax_extensions(pax.iter().map(|(k, v)| (k.as_str(), v.as_slice()))).map_err(io_err)?;
+                    b.append_pax_extensions(pax.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+                        .map_err(io_err)?;
                 }
                 if kind != FileType::Directory && st.st_nlink > 1 {
                     if let Some(first) = links.get(&(st.st_dev, st.st_ino)) {
@@ -83,10 +98,16 @@ pub fn write(dir: &Path, entries: &[DiffEntry], out: &mut dyn Write) -> Result<(
                 match kind {
                     FileType::Directory => {
                         h.set_entry_type(tar::EntryType::Directory);
-                        b.append_data(&mut h, format!("{rel}/"), io::empty()).map_err(io_err)?;
+                        b.append_data(&mut h, format!("{rel}/"), io::empty())
+                            .map_err(io_err)?;
                     }
                     FileType::RegularFile => {
-                        let fd = match rustix::fs::openat(&pfd, OsStr::from_bytes(n.as_bytes()), OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+                        let fd = match rustix::fs::openat(
+                            &pfd,
+                            OsStr::from_bytes(n.as_bytes()),
+                            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                            Mode::empty(),
+                        ) {
                             Ok(fd) => fd,
                             Err(_) => continue,
                         };
@@ -94,14 +115,22 @@ pub fn write(dir: &Path, entries: &[DiffEntry], out: &mut dyn Write) -> Result<(
                         h.set_entry_type(tar::EntryType::Regular);
                         h.set_size(size);
                         // Exactly `size` bytes even if the file changes meanwhile.
-                        let data = std::fs::File::from(fd).take(size).chain(io::repeat(0).take(size));
-                        b.append_data(&mut h, rel, data.take(size)).map_err(io_err)?;
+                        let data = std::fs::File::from(fd)
+                            .take(size)
+                            .chain(io::repeat(0).take(size));
+                        b.append_data(&mut h, rel, data.take(size))
+                            .map_err(io_err)?;
                     }
                     FileType::Symlink => {
-                        let target = rustix::fs::readlinkat(&pfd, OsStr::from_bytes(n.as_bytes()), Vec::new())
-                            .map_err(|e| ImageError::io(format!("readlink {rel}"), e.into()))?;
+                        let target = rustix::fs::readlinkat(
+                            &pfd,
+                            OsStr::from_bytes(n.as_bytes()),
+                            Vec::new(),
+                        )
+                        .map_err(|e| ImageError::io(format!("readlink {rel}"), e.into()))?;
                         h.set_entry_type(tar::EntryType::Symlink);
-                        b.append_link(&mut h, rel, OsStr::from_bytes(target.as_bytes())).map_err(io_err)?;
+                        b.append_link(&mut h, rel, OsStr::from_bytes(target.as_bytes()))
+                            .map_err(io_err)?;
                     }
                     FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
                         h.set_entry_type(match kind {

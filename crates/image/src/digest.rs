@@ -17,7 +17,9 @@ impl Digest {
     /// Parse and validate; only sha256 is supported (as in Docker).
     pub fn parse(s: &str) -> Result<Digest> {
         let Some(hex) = s.strip_prefix("sha256:") else {
-            return Err(ImageError::Invalid(format!("invalid digest {s:?}: unsupported algorithm")));
+            return Err(ImageError::Invalid(format!(
+                "invalid digest {s:?}: unsupported algorithm"
+            )));
         };
         if !berth_core::id::is_full(hex) {
             return Err(ImageError::Invalid(format!("invalid digest {s:?}")));
@@ -93,7 +95,11 @@ pub struct HashReader<R> {
 impl<R: Read> HashReader<R> {
     /// Wrap `inner`.
     pub fn new(inner: R) -> Self {
-        HashReader { inner, hasher: Sha256::new(), count: 0 }
+        HashReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
 
     /// Bytes read so far.
@@ -127,7 +133,11 @@ pub struct HashWriter<W> {
 impl<W: Write> HashWriter<W> {
     /// Wrap `inner`.
     pub fn new(inner: W) -> Self {
-        HashWriter { inner, hasher: Sha256::new(), count: 0 }
+        HashWriter {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
 
     /// Digest and size so far, and the inner writer.

@@ -27,29 +27,50 @@ impl ImageService {
         let r = Reference::parse(name)?.with_default_tag();
         let ep = self.registry.origin(&r.domain);
         let sess = self.registry.session(ep, &r.path, creds, false);
-        let (raw, mt) = sess.manifest(&r.object(), &format!("manifest for {}", r.familiar())).await?;
+        let (raw, mt) = sess
+            .manifest(&r.object(), &format!("manifest for {}", r.familiar()))
+            .await?;
         let platforms = if media::is_index(&mt) {
-            let idx: Index = serde_json::from_slice(&raw).map_err(|e| ImageError::bad(format!("bad index: {e}")))?;
-            idx.manifests.into_iter().filter_map(|m| m.platform).collect()
+            let idx: Index = serde_json::from_slice(&raw)
+                .map_err(|e| ImageError::bad(format!("bad index: {e}")))?;
+            idx.manifests
+                .into_iter()
+                .filter_map(|m| m.platform)
+                .collect()
         } else {
-            let m: Manifest = serde_json::from_slice(&raw).map_err(|e| ImageError::bad(format!("bad manifest: {e}")))?;
+            let m: Manifest = serde_json::from_slice(&raw)
+                .map_err(|e| ImageError::bad(format!("bad manifest: {e}")))?;
             let (resp, _) = sess.blob(&m.config.digest, 0).await?;
             let cfg_raw = crate::registry::client::read_small(resp).await?;
-            let cfg: ImageConfig = serde_json::from_slice(&cfg_raw).map_err(|e| ImageError::bad(format!("bad config: {e}")))?;
-            vec![Platform { architecture: cfg.architecture, os: cfg.os, variant: cfg.variant, os_version: cfg.os_version }]
+            let cfg: ImageConfig = serde_json::from_slice(&cfg_raw)
+                .map_err(|e| ImageError::bad(format!("bad config: {e}")))?;
+            vec![Platform {
+                architecture: cfg.architecture,
+                os: cfg.os,
+                variant: cfg.variant,
+                os_version: cfg.os_version,
+            }]
         };
-        Ok(RemoteInfo { media_type: mt, digest: Digest::of(&raw).to_string(), size: raw.len() as i64, platforms })
+        Ok(RemoteInfo {
+            media_type: mt,
+            digest: Digest::of(&raw).to_string(),
+            size: raw.len() as i64,
+            platforms,
+        })
     }
 
     /// Check credentials against `server` (`POST /auth`).
     pub async fn login(&self, server: &str, creds: Credentials) -> Result<String> {
         let domain = crate::registry::normalize_server(server);
         let base = self.registry.origin(&domain).base;
-        self.registry.login(server, creds).await.map_err(|e| match e {
-            ImageError::Unauthorized(_) => {
-                ImageError::Unauthorized(format!("login attempt to {base}/v2/ failed with status: 401 Unauthorized"))
-            }
-            e => e,
-        })
+        self.registry
+            .login(server, creds)
+            .await
+            .map_err(|e| match e {
+                ImageError::Unauthorized(_) => ImageError::Unauthorized(format!(
+                    "login attempt to {base}/v2/ failed with status: 401 Unauthorized"
+                )),
+                e => e,
+            })
     }
 }

@@ -57,7 +57,10 @@ pub enum ImageError {
 impl ImageError {
     /// Wrap an I/O error with what was being done.
     pub fn io(what: impl Into<String>, source: std::io::Error) -> ImageError {
-        ImageError::Io { what: what.into(), source }
+        ImageError::Io {
+            what: what.into(),
+            source,
+        }
     }
 
     /// Shorthand for [`ImageError::BadContent`].

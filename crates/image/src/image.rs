@@ -57,6 +57,8 @@ impl Image {
 
     /// `created` as unix seconds (0 when unknown).
     pub fn created_unix(&self) -> i64 {
-        berth_core::timefmt::parse_rfc3339(&self.created).map(|t| t.timestamp()).unwrap_or(0)
+        berth_core::timefmt::parse_rfc3339(&self.created)
+            .map(|t| t.timestamp())
+            .unwrap_or(0)
     }
 }

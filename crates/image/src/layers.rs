@@ -41,7 +41,10 @@ impl LayerStore {
     /// Layers on `snap`, records in `store`; drops unpacks a crash interrupted.
     pub fn open(snap: Arc<dyn Snapshotter>, store: Arc<Store>) -> Result<LayerStore> {
         for info in snap.list()? {
-            if info.kind == Kind::Active && info.key.starts_with("extract-") {
+            // Unpacks and container init layers a crash interrupted.
+            if info.kind == Kind::Active
+                && (info.key.starts_with("extract-") || info.key.starts_with("init-active-"))
+            {
                 let _ = snap.remove(&info.key);
             }
         }
@@ -53,17 +56,33 @@ impl LayerStore {
         let rec: Option<LayerRecord> = self.store.get(LAYERS, chain)?;
         // Both the record and the committed snapshot must exist.
         Ok(match rec {
-            Some(r) if self.snap.stat(chain)?.is_some_and(|i| i.kind == Kind::Committed) => Some(r),
+            Some(r)
+                if self
+                    .snap
+                    .stat(chain)?
+                    .is_some_and(|i| i.kind == Kind::Committed) =>
+            {
+                Some(r)
+            }
             _ => None,
         })
     }
 
     /// Unpack `input` as layer `chain` (diff id `diff_id`) on top of `parent`.
     /// Blocking. With a parallel-capable snapshotter the parent may still be pending.
-    pub fn unpack(&self, chain: &Digest, parent: Option<&Digest>, diff_id: &Digest, input: impl Read + Send) -> Result<Pending> {
+    pub fn unpack(
+        &self,
+        chain: &Digest,
+        parent: Option<&Digest>,
+        diff_id: &Digest,
+        input: impl Read + Send,
+    ) -> Result<Pending> {
         let key = format!("extract-{:016x}-{}", rand::random::<u64>(), chain.hex());
         self.snap.prepare(&key, parent.map(Digest::as_str))?;
-        let result = self.snap.apply_dir(&key).and_then(|dir| apply_layer(input, &dir, self.snap.whiteout_mode()));
+        let result = self
+            .snap
+            .apply_dir(&key)
+            .and_then(|dir| apply_layer(input, &dir, self.snap.whiteout_mode()));
         let applied = match result {
             Ok(a) if &a.diff_id == diff_id => a,
             Ok(a) => {
@@ -79,7 +98,12 @@ impl LayerStore {
                 return Err(e);
             }
         };
-        Ok(Pending { key, chain: chain.clone(), parent: parent.cloned(), applied })
+        Ok(Pending {
+            key,
+            chain: chain.clone(),
+            parent: parent.cloned(),
+            applied,
+        })
     }
 
     /// Commit a pending layer (its parent must be committed by now).
@@ -92,14 +116,17 @@ impl LayerStore {
             tar_size: p.applied.tar_size as i64,
         };
         let committed = |s: &Self| -> Result<bool> {
-            Ok(s.snap.stat(p.chain.as_str())?.is_some_and(|i| i.kind == Kind::Committed))
+            Ok(s.snap
+                .stat(p.chain.as_str())?
+                .is_some_and(|i| i.kind == Kind::Committed))
         };
         if !committed(self)?
             && let Err(e) = self.snap.commit(p.chain.as_str(), &p.key)
-                && !committed(self)? {
-                    let _ = self.snap.remove(&p.key);
-                    return Err(e);
-                }
+            && !committed(self)?
+        {
+            let _ = self.snap.remove(&p.key);
+            return Err(e);
+        }
         // Someone else may have unpacked the same layer meanwhile: keep theirs.
         let _ = self.snap.remove(&p.key);
         if let Some(existing) = self.store.get::<LayerRecord>(LAYERS, p.chain.as_str())? {
@@ -118,11 +145,14 @@ impl LayerStore {
     /// ancestor of a kept, active or view snapshot. Returns bytes freed.
     pub fn gc(&self, keep: &HashSet<String>, leased: &HashSet<String>) -> Result<i64> {
         let all = self.snap.list()?;
-        let by_key: std::collections::HashMap<&str, &crate::snapshot::Info> = all.iter().map(|i| (i.key.as_str(), i)).collect();
+        let by_key: std::collections::HashMap<&str, &crate::snapshot::Info> =
+            all.iter().map(|i| (i.key.as_str(), i)).collect();
         let mut live: HashSet<String> = HashSet::new();
         let roots = all
             .iter()
-            .filter(|i| i.kind != Kind::Committed || keep.contains(&i.key) || leased.contains(&i.key))
+            .filter(|i| {
+                i.kind != Kind::Committed || keep.contains(&i.key) || leased.contains(&i.key)
+            })
             .map(|i| i.key.clone());
         for k in roots {
             let mut cur = Some(k);
@@ -134,7 +164,8 @@ impl LayerStore {
             }
         }
         // Remove children before parents: repeat while progress is made.
-        let mut dead: Vec<&crate::snapshot::Info> = all.iter().filter(|i| !live.contains(&i.key)).collect();
+        let mut dead: Vec<&crate::snapshot::Info> =
+            all.iter().filter(|i| !live.contains(&i.key)).collect();
         let mut freed = 0;
         while !dead.is_empty() {
             let before = dead.len();

@@ -15,8 +15,14 @@ impl Leases {
     /// Start a lease; it ends when the guard drops.
     pub fn lease(&self) -> Lease {
         let id = rand::random();
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).insert(id, HashSet::new());
-        Lease { leases: self.clone(), id }
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, HashSet::new());
+        Lease {
+            leases: self.clone(),
+            id,
+        }
     }
 
     /// Everything currently leased.
@@ -44,6 +50,10 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.leases.inner.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+        self.leases
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
     }
 }

@@ -15,7 +15,10 @@ pub struct ChannelReader {
 impl ChannelReader {
     /// Read what `rx` receives; EOF when the sender is dropped.
     pub fn new(rx: mpsc::Receiver<io::Result<Bytes>>) -> ChannelReader {
-        ChannelReader { rx, buf: Bytes::new() }
+        ChannelReader {
+            rx,
+            buf: Bytes::new(),
+        }
     }
 }
 

@@ -49,7 +49,11 @@ impl ProgressSink {
 
     /// `{"status": status, "id": id}`.
     pub fn status(&self, id: &str, status: &str) {
-        self.send(Progress { id: id.into(), status: status.into(), ..Default::default() });
+        self.send(Progress {
+            id: id.into(),
+            status: status.into(),
+            ..Default::default()
+        });
     }
 
     /// A status with a byte count.
@@ -65,12 +69,18 @@ impl ProgressSink {
 
     /// Free text (a trailing newline is the caller's).
     pub fn stream(&self, text: &str) {
-        self.send(Progress { stream: text.into(), ..Default::default() });
+        self.send(Progress {
+            stream: text.into(),
+            ..Default::default()
+        });
     }
 
     /// Structured data.
     pub fn aux(&self, v: serde_json::Value) {
-        self.send(Progress { aux: Some(v), ..Default::default() });
+        self.send(Progress {
+            aux: Some(v),
+            ..Default::default()
+        });
     }
 }
 
@@ -88,7 +98,15 @@ pub struct ProgressReader<R> {
 impl<R: Read> ProgressReader<R> {
     /// Wrap `inner` whose length is `total`.
     pub fn new(inner: R, sink: ProgressSink, id: &str, status: &'static str, total: u64) -> Self {
-        ProgressReader { inner, sink, id: id.into(), status, done: 0, total, last: Instant::now() - Duration::from_secs(1) }
+        ProgressReader {
+            inner,
+            sink,
+            id: id.into(),
+            status,
+            done: 0,
+            total,
+            last: Instant::now() - Duration::from_secs(1),
+        }
     }
 }
 
@@ -98,7 +116,8 @@ impl<R: Read> Read for ProgressReader<R> {
         self.done += n as u64;
         if self.last.elapsed() >= Duration::from_millis(100) || (n == 0 && self.done > 0) {
             self.last = Instant::now();
-            self.sink.bytes(&self.id, self.status, self.done.min(self.total), self.total);
+            self.sink
+                .bytes(&self.id, self.status, self.done.min(self.total), self.total);
         }
         Ok(n)
     }

@@ -44,10 +44,17 @@ enum Fetched {
 impl ImageService {
     /// Pull `name` (a reference; `:latest` when untagged) for `platform`
     /// (`os/arch[/variant]`, default the host). Returns the familiar reference.
-    pub async fn pull(self: &Arc<Self>, name: &str, platform: Option<&str>, creds: Option<Credentials>, progress: &ProgressSink) -> Result<String> {
+    pub async fn pull(
+        self: &Arc<Self>,
+        name: &str,
+        platform: Option<&str>,
+        creds: Option<Credentials>,
+        progress: &ProgressSink,
+    ) -> Result<String> {
         let r = Reference::parse(name)?.with_default_tag();
         let want = match platform.filter(|p| !p.is_empty()) {
-            Some(p) => Platform::parse(p).ok_or_else(|| ImageError::Invalid(format!("invalid platform {p:?}")))?,
+            Some(p) => Platform::parse(p)
+                .ok_or_else(|| ImageError::Invalid(format!("invalid platform {p:?}")))?,
             None => Platform::host(),
         };
         let endpoints = self.registry.pull_endpoints(&r);
@@ -67,7 +74,14 @@ impl ImageService {
         Err(last.unwrap_or_else(|| ImageError::Registry("no registry endpoint".into())))
     }
 
-    async fn pull_from(self: &Arc<Self>, ep: Endpoint, r: &Reference, want: &Platform, creds: Option<Credentials>, progress: &ProgressSink) -> Result<()> {
+    async fn pull_from(
+        self: &Arc<Self>,
+        ep: Endpoint,
+        r: &Reference,
+        want: &Platform,
+        creds: Option<Credentials>,
+        progress: &ProgressSink,
+    ) -> Result<()> {
         let sess = Arc::new(self.registry.session(ep, &r.path, creds, false));
         let what = format!("manifest for {}", r.familiar());
         let (raw, mt) = sess.manifest(&r.object(), &what).await.map_err(|e| match e {
@@ -79,17 +93,25 @@ impl ImageService {
         })?;
         let top = Digest::of(&raw);
         if let Some(d) = &r.digest
-            && d != &top {
-                return Err(ImageError::bad(format!("manifest digest mismatch: wanted {d}, got {top}")));
-            }
+            && d != &top
+        {
+            return Err(ImageError::bad(format!(
+                "manifest digest mismatch: wanted {d}, got {top}"
+            )));
+        }
         let (manifest_raw, manifest_digest) = if media::is_index(&mt) {
-            let idx: Index = serde_json::from_slice(&raw).map_err(|e| ImageError::bad(format!("bad index: {e}")))?;
+            let idx: Index = serde_json::from_slice(&raw)
+                .map_err(|e| ImageError::bad(format!("bad index: {e}")))?;
             let pick = idx
                 .manifests
                 .iter()
                 .find(|m| m.platform.as_ref().is_some_and(|p| want.matches(p)))
                 .ok_or_else(|| {
-                    let v = if want.variant.is_empty() { String::new() } else { format!("/{}", want.variant) };
+                    let v = if want.variant.is_empty() {
+                        String::new()
+                    } else {
+                        format!("/{}", want.variant)
+                    };
                     ImageError::RemoteNotFound(format!(
                         "no matching manifest for {}/{}{v} in the manifest list entries",
                         want.os, want.architecture
@@ -98,7 +120,10 @@ impl ImageService {
             let (m, _) = sess.manifest(&pick.digest, &what).await?;
             let d = Digest::of(&m);
             if d.as_str() != pick.digest {
-                return Err(ImageError::bad(format!("manifest digest mismatch: wanted {}, got {d}", pick.digest)));
+                return Err(ImageError::bad(format!(
+                    "manifest digest mismatch: wanted {}, got {d}",
+                    pick.digest
+                )));
             }
             (m, d)
         } else if mt.contains("v1+prettyjws") || mt.contains("manifest.v1+json") {
@@ -108,21 +133,41 @@ impl ImageService {
         } else {
             (raw.clone(), top.clone())
         };
-        let manifest: Manifest = serde_json::from_slice(&manifest_raw).map_err(|e| ImageError::bad(format!("bad manifest: {e}")))?;
+        let manifest: Manifest = serde_json::from_slice(&manifest_raw)
+            .map_err(|e| ImageError::bad(format!("bad manifest: {e}")))?;
         let config_raw = fetch_small(&sess, &manifest.config).await?;
-        let cfg: ImageConfig = serde_json::from_slice(&config_raw).map_err(|e| ImageError::bad(format!("bad image config: {e}")))?;
+        let cfg: ImageConfig = serde_json::from_slice(&config_raw)
+            .map_err(|e| ImageError::bad(format!("bad image config: {e}")))?;
         let tag_or_digest = r.tag.clone().unwrap_or_else(|| top.to_string());
-        progress.status(&tag_or_digest, &format!("Pulling from {}", r.familiar_name()));
+        progress.status(
+            &tag_or_digest,
+            &format!("Pulling from {}", r.familiar_name()),
+        );
 
         let lease = Arc::new(self.leases.lease());
         let id = Digest::of(&config_raw);
-        let existed = self.record(id.as_str())?.is_some();
-        let diffs: Vec<Digest> = cfg.rootfs.diff_ids.iter().map(|d| Digest::parse(d)).collect::<Result<_>>()?;
+        // "Up to date" only when this exact tag already named this image.
+        let tag_current = self
+            .store
+            .get::<crate::records::RefRecord>(crate::records::REFS, &r.to_string())?
+            .is_some_and(|rr| rr.image == id.as_str());
+        let diffs: Vec<Digest> = cfg
+            .rootfs
+            .diff_ids
+            .iter()
+            .map(|d| Digest::parse(d))
+            .collect::<Result<_>>()?;
         if diffs.len() != manifest.layers.len() {
-            return Err(ImageError::bad(format!("manifest has {} layers, config {}", manifest.layers.len(), diffs.len())));
+            return Err(ImageError::bad(format!(
+                "manifest has {} layers, config {}",
+                manifest.layers.len(),
+                diffs.len()
+            )));
         }
         let chains = chain_ids(&diffs);
-        let result = self.fetch_layers(&sess, &manifest.layers, &diffs, &chains, progress, &lease).await;
+        let result = self
+            .fetch_layers(&sess, &manifest.layers, &diffs, &chains, progress, &lease)
+            .await;
         let size = match result {
             Ok(size) => size,
             Err(e) => {
@@ -139,7 +184,12 @@ impl ImageService {
                 .layers
                 .iter()
                 .zip(&diffs)
-                .map(|(l, d)| LayerDesc { digest: l.digest.clone(), media_type: l.media_type.clone(), size: l.size, diff_id: d.to_string() })
+                .map(|(l, d)| LayerDesc {
+                    digest: l.digest.clone(),
+                    media_type: l.media_type.clone(),
+                    size: l.size,
+                    diff_id: d.to_string(),
+                })
                 .collect(),
             manifest: Some(manifest_digest.to_string()),
             parent: String::new(),
@@ -151,12 +201,24 @@ impl ImageService {
         if r.tag.is_some() {
             refs.push(r.clone());
         }
-        let moved = self.register(&[(rec, refs)])?;
+        self.register(&[(rec, refs)])?;
         drop(lease);
-        self.note_sources(&manifest.layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>(), &r.domain, &r.path)?;
+        self.note_sources(
+            &manifest
+                .layers
+                .iter()
+                .map(|l| l.digest.clone())
+                .collect::<Vec<_>>(),
+            &r.domain,
+            &r.path,
+        )?;
         progress.status("", &format!("Digest: {top}"));
-        let fresh = !existed || moved.iter().any(|(x, _)| x.tag.is_some());
-        let newer = if fresh { "Downloaded newer image for" } else { "Image is up to date for" };
+        let fresh = !tag_current;
+        let newer = if fresh {
+            "Downloaded newer image for"
+        } else {
+            "Image is up to date for"
+        };
         progress.status("", &format!("Status: {newer} {}", r.familiar()));
         self.emit("pull", &r.familiar(), &r.familiar_name());
         Ok(())
@@ -225,9 +287,10 @@ impl ImageService {
         if tasks.iter().flatten().count() > CONCURRENT {
             for (i, t) in tasks.iter().enumerate().skip(CONCURRENT) {
                 if t.is_some()
-                    && let Ok(d) = Digest::parse(&layers[i].digest) {
-                        progress.status(d.short(), "Waiting");
-                    }
+                    && let Ok(d) = Digest::parse(&layers[i].digest)
+                {
+                    progress.status(d.short(), "Waiting");
+                }
             }
         }
         let mut results = Vec::new();
@@ -235,7 +298,11 @@ impl ImageService {
         for t in tasks {
             match t {
                 None => results.push(None),
-                Some(h) => match h.await.map_err(|e| ImageError::Registry(format!("layer task failed: {e}"))).and_then(|r| r) {
+                Some(h) => match h
+                    .await
+                    .map_err(|e| ImageError::Registry(format!("layer task failed: {e}")))
+                    .and_then(|r| r)
+                {
                     Ok(f) => results.push(Some(f)),
                     Err(e) => {
                         first_err.get_or_insert(e);
@@ -267,8 +334,19 @@ impl ImageService {
                     (_, Some(rec)) => rec,
                     (_, None) => {
                         let f = svc.content.open_blob(&d)?;
-                        let r = crate::progress::ProgressReader::new(f, progress.clone(), d.short(), "Extracting", layers[i].size as u64);
-                        let p = svc.layers.unpack(&chains[i], i.checked_sub(1).map(|j| &chains[j]), &diffs[i], r)?;
+                        let r = crate::progress::ProgressReader::new(
+                            f,
+                            progress.clone(),
+                            d.short(),
+                            "Extracting",
+                            layers[i].size as u64,
+                        );
+                        let p = svc.layers.unpack(
+                            &chains[i],
+                            i.checked_sub(1).map(|j| &chains[j]),
+                            &diffs[i],
+                            r,
+                        )?;
                         svc.layers.commit(p)?
                     }
                 };
@@ -287,7 +365,10 @@ async fn fetch_small(sess: &Session, d: &Descriptor) -> Result<Vec<u8>> {
     let body = crate::registry::client::read_small(resp).await?;
     let got = Digest::of(&body);
     if got.as_str() != d.digest {
-        return Err(ImageError::bad(format!("blob {}: digest mismatch: got {got}", d.digest)));
+        return Err(ImageError::bad(format!(
+            "blob {}: digest mismatch: got {got}",
+            d.digest
+        )));
     }
     Ok(body.to_vec())
 }
@@ -314,11 +395,18 @@ impl LayerJob {
             if !self.unpack {
                 return Ok(Fetched::Stored);
             }
-            let (svc, chain, parent, diff) = (self.svc.clone(), self.chain.clone(), self.parent.clone(), self.diff.clone());
+            let (svc, chain, parent, diff) = (
+                self.svc.clone(),
+                self.chain.clone(),
+                self.parent.clone(),
+                self.diff.clone(),
+            );
             let digest = self.digest.clone();
             return tokio::task::spawn_blocking(move || {
                 let f = svc.content.open_blob(&digest)?;
-                svc.layers.unpack(&chain, parent.as_ref(), &diff, f).map(Fetched::Unpacked)
+                svc.layers
+                    .unpack(&chain, parent.as_ref(), &diff, f)
+                    .map(Fetched::Unpacked)
             })
             .await
             .map_err(|e| ImageError::Registry(format!("unpack task failed: {e}")))?;
@@ -329,14 +417,25 @@ impl LayerJob {
             tracing::info!(blob = %self.digest, offset, "resuming interrupted download");
         }
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(16);
-        let (svc, chain, parent, diff, unpack) = (self.svc.clone(), self.chain.clone(), self.parent.clone(), self.diff.clone(), self.unpack);
+        let (svc, chain, parent, diff, unpack) = (
+            self.svc.clone(),
+            self.chain.clone(),
+            self.parent.clone(),
+            self.diff.clone(),
+            self.unpack,
+        );
         let consumer = tokio::task::spawn_blocking(move || -> Result<Fetched> {
             let mut writer = writer;
             let prefix = writer.prefix()?;
             let outcome = {
-                let mut input = prefix.chain(Tee { inner: ChannelReader::new(rx), out: &mut writer });
+                let mut input = prefix.chain(Tee {
+                    inner: ChannelReader::new(rx),
+                    out: &mut writer,
+                });
                 let r = if unpack {
-                    svc.layers.unpack(&chain, parent.as_ref(), &diff, &mut input).map(Some)
+                    svc.layers
+                        .unpack(&chain, parent.as_ref(), &diff, &mut input)
+                        .map(Some)
                 } else {
                     Ok(None)
                 };
@@ -371,7 +470,9 @@ impl LayerJob {
             }
         });
         let net = self.download(offset, size, &id, tx).await;
-        let res = consumer.await.map_err(|e| ImageError::Registry(format!("layer task failed: {e}")))?;
+        let res = consumer
+            .await
+            .map_err(|e| ImageError::Registry(format!("layer task failed: {e}")))?;
         tracing::debug!(layer = %id, "layer fetched");
         if let Err(e) = net {
             if let Ok(Fetched::Unpacked(p)) = res {
@@ -390,7 +491,13 @@ impl LayerJob {
     }
 
     /// Stream the blob from `offset` into `tx`, resuming after dropped connections.
-    async fn download(&self, offset: u64, size: u64, id: &str, tx: mpsc::Sender<io::Result<Bytes>>) -> Result<()> {
+    async fn download(
+        &self,
+        offset: u64,
+        size: u64,
+        id: &str,
+        tx: mpsc::Sender<io::Result<Bytes>>,
+    ) -> Result<()> {
         let mut sent = offset;
         let mut attempt = 0;
         let mut last = Instant::now() - Duration::from_secs(1);
@@ -421,7 +528,10 @@ impl LayerJob {
                             }
                             batch.extend_from_slice(&b);
                         } else if let Some(Err(e)) = next {
-                            failed = Some(ImageError::Registry(format!("download {}: {e}", self.desc.digest)));
+                            failed = Some(ImageError::Registry(format!(
+                                "download {}: {e}",
+                                self.desc.digest
+                            )));
                         }
                         if !batch.is_empty() && (flush || batch.len() >= BATCH) {
                             let chunk = batch.split().freeze();
@@ -459,4 +569,3 @@ impl LayerJob {
         }
     }
 }
-

@@ -31,7 +31,13 @@ fn is_plain(mt: &str) -> bool {
 
 impl ImageService {
     /// Push `name` (`repo`, all its tags, or with `tag` just that one).
-    pub async fn push(self: &Arc<Self>, name: &str, tag: &str, creds: Option<Credentials>, progress: &ProgressSink) -> Result<()> {
+    pub async fn push(
+        self: &Arc<Self>,
+        name: &str,
+        tag: &str,
+        creds: Option<Credentials>,
+        progress: &ProgressSink,
+    ) -> Result<()> {
         let base = Reference::parse(name)?;
         let targets: Vec<Reference> = if !tag.is_empty() {
             vec![base.with_tag(tag)?]
@@ -60,38 +66,62 @@ impl ImageService {
                 base.familiar_name()
             )));
         }
-        progress.status("", &format!("The push refers to repository [{}]", base.familiar_name()));
-        let sess = Arc::new(self.registry.session(self.registry.origin(&base.domain), &base.path, creds, true));
+        progress.status(
+            "",
+            &format!("The push refers to repository [{}]", base.familiar_name()),
+        );
+        let sess = Arc::new(self.registry.session(
+            self.registry.origin(&base.domain),
+            &base.path,
+            creds,
+            true,
+        ));
         for (r, id) in found {
             self.push_one(&sess, &r, &id, progress).await?;
         }
         Ok(())
     }
 
-    async fn push_one(self: &Arc<Self>, sess: &Arc<Session>, r: &Reference, id: &str, progress: &ProgressSink) -> Result<()> {
+    async fn push_one(
+        self: &Arc<Self>,
+        sess: &Arc<Session>,
+        r: &Reference,
+        id: &str,
+        progress: &ProgressSink,
+    ) -> Result<()> {
         let (raw, mt, manifest) = self.manifest_for_push(id).await?;
         let lease = self.leases.lease();
         for l in &manifest.layers {
             lease.add(&l.digest);
         }
         // Layers, concurrently; progress ids are diff ids as Docker's.
-        let rec = self.record(id)?.ok_or_else(|| ImageError::NoSuchImage(id.to_string()))?;
+        let rec = self
+            .record(id)?
+            .ok_or_else(|| ImageError::NoSuchImage(id.to_string()))?;
         let diff_of: BTreeMap<String, String> = rec
             .layers
             .iter()
             .map(|l| (l.digest.clone(), l.diff_id.clone()))
             .chain(
-                self.store.list::<Compressed>(COMPRESSED)?.into_iter().map(|(diff, c)| (c.digest, diff)),
+                self.store
+                    .list::<Compressed>(COMPRESSED)?
+                    .into_iter()
+                    .map(|(diff, c)| (c.digest, diff)),
             )
             .collect();
-        let short_of = |d: &str| Digest::parse(diff_of.get(d).map(String::as_str).unwrap_or(d)).map(|x| x.short().to_string()).unwrap_or_default();
+        let short_of = |d: &str| {
+            Digest::parse(diff_of.get(d).map(String::as_str).unwrap_or(d))
+                .map(|x| x.short().to_string())
+                .unwrap_or_default()
+        };
         for l in manifest.layers.iter().rev() {
             progress.status(&short_of(&l.digest), "Preparing");
         }
         let sem = Arc::new(Semaphore::new(CONCURRENT));
         let mut tasks = Vec::new();
         for l in manifest.layers.iter().rev() {
-            let (svc, sess, sem, progress) = (self.clone(), sess.clone(), sem.clone(), progress.clone());
+            let (svc, sess, sem, progress) =
+                (self.clone(), sess.clone(), sem.clone(), progress.clone());
             let (l, short) = (l.clone(), short_of(&l.digest));
             tasks.push(tokio::spawn(async move {
                 let _p = sem.acquire_owned().await;
@@ -99,12 +129,22 @@ impl ImageService {
             }));
         }
         for t in tasks {
-            t.await.map_err(|e| ImageError::Registry(format!("upload task failed: {e}")))??;
+            t.await
+                .map_err(|e| ImageError::Registry(format!("upload task failed: {e}")))??;
         }
-        self.push_blob(sess, &manifest.config, "", &ProgressSink::none()).await?;
+        self.push_blob(sess, &manifest.config, "", &ProgressSink::none())
+            .await?;
         let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
         let digest = sess.put_manifest(&tag, &mt, raw.clone()).await?;
-        self.note_sources(&manifest.layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>(), &r.domain, &r.path)?;
+        self.note_sources(
+            &manifest
+                .layers
+                .iter()
+                .map(|l| l.digest.clone())
+                .collect::<Vec<_>>(),
+            &r.domain,
+            &r.path,
+        )?;
         if let Ok(d) = Digest::parse(&digest) {
             self.set_refs(id, &[r.with_digest(d)])?;
         }
@@ -115,7 +155,13 @@ impl ImageService {
         Ok(())
     }
 
-    async fn push_blob(&self, sess: &Session, l: &Descriptor, short: &str, progress: &ProgressSink) -> Result<()> {
+    async fn push_blob(
+        &self,
+        sess: &Session,
+        l: &Descriptor,
+        short: &str,
+        progress: &ProgressSink,
+    ) -> Result<()> {
         if sess.has_blob(&l.digest).await? {
             progress.status(short, "Layer already exists");
             return Ok(());
@@ -125,7 +171,9 @@ impl ImageService {
         let sources: Vec<String> = self.store.get(SOURCES, &l.digest)?.unwrap_or_default();
         let prefix = format!("{}/", sess.ep.domain);
         for src in sources.iter().rev() {
-            let Some(repo) = src.strip_prefix(&prefix) else { continue };
+            let Some(repo) = src.strip_prefix(&prefix) else {
+                continue;
+            };
             if repo == sess.repo {
                 continue;
             }
@@ -142,21 +190,27 @@ impl ImageService {
                 Err(e) => tracing::debug!("mount of {} from {repo} failed: {e}", l.digest),
             }
         }
-        let size = self.content.size(&d).ok_or_else(|| ImageError::bad(format!("blob {d} is missing")))?;
-        let file = tokio::fs::File::open(self.content.path(&d)).await.map_err(|e| ImageError::io(format!("open blob {d}"), e))?;
+        let size = self
+            .content
+            .size(&d)
+            .ok_or_else(|| ImageError::bad(format!("blob {d} is missing")))?;
+        let file = tokio::fs::File::open(self.content.path(&d))
+            .await
+            .map_err(|e| ImageError::io(format!("open blob {d}"), e))?;
         let (p, id) = (progress.clone(), short.to_string());
         let mut sent = 0u64;
         let mut last = std::time::Instant::now();
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 << 10).map(move |chunk| {
-            if let Ok(b) = &chunk {
-                sent += b.len() as u64;
-                if !id.is_empty() && (last.elapsed().as_millis() >= 100 || sent == size) {
-                    last = std::time::Instant::now();
-                    p.bytes(&id, "Pushing", sent, size);
+        let stream =
+            tokio_util::io::ReaderStream::with_capacity(file, 256 << 10).map(move |chunk| {
+                if let Ok(b) = &chunk {
+                    sent += b.len() as u64;
+                    if !id.is_empty() && (last.elapsed().as_millis() >= 100 || sent == size) {
+                        last = std::time::Instant::now();
+                        p.bytes(&id, "Pushing", sent, size);
+                    }
                 }
-            }
-            chunk.map(|b: Bytes| hyper::body::Frame::data(b))
-        });
+                chunk.map(|b: Bytes| hyper::body::Frame::data(b))
+            });
         let body = BodyExt::boxed(StreamBody::new(stream));
         sess.upload(&l.digest, size, body, location).await?;
         if !short.is_empty() {
@@ -168,16 +222,26 @@ impl ImageService {
     /// The manifest to push for image `id`: the stored one when all its blobs
     /// are here, else a new Docker schema2 manifest (compressing plain layers).
     async fn manifest_for_push(self: &Arc<Self>, id: &str) -> Result<(Vec<u8>, String, Manifest)> {
-        let rec = self.record(id)?.ok_or_else(|| ImageError::NoSuchImage(id.to_string()))?;
+        let rec = self
+            .record(id)?
+            .ok_or_else(|| ImageError::NoSuchImage(id.to_string()))?;
         if let Some(md) = &rec.manifest
             && let Ok(raw) = self.content.read(&Digest::parse(md)?)
-                && let Ok(m) = serde_json::from_slice::<Manifest>(&raw) {
-                    let complete = m.layers.iter().all(|l| Digest::parse(&l.digest).is_ok_and(|d| self.content.has(&d)));
-                    if complete {
-                        let mt = if m.media_type.is_empty() { media::OCI_MANIFEST.to_string() } else { m.media_type.clone() };
-                        return Ok((raw, mt, m));
-                    }
-                }
+            && let Ok(m) = serde_json::from_slice::<Manifest>(&raw)
+        {
+            let complete = m
+                .layers
+                .iter()
+                .all(|l| Digest::parse(&l.digest).is_ok_and(|d| self.content.has(&d)));
+            if complete {
+                let mt = if m.media_type.is_empty() {
+                    media::OCI_MANIFEST.to_string()
+                } else {
+                    m.media_type.clone()
+                };
+                return Ok((raw, mt, m));
+            }
+        }
         let svc = self.clone();
         let id = id.to_string();
         tokio::task::spawn_blocking(move || svc.build_manifest(&id, rec))
@@ -188,17 +252,22 @@ impl ImageService {
     /// The gzip variant of a plain layer, made once and remembered.
     fn compressed(&self, l: &crate::records::LayerDesc) -> Result<Compressed> {
         if let Some(c) = self.store.get::<Compressed>(COMPRESSED, &l.diff_id)?
-            && Digest::parse(&c.digest).is_ok_and(|d| self.content.has(&d)) {
-                return Ok(c);
-            }
+            && Digest::parse(&c.digest).is_ok_and(|d| self.content.has(&d))
+        {
+            return Ok(c);
+        }
         let src = self.content.open_blob(&Digest::parse(&l.digest)?)?;
         let mut w = self.content.writer(None)?;
         {
             // Docker's default level: incompressible data becomes stored blocks (cheap to inflate).
             let mut gz = flate2::write::GzEncoder::new(&mut w, flate2::Compression::default());
-            std::io::copy(&mut std::io::BufReader::with_capacity(1 << 20, src), &mut gz)
+            std::io::copy(
+                &mut std::io::BufReader::with_capacity(1 << 20, src),
+                &mut gz,
+            )
+            .map_err(|e| ImageError::io("compress layer", e))?;
+            gz.finish()
                 .map_err(|e| ImageError::io("compress layer", e))?;
-            gz.finish().map_err(|e| ImageError::io("compress layer", e))?;
         }
         w.flush().map_err(|e| ImageError::io("compress layer", e))?;
         let size = w.count() as i64;
@@ -208,9 +277,16 @@ impl ImageService {
         Ok(c)
     }
 
-    fn build_manifest(&self, id: &str, mut rec: ImageRecord) -> Result<(Vec<u8>, String, Manifest)> {
+    fn build_manifest(
+        &self,
+        id: &str,
+        mut rec: ImageRecord,
+    ) -> Result<(Vec<u8>, String, Manifest)> {
         let config = self.content.read(&Digest::parse(id)?)?;
-        let any_zstd = rec.layers.iter().any(|l| l.media_type == media::OCI_LAYER_ZSTD);
+        let any_zstd = rec
+            .layers
+            .iter()
+            .any(|l| l.media_type == media::OCI_LAYER_ZSTD);
         // Compress plain layers in parallel (one thread each).
         let results: Vec<Result<Descriptor>> = std::thread::scope(|scope| {
             let handles: Vec<_> = rec
@@ -219,20 +295,37 @@ impl ImageService {
                 .map(|l| {
                     scope.spawn(move || -> Result<Descriptor> {
                         if !is_plain(&l.media_type) {
-                            return Ok(Descriptor { media_type: l.media_type.clone(), digest: l.digest.clone(), size: l.size, ..Default::default() });
+                            return Ok(Descriptor {
+                                media_type: l.media_type.clone(),
+                                digest: l.digest.clone(),
+                                size: l.size,
+                                ..Default::default()
+                            });
                         }
                         let c = self.compressed(l)?;
-                        Ok(Descriptor { media_type: media::DOCKER_LAYER_GZIP.into(), digest: c.digest, size: c.size, ..Default::default() })
+                        Ok(Descriptor {
+                            media_type: media::DOCKER_LAYER_GZIP.into(),
+                            digest: c.digest,
+                            size: c.size,
+                            ..Default::default()
+                        })
                     })
                 })
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(ImageError::bad("layer compression panicked"))))
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(ImageError::bad("layer compression panicked")))
+                })
                 .collect()
         });
         let mut layers = results.into_iter().collect::<Result<Vec<_>>>()?;
-        let (mt, config_mt) = if any_zstd { (media::OCI_MANIFEST, media::OCI_CONFIG) } else { (media::DOCKER_MANIFEST, media::DOCKER_CONFIG) };
+        let (mt, config_mt) = if any_zstd {
+            (media::OCI_MANIFEST, media::OCI_CONFIG)
+        } else {
+            (media::DOCKER_MANIFEST, media::DOCKER_CONFIG)
+        };
         if any_zstd {
             for l in &mut layers {
                 if l.media_type == media::DOCKER_LAYER_GZIP {
@@ -243,7 +336,12 @@ impl ImageService {
         let m = Manifest {
             schema_version: 2,
             media_type: mt.into(),
-            config: Descriptor { media_type: config_mt.into(), digest: id.to_string(), size: config.len() as i64, ..Default::default() },
+            config: Descriptor {
+                media_type: config_mt.into(),
+                digest: id.to_string(),
+                size: config.len() as i64,
+                ..Default::default()
+            },
             layers,
             annotations: Default::default(),
         };

@@ -67,9 +67,13 @@ fn valid_domain(d: &str) -> bool {
         return match d.find(']') {
             Some(end) => {
                 let rest = &d[end + 1..];
-                d[1..end].bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
+                d[1..end]
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':')
                     && (rest.is_empty()
-                        || rest.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+                        || rest.strip_prefix(':').is_some_and(|p| {
+                            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
+                        }))
             }
             None => false,
         };
@@ -79,9 +83,10 @@ fn valid_domain(d: &str) -> bool {
         None => (d, None),
     };
     if let Some(p) = port
-        && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
-            return false;
-        }
+        && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
+    }
     !host.is_empty()
         && host.split('.').all(|c| {
             let b = c.as_bytes();
@@ -97,7 +102,8 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
 }
 
 impl Reference {
@@ -113,33 +119,49 @@ impl Reference {
             )));
         }
         let (rest, digest) = match s.split_once('@') {
-            Some((r, d)) => (r, Some(Digest::parse(d).map_err(|_| invalid("invalid digest"))?)),
+            Some((r, d)) => (
+                r,
+                Some(Digest::parse(d).map_err(|_| invalid("invalid digest"))?),
+            ),
             None => (s, None),
         };
         // A tag is after the last ':' that follows the last '/'.
         let last_slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
         let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => (&rest[..last_slash + i], Some(rest[last_slash + i + 1..].to_string())),
+            Some(i) => (
+                &rest[..last_slash + i],
+                Some(rest[last_slash + i + 1..].to_string()),
+            ),
             None => (rest, None),
         };
         if let Some(t) = &tag
-            && !valid_tag(t) {
-                return Err(invalid(""));
-            }
+            && !valid_tag(t)
+        {
+            return Err(invalid(""));
+        }
         let (domain, remainder) = split_domain(name);
         if remainder.is_empty() {
             return Err(invalid(""));
         }
         if remainder.to_ascii_lowercase() != remainder {
-            return Err(invalid(format!("repository name ({remainder}) must be lowercase")));
+            return Err(invalid(format!(
+                "repository name ({remainder}) must be lowercase"
+            )));
         }
         if !valid_domain(&domain) || !remainder.split('/').all(valid_path_component) {
             return Err(invalid(""));
         }
         if domain.len() + 1 + remainder.len() > 255 {
-            return Err(invalid("repository name must not be more than 255 characters"));
+            return Err(invalid(
+                "repository name must not be more than 255 characters",
+            ));
         }
-        Ok(Reference { domain, path: remainder, tag, digest })
+        Ok(Reference {
+            domain,
+            path: remainder,
+            tag,
+            digest,
+        })
     }
 
     /// Add `:latest` when neither tag nor digest is present.
@@ -155,12 +177,20 @@ impl Reference {
         if !valid_tag(tag) {
             return Err(invalid(""));
         }
-        Ok(Reference { tag: Some(tag.to_string()), digest: None, ..self.clone() })
+        Ok(Reference {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        })
     }
 
     /// The same repository with a digest and no tag.
     pub fn with_digest(&self, digest: Digest) -> Reference {
-        Reference { tag: None, digest: Some(digest), ..self.clone() }
+        Reference {
+            tag: None,
+            digest: Some(digest),
+            ..self.clone()
+        }
     }
 
     /// `docker.io/library/busybox`.
@@ -217,14 +247,25 @@ impl fmt::Display for Reference {
 fn split_domain(name: &str) -> (String, String) {
     let (domain, rest) = match name.split_once('/') {
         Some((first, rest))
-            if first.contains('.') || first.contains(':') || first == "localhost" || first.to_ascii_lowercase() != first =>
+            if first.contains('.')
+                || first.contains(':')
+                || first == "localhost"
+                || first.to_ascii_lowercase() != first =>
         {
             (first.to_string(), rest.to_string())
         }
         _ => (DEFAULT_DOMAIN.to_string(), name.to_string()),
     };
-    let domain = if domain == "index.docker.io" { DEFAULT_DOMAIN.to_string() } else { domain };
-    let rest = if domain == DEFAULT_DOMAIN && !rest.contains('/') { format!("library/{rest}") } else { rest };
+    let domain = if domain == "index.docker.io" {
+        DEFAULT_DOMAIN.to_string()
+    } else {
+        domain
+    };
+    let rest = if domain == DEFAULT_DOMAIN && !rest.contains('/') {
+        format!("library/{rest}")
+    } else {
+        rest
+    };
     (domain, rest)
 }
 
@@ -241,7 +282,10 @@ mod tests {
         assert_eq!(r.to_string(), "docker.io/foo/bar:1");
         assert_eq!(r.familiar(), "foo/bar:1");
         let r = Reference::parse("127.0.0.1:5000/x/bb:1").unwrap();
-        assert_eq!((r.domain.as_str(), r.path.as_str(), r.tag.as_deref()), ("127.0.0.1:5000", "x/bb", Some("1")));
+        assert_eq!(
+            (r.domain.as_str(), r.path.as_str(), r.tag.as_deref()),
+            ("127.0.0.1:5000", "x/bb", Some("1"))
+        );
         assert_eq!(r.familiar(), "127.0.0.1:5000/x/bb:1");
         let r = Reference::parse("localhost/bb").unwrap();
         assert_eq!(r.domain, "localhost");
@@ -260,11 +304,23 @@ mod tests {
 
     #[test]
     fn refuses_bad_names() {
-        for bad in ["", "Busybox", "a//b", "a:", "-a", "a/b:!x", "a@sha256:12", "foo/Bar"] {
+        for bad in [
+            "",
+            "Busybox",
+            "a//b",
+            "a:",
+            "-a",
+            "a/b:!x",
+            "a@sha256:12",
+            "foo/Bar",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }
         let e = Reference::parse("Busybox").unwrap_err().to_string();
-        assert_eq!(e, "invalid reference format: repository name (library/Busybox) must be lowercase");
+        assert_eq!(
+            e,
+            "invalid reference format: repository name (library/Busybox) must be lowercase"
+        );
         assert!(Reference::parse(&"a".repeat(64).replace('a', "b")).is_err());
         assert!(Reference::parse("a__b/c-d---e.f").is_ok());
     }

@@ -12,18 +12,89 @@ fn snap_key(key: &str) -> String {
     format!("rw-{key}")
 }
 
+fn init_key(key: &str) -> String {
+    format!("init-{key}")
+}
+
+/// Mount points and files every container has, made in a per-container init
+/// layer below its read-write layer (as Docker's `-init` layer), so the
+/// runtime's bind mounts land on them without showing in `docker diff` or
+/// commits.
+const INIT_DIRS: &[&str] = &["dev", "dev/pts", "dev/shm", "proc", "sys", "etc"];
+const INIT_FILES: &[&str] = &[
+    ".dockerenv",
+    "etc/hosts",
+    "etc/hostname",
+    "etc/resolv.conf",
+    "dev/console",
+];
+
+fn write_init(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for d in INIT_DIRS {
+        let p = dir.join(d);
+        if std::fs::symlink_metadata(&p).is_err() {
+            std::fs::create_dir(&p)?;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))?;
+        }
+    }
+    for f in INIT_FILES {
+        let p = dir.join(f);
+        if std::fs::symlink_metadata(&p).is_err() {
+            std::fs::File::create(&p)?;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644))?;
+        }
+    }
+    let mtab = dir.join("etc/mtab");
+    if std::fs::symlink_metadata(&mtab).is_err() {
+        std::os::unix::fs::symlink("/proc/mounts", &mtab)?;
+    }
+    Ok(())
+}
+
 impl ImageService {
     /// Create the read-write layer `key` (e.g. a container id) on top of image
     /// `image_id`'s layers and return the mounts of its root filesystem.
     pub fn prepare_rw(&self, key: &str, image_id: &str) -> Result<Vec<Mount>> {
         let img = self.resolve(image_id)?;
         if self.store.get::<RwRecord>(RW, key)?.is_some() {
-            return Err(ImageError::Conflict(format!("read-write layer {key} already exists")));
+            return Err(ImageError::Conflict(format!(
+                "read-write layer {key} already exists"
+            )));
         }
-        let mounts = self.layers.snap.prepare(&snap_key(key), img.top_layer.as_deref())?;
-        let rec = RwRecord { key: key.to_string(), image: img.id.clone() };
+        let snap = &self.layers.snap;
+        let (ik, active) = (init_key(key), format!("init-active-{key}"));
+        // Leftovers of an earlier, interrupted attempt with the same key.
+        for k in [snap_key(key), ik.clone(), active.clone()] {
+            if snap.stat(&k)?.is_some() {
+                snap.remove(&k)?;
+            }
+        }
+        snap.prepare(&active, img.top_layer.as_deref())?;
+        let made = snap
+            .apply_dir(&active)
+            .and_then(|d| {
+                write_init(&d).map_err(|e| ImageError::io(format!("init layer of {key}"), e))
+            })
+            .and_then(|_| snap.commit(&ik, &active));
+        if let Err(e) = made {
+            let _ = snap.remove(&active);
+            return Err(e);
+        }
+        let mounts = match snap.prepare(&snap_key(key), Some(&ik)) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = snap.remove(&ik);
+                return Err(e);
+            }
+        };
+        let rec = RwRecord {
+            key: key.to_string(),
+            image: img.id.clone(),
+        };
         if let Err(e) = self.store.put(RW, key, &rec) {
-            let _ = self.layers.snap.remove(&snap_key(key));
+            let _ = snap.remove(&snap_key(key));
+            let _ = snap.remove(&ik);
             return Err(e.into());
         }
         Ok(mounts)
@@ -36,7 +107,9 @@ impl ImageService {
     }
 
     fn need_rw(&self, key: &str) -> Result<RwRecord> {
-        self.store.get::<RwRecord>(RW, key)?.ok_or_else(|| ImageError::Invalid(format!("no read-write layer {key}")))
+        self.store
+            .get::<RwRecord>(RW, key)?
+            .ok_or_else(|| ImageError::Invalid(format!("no read-write layer {key}")))
     }
 
     /// Mount read-write layer `key` on `target` (which must exist).
@@ -52,9 +125,10 @@ impl ImageService {
     /// Remove read-write layer `key` (unmount it first); frees image layers
     /// nothing else uses. Removing an unknown key is not an error.
     pub fn remove_rw(&self, key: &str) -> Result<()> {
-        let sk = snap_key(key);
-        if self.layers.snap.stat(&sk)?.is_some() {
-            self.layers.snap.remove(&sk)?;
+        for k in [snap_key(key), init_key(key), format!("init-active-{key}")] {
+            if self.layers.snap.stat(&k)?.is_some() {
+                self.layers.snap.remove(&k)?;
+            }
         }
         self.store.delete(RW, key)?;
         self.gc()?;

@@ -65,7 +65,12 @@ pub(crate) fn now() -> String {
 
 impl ImageService {
     /// Open the image store under `root` (`<data-root>/image`).
-    pub fn open(root: PathBuf, store: Arc<Store>, events: Arc<EventBus>, opts: ImageOptions) -> Result<ImageService> {
+    pub fn open(
+        root: PathBuf,
+        store: Arc<Store>,
+        events: Arc<EventBus>,
+        opts: ImageOptions,
+    ) -> Result<ImageService> {
         std::fs::create_dir_all(&root).ctx(|| format!("create {}", root.display()))?;
         let content = ContentStore::open(&root.join("content"))?;
         let snap = open_snapshotter(&root, store.clone(), opts.snapshotter.as_deref())?;
@@ -96,7 +101,12 @@ impl ImageService {
     }
 
     pub(crate) fn users_of(&self, id: &str) -> Vec<ImageUser> {
-        match self.users.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        match self
+            .users
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             Some(u) => u.containers_using(id),
             None => Vec::new(),
         }
@@ -117,15 +127,23 @@ impl ImageService {
     }
 
     pub(crate) fn config(&self, id: &str) -> Result<Arc<ImageConfig>> {
-        if let Some(c) = self.configs.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+        if let Some(c) = self
+            .configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+        {
             return Ok(c.clone());
         }
         let d = Digest::parse(id)?;
         let raw = self.content.read(&d)?;
-        let cfg: ImageConfig =
-            serde_json::from_slice(&raw).map_err(|e| ImageError::bad(format!("image config {id}: {e}")))?;
+        let cfg: ImageConfig = serde_json::from_slice(&raw)
+            .map_err(|e| ImageError::bad(format!("image config {id}: {e}")))?;
         let cfg = Arc::new(cfg);
-        self.configs.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), cfg.clone());
+        self.configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), cfg.clone());
         Ok(cfg)
     }
 
@@ -140,7 +158,11 @@ impl ImageService {
         Ok(out)
     }
 
-    pub(crate) fn build_image(&self, rec: &ImageRecord, refs: &[(Reference, RefRecord)]) -> Result<Image> {
+    pub(crate) fn build_image(
+        &self,
+        rec: &ImageRecord,
+        refs: &[(Reference, RefRecord)],
+    ) -> Result<Image> {
         let cfg = self.config(&rec.id)?;
         let mut repo_tags = Vec::new();
         let mut repo_digests = Vec::new();
@@ -155,7 +177,10 @@ impl ImageService {
             }
         }
         let diff_ids: Vec<String> = cfg.rootfs.diff_ids.clone();
-        let parsed: Vec<Digest> = diff_ids.iter().filter_map(|d| Digest::parse(d).ok()).collect();
+        let parsed: Vec<Digest> = diff_ids
+            .iter()
+            .filter_map(|d| Digest::parse(d).ok())
+            .collect();
         Ok(Image {
             id: rec.id.clone(),
             repo_tags,
@@ -198,16 +223,20 @@ impl ImageService {
             }
             // name:tag@digest also matches by the digest alone.
             if r.tag.is_some() && r.digest.is_some() {
-                let d = Reference { tag: None, ..r.clone() };
+                let d = Reference {
+                    tag: None,
+                    ..r.clone()
+                };
                 if let Some(rr) = self.store.get::<RefRecord>(REFS, &d.to_string())? {
                     return Ok(rr.image);
                 }
             }
         }
         if berth_core::id::is_prefix(name)
-            && let Some(id) = self.by_prefix(name)? {
-                return Ok(id);
-            }
+            && let Some(id) = self.by_prefix(name)?
+        {
+            return Ok(id);
+        }
         Err(not_found())
     }
 
@@ -228,14 +257,18 @@ impl ImageService {
         match found.len() {
             0 => Ok(None),
             1 => Ok(found.into_iter().next()),
-            _ => Err(ImageError::Invalid(format!("multiple IDs found with provided prefix: {hex}"))),
+            _ => Err(ImageError::Invalid(format!(
+                "multiple IDs found with provided prefix: {hex}"
+            ))),
         }
     }
 
     /// Resolve an image by reference, id or id prefix. `NotFound`: `No such image: <name>`.
     pub fn resolve(&self, name_or_id: &str) -> Result<Image> {
         let id = self.resolve_id(name_or_id)?;
-        let rec = self.record(&id)?.ok_or_else(|| ImageError::NoSuchImage(name_or_id.to_string()))?;
+        let rec = self
+            .record(&id)?
+            .ok_or_else(|| ImageError::NoSuchImage(name_or_id.to_string()))?;
         let refs = self.refs_by_image()?.remove(&id).unwrap_or_default();
         self.build_image(&rec, &refs)
     }
@@ -256,16 +289,23 @@ impl ImageService {
 
     /// Ids of images whose parent is `id`.
     pub(crate) fn children(&self, id: &str) -> Result<Vec<String>> {
-        Ok(self.store.list::<ImageRecord>(IMAGES)?.into_iter().filter(|(_, r)| r.parent == id).map(|(k, _)| k).collect())
+        Ok(self
+            .store
+            .list::<ImageRecord>(IMAGES)?
+            .into_iter()
+            .filter(|(_, r)| r.parent == id)
+            .map(|(k, _)| k)
+            .collect())
     }
 
     /// Publish an image event with Docker's attributes (`name` plus the image labels).
     pub(crate) fn emit(&self, action: &str, id: &str, name: &str) {
         let mut attrs: HashMap<String, String> = HashMap::new();
         if let Ok(cfg) = self.config(id)
-            && let Some(labels) = cfg.config.as_ref().and_then(|c| c.labels.clone()) {
-                attrs.extend(labels);
-            }
+            && let Some(labels) = cfg.config.as_ref().and_then(|c| c.labels.clone())
+        {
+            attrs.extend(labels);
+        }
         if !name.is_empty() {
             attrs.insert("name".to_string(), name.to_string());
         }
@@ -277,7 +317,9 @@ impl ImageService {
         let id = self.resolve_id(source)?;
         let r = Reference::parse(target)?;
         if r.digest.is_some() {
-            return Err(ImageError::Invalid("refusing to create a tag with a digest reference".into()));
+            return Err(ImageError::Invalid(
+                "refusing to create a tag with a digest reference".into(),
+            ));
         }
         let r = r.with_default_tag();
         self.set_refs(&id, std::slice::from_ref(&r))?;
@@ -286,7 +328,11 @@ impl ImageService {
     }
 
     /// Set references to `id`; returns the ids they pointed at before (if other).
-    pub(crate) fn set_refs(&self, id: &str, refs: &[Reference]) -> Result<Vec<(Reference, String)>> {
+    pub(crate) fn set_refs(
+        &self,
+        id: &str,
+        refs: &[Reference],
+    ) -> Result<Vec<(Reference, String)>> {
         let _g = self.meta_lock.lock().unwrap_or_else(|p| p.into_inner());
         let t = now();
         let id_owned = id.to_string();
@@ -300,13 +346,21 @@ impl ImageService {
                     }
                     moved.push((r.clone(), old.image));
                 }
-                txn.put(REFS, &key, &RefRecord { image: id_owned.clone(), added: t.clone() })?;
+                txn.put(
+                    REFS,
+                    &key,
+                    &RefRecord {
+                        image: id_owned.clone(),
+                        added: t.clone(),
+                    },
+                )?;
             }
             if let Some(mut rec) = txn.get::<ImageRecord>(IMAGES, &id_owned)?
-                && refs.iter().any(|r| r.digest.is_none()) {
-                    rec.last_tag_time = t.clone();
-                    txn.put(IMAGES, &id_owned, &rec)?;
-                }
+                && refs.iter().any(|r| r.digest.is_none())
+            {
+                rec.last_tag_time = t.clone();
+                txn.put(IMAGES, &id_owned, &rec)?;
+            }
             Ok(moved)
         })?)
     }
@@ -317,14 +371,20 @@ impl ImageService {
     /// Bulk layer data is not fsynced first (as Docker's layer store does not):
     /// a killed daemon loses nothing the page cache holds, and the records
     /// themselves are durable once the transaction commits.
-    pub(crate) fn register(&self, images: &[(ImageRecord, Vec<Reference>)]) -> Result<Vec<(Reference, String)>> {
+    pub(crate) fn register(
+        &self,
+        images: &[(ImageRecord, Vec<Reference>)],
+    ) -> Result<Vec<(Reference, String)>> {
         let _g = self.meta_lock.lock().unwrap_or_else(|p| p.into_inner());
         // Everything named must be on disk before the records say so.
         for (rec, _) in images {
             self.content.read(&Digest::parse(&rec.id)?)?;
             for l in &rec.layers {
                 if !self.content.has(&Digest::parse(&l.digest)?) {
-                    return Err(ImageError::bad(format!("layer blob {} is missing", l.digest)));
+                    return Err(ImageError::bad(format!(
+                        "layer blob {} is missing",
+                        l.digest
+                    )));
                 }
             }
         }
@@ -350,10 +410,18 @@ impl ImageService {
                 for r in refs {
                     let key = r.to_string();
                     if let Some(old) = txn.get::<RefRecord>(REFS, &key)?
-                        && old.image != rec.id {
-                            moved.push((r.clone(), old.image));
-                        }
-                    txn.put(REFS, &key, &RefRecord { image: rec.id.clone(), added: t.clone() })?;
+                        && old.image != rec.id
+                    {
+                        moved.push((r.clone(), old.image));
+                    }
+                    txn.put(
+                        REFS,
+                        &key,
+                        &RefRecord {
+                            image: rec.id.clone(),
+                            added: t.clone(),
+                        },
+                    )?;
                 }
             }
             Ok(moved)
@@ -377,7 +445,11 @@ impl ImageService {
             if let Some(m) = &rec.manifest {
                 blobs.insert(m.clone());
             }
-            let diffs: Vec<Digest> = rec.layers.iter().filter_map(|l| Digest::parse(&l.diff_id).ok()).collect();
+            let diffs: Vec<Digest> = rec
+                .layers
+                .iter()
+                .filter_map(|l| Digest::parse(&l.diff_id).ok())
+                .collect();
             chains.extend(chain_ids(&diffs).into_iter().map(String::from));
             for l in &rec.layers {
                 blobs.insert(l.digest.clone());
@@ -398,7 +470,10 @@ impl ImageService {
             }
         }
         let live: HashSet<String> = images.iter().map(|(k, _)| k.clone()).collect();
-        self.configs.lock().unwrap_or_else(|p| p.into_inner()).retain(|k, _| live.contains(k));
+        self.configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| live.contains(k));
         Ok(freed)
     }
 
@@ -413,17 +488,30 @@ impl ImageService {
     }
 }
 
-fn open_snapshotter(root: &Path, store: Arc<Store>, wanted: Option<&str>) -> Result<Arc<dyn Snapshotter>> {
+fn open_snapshotter(
+    root: &Path,
+    store: Arc<Store>,
+    wanted: Option<&str>,
+) -> Result<Arc<dyn Snapshotter>> {
     let overlay_root = root.join("overlayfs");
     let naive_root = root.join("naive");
     let choice = match wanted {
         Some("overlayfs" | "overlay" | "overlay2") => "overlayfs",
         Some("naive" | "vfs") => "naive",
-        Some(other) => return Err(ImageError::Invalid(format!("unknown snapshotter {other:?} (overlayfs, naive)"))),
+        Some(other) => {
+            return Err(ImageError::Invalid(format!(
+                "unknown snapshotter {other:?} (overlayfs, naive)"
+            )));
+        }
         None if naive_root.exists() && !overlay_root.exists() => "naive",
         None => {
-            std::fs::create_dir_all(&overlay_root).ctx(|| format!("create {}", overlay_root.display()))?;
-            if Overlay::supported(&overlay_root) { "overlayfs" } else { "naive" }
+            std::fs::create_dir_all(&overlay_root)
+                .ctx(|| format!("create {}", overlay_root.display()))?;
+            if Overlay::supported(&overlay_root) {
+                "overlayfs"
+            } else {
+                "naive"
+            }
         }
     };
     Ok(match choice {

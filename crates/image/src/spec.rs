@@ -79,7 +79,11 @@ pub struct Platform {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub variant: String,
     /// Windows build.
-    #[serde(rename = "os.version", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub os_version: String,
 }
 
@@ -96,23 +100,38 @@ impl Platform {
             "riscv64" => ("riscv64", ""),
             other => (other, ""),
         };
-        Platform { architecture: architecture.into(), os: "linux".into(), variant: variant.into(), os_version: String::new() }
+        Platform {
+            architecture: architecture.into(),
+            os: "linux".into(),
+            variant: variant.into(),
+            os_version: String::new(),
+        }
     }
 
     /// Parse `os[/arch[/variant]]`.
     pub fn parse(s: &str) -> Option<Platform> {
         let mut it = s.split('/');
         let os = it.next().filter(|s| !s.is_empty())?.to_string();
-        let architecture = it.next().map(str::to_string).unwrap_or_else(|| Platform::host().architecture);
+        let architecture = it
+            .next()
+            .map(str::to_string)
+            .unwrap_or_else(|| Platform::host().architecture);
         let variant = it.next().map(str::to_string).unwrap_or_default();
-        Some(Platform { architecture, os, variant, os_version: String::new() })
+        Some(Platform {
+            architecture,
+            os,
+            variant,
+            os_version: String::new(),
+        })
     }
 
     /// Does an index entry's platform satisfy this wanted platform?
     pub fn matches(&self, other: &Platform) -> bool {
         self.os == other.os
             && self.architecture == other.architecture
-            && (self.variant.is_empty() || other.variant.is_empty() || self.variant == other.variant)
+            && (self.variant.is_empty()
+                || other.variant.is_empty()
+                || self.variant == other.variant)
     }
 }
 
@@ -270,7 +289,10 @@ pub struct RootFs {
 
 impl Default for RootFs {
     fn default() -> Self {
-        RootFs { kind: "layers".into(), diff_ids: Vec::new() }
+        RootFs {
+            kind: "layers".into(),
+            diff_ids: Vec::new(),
+        }
     }
 }
 
@@ -287,7 +309,11 @@ pub struct ImageConfig {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub variant: String,
     /// OS version.
-    #[serde(rename = "os.version", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub os_version: String,
     /// Creation time, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -348,7 +374,18 @@ mod tests {
     #[test]
     fn platforms() {
         let p = Platform::parse("linux/arm64/v8").unwrap();
-        assert!(p.matches(&Platform { architecture: "arm64".into(), os: "linux".into(), variant: String::new(), os_version: String::new() }));
-        assert!(!Platform::host().matches(&Platform { architecture: "s390x".into(), os: "linux".into(), ..Default::default() }) || std::env::consts::ARCH == "s390x");
+        assert!(p.matches(&Platform {
+            architecture: "arm64".into(),
+            os: "linux".into(),
+            variant: String::new(),
+            os_version: String::new()
+        }));
+        assert!(
+            !Platform::host().matches(&Platform {
+                architecture: "s390x".into(),
+                os: "linux".into(),
+                ..Default::default()
+            }) || std::env::consts::ARCH == "s390x"
+        );
     }
 }

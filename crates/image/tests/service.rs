@@ -12,15 +12,27 @@ use berth_image::{CommitOptions, ImageOptions, ImageService, ImageUser, ImageUse
 
 fn busybox_tar(dir: &std::path::Path) -> PathBuf {
     let out = dir.join("busybox.tar");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/make-busybox-image.sh");
-    let st = Command::new(script).arg(&out).args(["busybox:latest", "bb:latest"]).output().unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/make-busybox-image.sh");
+    let st = Command::new(script)
+        .arg(&out)
+        .args(["busybox:latest", "bb:latest"])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     out
 }
 
 fn open(dir: &std::path::Path, snap: &str) -> ImageService {
     let store = Arc::new(Store::open(&dir.join("meta.db")).unwrap());
-    let opts = ImageOptions { snapshotter: Some(snap.into()), ..Default::default() };
+    let opts = ImageOptions {
+        snapshotter: Some(snap.into()),
+        ..Default::default()
+    };
     ImageService::open(dir.join("image"), store, Arc::new(EventBus::new()), opts).unwrap()
 }
 
@@ -35,15 +47,30 @@ fn lifecycle(snap: &str) {
     let dir = tempfile::tempdir().unwrap();
     let tar = busybox_tar(dir.path());
     let svc = open(dir.path(), snap);
-    let lines = svc.load(std::fs::File::open(&tar).unwrap(), &ProgressSink::none(), true).unwrap();
-    assert!(lines.iter().any(|l| l == "Loaded image: busybox:latest\n"), "{lines:?}");
+    let lines = svc
+        .load(
+            std::fs::File::open(&tar).unwrap(),
+            &ProgressSink::none(),
+            true,
+        )
+        .unwrap();
+    assert!(
+        lines.iter().any(|l| l == "Loaded image: busybox:latest\n"),
+        "{lines:?}"
+    );
     let img = svc.resolve("busybox").unwrap();
-    assert_eq!(svc.resolve("docker.io/library/bb:latest").unwrap().id, img.id);
+    assert_eq!(
+        svc.resolve("docker.io/library/bb:latest").unwrap().id,
+        img.id
+    );
     assert_eq!(svc.resolve(&img.id[7..19]).unwrap().id, img.id);
     assert_eq!(img.config.cmd.as_deref(), Some(&["sh".to_string()][..]));
     assert_eq!(img.repo_tags, ["bb:latest", "busybox:latest"]);
     assert!(img.size > 1_000_000);
-    assert_eq!(svc.resolve("nope").unwrap_err().to_string(), "No such image: nope");
+    assert_eq!(
+        svc.resolve("nope").unwrap_err().to_string(),
+        "No such image: nope"
+    );
 
     // A container layer: mount, write, diff, commit.
     svc.prepare_rw("c1", &img.id).unwrap();
@@ -54,8 +81,20 @@ fn lifecycle(snap: &str) {
     std::fs::write(mnt.join("etc/hello"), b"hi").unwrap();
     std::fs::remove_file(mnt.join("etc/group")).unwrap();
     svc.unmount_rw(&mnt).unwrap();
-    let ch: Vec<(String, u8)> = svc.changes("c1").unwrap().into_iter().map(|c| (c.path, c.kind.code())).collect();
-    assert_eq!(ch, [("/etc".to_string(), 0), ("/etc/group".to_string(), 2), ("/etc/hello".to_string(), 1)]);
+    let ch: Vec<(String, u8)> = svc
+        .changes("c1")
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.path, c.kind.code()))
+        .collect();
+    assert_eq!(
+        ch,
+        [
+            ("/etc".to_string(), 0),
+            ("/etc/group".to_string(), 2),
+            ("/etc/hello".to_string(), 1)
+        ]
+    );
     let mut tar_bytes = Vec::new();
     svc.diff_tar("c1", &mut tar_bytes).unwrap();
     let names: Vec<String> = tar::Archive::new(&tar_bytes[..])
@@ -63,11 +102,23 @@ fn lifecycle(snap: &str) {
         .unwrap()
         .map(|e| e.unwrap().path().unwrap().display().to_string())
         .collect();
-    assert!(names.contains(&"etc/.wh.group".to_string()) && names.contains(&"etc/hello".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"etc/.wh.group".to_string()) && names.contains(&"etc/hello".to_string()),
+        "{names:?}"
+    );
     let mut cfg = img.config.clone();
     cfg.cmd = Some(vec!["cat".into(), "/etc/hello".into()]);
     let new_id = svc
-        .commit(Some("c1"), Some(&img.id), CommitOptions { config: cfg, comment: "msg".into(), tags: vec!["mine:1".into()], ..Default::default() })
+        .commit(
+            Some("c1"),
+            Some(&img.id),
+            CommitOptions {
+                config: cfg,
+                comment: "msg".into(),
+                tags: vec!["mine:1".into()],
+                ..Default::default()
+            },
+        )
         .unwrap();
     let new = svc.resolve("mine:1").unwrap();
     assert_eq!(new.id, new_id);
@@ -81,9 +132,15 @@ fn lifecycle(snap: &str) {
     svc.unmount_rw(&mnt).unwrap();
 
     // In use: rmi refuses; untag works.
-    svc.set_users(Arc::new(Users(vec![ImageUser { container_id: "abcdef0123456789".into(), running: true }])));
+    svc.set_users(Arc::new(Users(vec![ImageUser {
+        container_id: "abcdef0123456789".into(),
+        running: true,
+    }])));
     let err = svc.delete(&new_id, true, false).unwrap_err().to_string();
-    assert!(err.contains("being used by running container abcdef012345"), "{err}");
+    assert!(
+        err.contains("being used by running container abcdef012345"),
+        "{err}"
+    );
     svc.set_users(Arc::new(Users(vec![])));
 
     // save → fresh store → load round trip.
@@ -91,7 +148,8 @@ fn lifecycle(snap: &str) {
     svc.save(&["mine:1".into()], &mut archive).unwrap();
     let dir2 = tempfile::tempdir().unwrap();
     let svc2 = open(dir2.path(), snap);
-    svc2.load(&archive[..], &ProgressSink::none(), true).unwrap();
+    svc2.load(&archive[..], &ProgressSink::none(), true)
+        .unwrap();
     let back = svc2.resolve("mine:1").unwrap();
     assert_eq!(back.id, new_id);
 
@@ -106,7 +164,9 @@ fn lifecycle(snap: &str) {
     assert_eq!(d.len(), 2, "{d:?}");
     assert!(svc.list().unwrap().is_empty());
     assert!(svc.layer_sizes().unwrap().is_empty());
-    let blobs = std::fs::read_dir(dir.path().join("image/content/blobs/sha256")).unwrap().count();
+    let blobs = std::fs::read_dir(dir.path().join("image/content/blobs/sha256"))
+        .unwrap()
+        .count();
     assert_eq!(blobs, 0);
 }
 

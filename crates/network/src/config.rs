@@ -25,7 +25,10 @@ impl PoolSpec {
         let (base, size) = s.split_once([',', ' '])?;
         let size = size.trim().trim_start_matches("size=").parse().ok()?;
         let base: IpNet = base.trim().trim_start_matches("base=").parse().ok()?;
-        (size >= base.prefix_len() && size <= base.max_prefix_len()).then_some(PoolSpec { base: base.trunc(), size })
+        (size >= base.prefix_len() && size <= base.max_prefix_len()).then_some(PoolSpec {
+            base: base.trunc(),
+            size,
+        })
     }
 }
 
@@ -33,7 +36,10 @@ impl PoolSpec {
 pub fn docker_default_pools() -> Vec<PoolSpec> {
     let mut v: Vec<PoolSpec> = (17u8..=31)
         .filter_map(|b| Ipv4Net::new(std::net::Ipv4Addr::new(172, b, 0, 0), 16).ok())
-        .map(|n| PoolSpec { base: IpNet::V4(n), size: 16 })
+        .map(|n| PoolSpec {
+            base: IpNet::V4(n),
+            size: 16,
+        })
         .collect();
     if let Ok(n) = "192.168.0.0/16".parse::<IpNet>() {
         v.push(PoolSpec { base: n, size: 20 });

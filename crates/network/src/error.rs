@@ -60,12 +60,18 @@ pub enum NetError {
 impl NetError {
     /// Wrap an I/O error with what was being done.
     pub fn io(what: impl Into<String>, source: std::io::Error) -> NetError {
-        NetError::Io { what: what.into(), source }
+        NetError::Io {
+            what: what.into(),
+            source,
+        }
     }
 
     /// Wrap a netlink error with what was being done.
     pub fn netlink(what: impl Into<String>, err: impl std::fmt::Display) -> NetError {
-        NetError::Netlink { what: what.into(), message: err.to_string() }
+        NetError::Netlink {
+            what: what.into(),
+            message: err.to_string(),
+        }
     }
 
     /// A 400 with `msg`.
@@ -87,9 +93,10 @@ impl Classify for NetError {
             NetError::Conflict(_) => ErrorKind::Conflict,
             NetError::Forbidden(_) => ErrorKind::Forbidden,
             NetError::Unavailable(_) => ErrorKind::Unavailable,
-            NetError::Io { .. } | NetError::Netlink { .. } | NetError::Firewall(_) | NetError::Failed(_) => {
-                ErrorKind::Internal
-            }
+            NetError::Io { .. }
+            | NetError::Netlink { .. }
+            | NetError::Firewall(_)
+            | NetError::Failed(_) => ErrorKind::Internal,
             NetError::Core(e) => e.kind(),
         }
     }

@@ -244,12 +244,16 @@ impl SandboxView {
 
     /// Every published port.
     pub fn ports(&self) -> Vec<PortMapping> {
-        self.endpoints.iter().flat_map(|e| e.endpoint.ports.iter().copied()).collect()
+        self.endpoints
+            .iter()
+            .flat_map(|e| e.endpoint.ports.iter().copied())
+            .collect()
     }
 
     /// resolv.conf nameservers when the embedded DNS serves this sandbox.
     pub fn nameservers(&self) -> Option<Vec<String>> {
-        self.embedded_dns.then(|| vec![crate::dns::RESOLVER_IP.to_string()])
+        self.embedded_dns
+            .then(|| vec![crate::dns::RESOLVER_IP.to_string()])
     }
 }
 

@@ -14,9 +14,16 @@ use std::path::Path;
 
 use futures::TryStreamExt;
 use ipnet::{IpNet, Ipv4Net};
-use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage};
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteScope, RouteType};
-use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
+};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteScope, RouteType,
+};
+use rtnetlink::{
+    Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth,
+    RouteMessageBuilder,
+};
 
 use crate::error::{NetError, NetResult};
 use crate::ns::{self, HostNs};
@@ -83,7 +90,12 @@ impl Nl {
 
     /// The link called `name`, if any.
     pub async fn link(&self, name: &str) -> NetResult<Option<Link>> {
-        let mut s = self.handle.link().get().match_name(name.to_string()).execute();
+        let mut s = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
         match s.try_next().await {
             Ok(Some(m)) => Ok(Some(to_link(&m))),
             Ok(None) => Ok(None),
@@ -94,15 +106,25 @@ impl Nl {
 
     /// Every link of the namespace.
     pub async fn links(&self) -> NetResult<Vec<Link>> {
-        let msgs: Vec<LinkMessage> =
-            self.handle.link().get().execute().try_collect().await.map_err(nl_err("list links"))?;
+        let msgs: Vec<LinkMessage> = self
+            .handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(nl_err("list links"))?;
         Ok(msgs.iter().map(to_link).collect())
     }
 
     /// Create a bridge (up) or reuse an existing one; returns its index.
     pub async fn ensure_bridge(&self, name: &str, mtu: Option<u32>) -> NetResult<u32> {
         if let Some(l) = self.link(name).await? {
-            self.set(LinkUnspec::new_with_index(l.index).up(), &format!("bring up {name}")).await?;
+            self.set(
+                LinkUnspec::new_with_index(l.index).up(),
+                &format!("bring up {name}"),
+            )
+            .await?;
             return Ok(l.index);
         }
         let mut b = LinkBridge::new(name).up();
@@ -114,24 +136,59 @@ impl Nl {
             Err(e) if matches!(errno(&e), Some(libc::EEXIST)) => {}
             Err(e) => return Err(nl_err(format!("create bridge {name}"))(e)),
         }
-        self.link(name).await?.map(|l| l.index).ok_or_else(|| NetError::NotFound(format!("bridge {name} vanished")))
+        self.link(name)
+            .await?
+            .map(|l| l.index)
+            .ok_or_else(|| NetError::NotFound(format!("bridge {name} vanished")))
     }
 
     /// Create a veth pair with both ends in this namespace; returns the host end's index.
     pub async fn create_veth(&self, host: &str, peer: &str, mtu: Option<u32>) -> NetResult<u32> {
+        self.create_veth_into(host, peer, mtu, None, None).await
+    }
+
+    /// Create a veth pair whose peer is created directly in the namespace open
+    /// at `peer_ns` (named `peer`, with `peer_mac`); returns the host end's index.
+    pub async fn create_veth_into(
+        &self,
+        host: &str,
+        peer: &str,
+        mtu: Option<u32>,
+        peer_ns: Option<RawFd>,
+        peer_mac: Option<[u8; 6]>,
+    ) -> NetResult<u32> {
         let mut peer_msg = LinkUnspec::new_with_name(peer);
+        if let Some(fd) = peer_ns {
+            peer_msg = peer_msg.setns_by_fd(fd);
+        }
+        if let Some(m) = peer_mac {
+            peer_msg = peer_msg.address(m.to_vec());
+        }
         let mut b = LinkVeth::new(host, peer);
         if let Some(m) = mtu {
             peer_msg = peer_msg.mtu(m);
             b = b.mtu(m);
         }
         let b = b.set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())));
-        self.handle.link().add(b.build()).execute().await.map_err(nl_err(format!("create veth {host}")))?;
-        self.link(host).await?.map(|l| l.index).ok_or_else(|| NetError::NotFound(format!("veth {host} vanished")))
+        self.handle
+            .link()
+            .add(b.build())
+            .execute()
+            .await
+            .map_err(nl_err(format!("create veth {host}")))?;
+        self.link(host)
+            .await?
+            .map(|l| l.index)
+            .ok_or_else(|| NetError::NotFound(format!("veth {host} vanished")))
     }
 
     async fn set(&self, b: LinkMessageBuilder<LinkUnspec>, what: &str) -> NetResult<()> {
-        self.handle.link().set(b.build()).execute().await.map_err(nl_err(what))
+        self.handle
+            .link()
+            .set(b.build())
+            .execute()
+            .await
+            .map_err(nl_err(what))
     }
 
     /// Enslave `index` to `master`, bring it up, and turn on hairpin mode:
@@ -139,25 +196,41 @@ impl Nl {
     /// traffic to its own published port is DNAT'd at the bridge and must be
     /// bridged back out of the port it came in on.
     pub async fn attach_up(&self, index: u32, master: u32) -> NetResult<()> {
-        self.set(LinkUnspec::new_with_index(index).controller(master).up(), "attach port to bridge").await?;
+        self.set(
+            LinkUnspec::new_with_index(index).controller(master).up(),
+            "attach port to bridge",
+        )
+        .await?;
         let msg = LinkBridgePort::new(index).hairpin(true).build();
-        self.handle.link().set_port(msg).execute().await.map_err(nl_err("set hairpin mode"))
+        self.handle
+            .link()
+            .set_port(msg)
+            .execute()
+            .await
+            .map_err(nl_err("set hairpin mode"))
     }
 
     /// Bring a link up.
     pub async fn up(&self, index: u32) -> NetResult<()> {
-        self.set(LinkUnspec::new_with_index(index).up(), "bring link up").await
+        self.set(LinkUnspec::new_with_index(index).up(), "bring link up")
+            .await
     }
 
     /// Move a link into the namespace open at `fd`.
     pub async fn move_to(&self, index: u32, fd: RawFd) -> NetResult<()> {
-        self.set(LinkUnspec::new_with_index(index).setns_by_fd(fd), "move link into sandbox").await
+        self.set(
+            LinkUnspec::new_with_index(index).setns_by_fd(fd),
+            "move link into sandbox",
+        )
+        .await
     }
 
     /// Rename, set the MAC and bring up a (down) link in one request: the
     /// kernel applies the name before the flags.
     pub async fn rename_up(&self, index: u32, name: &str, mac: Option<[u8; 6]>) -> NetResult<()> {
-        let mut b = LinkUnspec::new_with_index(index).name(name.to_string()).up();
+        let mut b = LinkUnspec::new_with_index(index)
+            .name(name.to_string())
+            .up();
         if let Some(m) = mac {
             b = b.address(m.to_vec());
         }
@@ -183,7 +256,13 @@ impl Nl {
 
     /// Add an address to a link; present already is fine.
     pub async fn add_addr(&self, index: u32, addr: IpNet) -> NetResult<()> {
-        match self.handle.address().add(index, addr.addr(), addr.prefix_len()).execute().await {
+        match self
+            .handle
+            .address()
+            .add(index, addr.addr(), addr.prefix_len())
+            .execute()
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) if matches!(errno(&e), Some(libc::EEXIST)) => Ok(()),
             Err(e) => Err(nl_err(format!("add address {addr}"))(e)),
@@ -191,8 +270,14 @@ impl Nl {
     }
 
     /// Add an IPv4 route: via `gw`, or on-link through `oif` when `gw` is `None`.
-    pub async fn add_route_v4(&self, dst: Ipv4Net, gw: Option<Ipv4Addr>, oif: Option<u32>) -> NetResult<()> {
-        let mut b = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst.addr(), dst.prefix_len());
+    pub async fn add_route_v4(
+        &self,
+        dst: Ipv4Net,
+        gw: Option<Ipv4Addr>,
+        oif: Option<u32>,
+    ) -> NetResult<()> {
+        let mut b =
+            RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst.addr(), dst.prefix_len());
         if let Some(g) = gw {
             b = b.gateway(g);
         }
@@ -212,8 +297,14 @@ impl Nl {
     /// Destinations of the main table's IPv4 unicast routes, default route excluded.
     pub async fn routes_v4(&self) -> NetResult<Vec<Ipv4Net>> {
         let req = RouteMessageBuilder::<Ipv4Addr>::new().build();
-        let msgs: Vec<RouteMessage> =
-            self.handle.route().get(req).execute().try_collect().await.map_err(nl_err("list routes"))?;
+        let msgs: Vec<RouteMessage> = self
+            .handle
+            .route()
+            .get(req)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(nl_err("list routes"))?;
         let mut out = Vec::new();
         for m in msgs {
             if m.header.table != RouteHeader::RT_TABLE_MAIN
@@ -223,10 +314,10 @@ impl Nl {
                 continue;
             }
             for a in &m.attributes {
-                if let RouteAttribute::Destination(RouteAddress::Inet(ip)) = a {
-                    if let Ok(n) = Ipv4Net::new(*ip, m.header.destination_prefix_length) {
-                        out.push(n.trunc());
-                    }
+                if let RouteAttribute::Destination(RouteAddress::Inet(ip)) = a
+                    && let Ok(n) = Ipv4Net::new(*ip, m.header.destination_prefix_length)
+                {
+                    out.push(n.trunc());
                 }
             }
         }
@@ -248,10 +339,10 @@ impl Nl {
         let mut out = Vec::new();
         for m in msgs {
             for a in &m.attributes {
-                if let AddressAttribute::Address(ip) = a {
-                    if let Ok(n) = IpNet::new(*ip, m.header.prefix_len) {
-                        out.push(n);
-                    }
+                if let AddressAttribute::Address(ip) = a
+                    && let Ok(n) = IpNet::new(*ip, m.header.prefix_len)
+                {
+                    out.push(n);
                 }
             }
         }
@@ -261,11 +352,17 @@ impl Nl {
 
 /// The current tokio runtime, as an error rather than a panic when there is none.
 pub fn runtime() -> NetResult<tokio::runtime::Handle> {
-    tokio::runtime::Handle::try_current().map_err(|e| NetError::io("netlink", std::io::Error::other(e.to_string())))
+    tokio::runtime::Handle::try_current()
+        .map_err(|e| NetError::io("netlink", std::io::Error::other(e.to_string())))
 }
 
 fn to_link(m: &LinkMessage) -> Link {
-    let mut l = Link { index: m.header.index, name: String::new(), master: None, kind: None };
+    let mut l = Link {
+        index: m.header.index,
+        name: String::new(),
+        master: None,
+        kind: None,
+    };
     for a in &m.attributes {
         match a {
             LinkAttribute::IfName(n) => l.name = n.clone(),
@@ -305,7 +402,10 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
 
 /// Format a MAC the way Docker shows it.
 pub fn format_mac(m: &[u8; 6]) -> String {
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// A random locally administered unicast MAC (Docker's `02:42:` prefix).

@@ -35,7 +35,10 @@ pub enum HostNs {
 
 impl HostNs {
     /// Run `f` in this namespace: inline for `Current`, in a setns'd thread otherwise.
-    pub fn run<R: Send + 'static>(&self, f: impl FnOnce() -> io::Result<R> + Send + 'static) -> NetResult<R> {
+    pub fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> io::Result<R> + Send + 'static,
+    ) -> NetResult<R> {
         match self {
             HostNs::Current => f().map_err(|e| NetError::io("host namespace", e)),
             HostNs::Path(p) => run_in(p, f),
@@ -53,7 +56,10 @@ impl HostNs {
 
 /// Create a new network namespace bound at `path`, running `f` inside it
 /// before the creating thread exits (e.g. to open a netlink socket there).
-pub fn create<R: Send + 'static>(path: &Path, f: impl FnOnce() -> io::Result<R> + Send + 'static) -> NetResult<R> {
+pub fn create<R: Send + 'static>(
+    path: &Path,
+    f: impl FnOnce() -> io::Result<R> + Send + 'static,
+) -> NetResult<R> {
     let what = format!("create network namespace {}", path.display());
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| NetError::io(&what, e))?;
@@ -83,7 +89,10 @@ pub fn create<R: Send + 'static>(path: &Path, f: impl FnOnce() -> io::Result<R> 
 }
 
 /// Run `f` in a thread that joined the namespace at `path`.
-pub fn run_in<R: Send + 'static>(path: &Path, f: impl FnOnce() -> io::Result<R> + Send + 'static) -> NetResult<R> {
+pub fn run_in<R: Send + 'static>(
+    path: &Path,
+    f: impl FnOnce() -> io::Result<R> + Send + 'static,
+) -> NetResult<R> {
     let what = format!("enter network namespace {}", path.display());
     let file = File::open(path).map_err(|e| NetError::io(&what, e))?;
     std::thread::spawn(move || -> io::Result<R> {
@@ -101,7 +110,12 @@ pub fn remove(path: &Path) -> NetResult<()> {
     match unmount(path, UnmountFlags::DETACH) {
         Ok(()) => {}
         Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOENT => {}
-        Err(e) => return Err(NetError::io(format!("unmount {}", path.display()), e.into())),
+        Err(e) => {
+            return Err(NetError::io(
+                format!("unmount {}", path.display()),
+                e.into(),
+            ));
+        }
     }
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
@@ -112,11 +126,13 @@ pub fn remove(path: &Path) -> NetResult<()> {
 
 /// True when `path` is a bind-mounted namespace (so it is still usable).
 pub fn is_namespace(path: &Path) -> bool {
-    let Ok(f) = File::open(path) else { return false };
+    let Ok(f) = File::open(path) else {
+        return false;
+    };
     // An nsfs file reports the namespace's inode; a plain empty file does not
     // live on nsfs. Checking the filesystem magic is cheaper than mountinfo.
     match rustix::fs::fstatfs(&f) {
-        Ok(st) => st.f_type as i64 == 0x6e73_6673, // NSFS_MAGIC
+        Ok(st) => st.f_type == 0x6e73_6673, // NSFS_MAGIC
         Err(_) => false,
     }
 }
@@ -124,7 +140,9 @@ pub fn is_namespace(path: &Path) -> bool {
 /// Remove every entry of `dir` whose name is not in `keep` (berth's own directory only).
 pub fn sweep(dir: &Path, keep: &HashSet<String>) -> Vec<String> {
     let mut removed = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return removed };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return removed;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
         if !keep.contains(&name) && remove(&e.path()).is_ok() {

@@ -26,7 +26,10 @@ pub struct PortAllocator {
 }
 
 fn taken_msg(ip: IpAddr, port: u16) -> NetError {
-    NetError::Failed(format!("Bind for {}:{port} failed: port is already allocated", fmt_ip(ip)))
+    NetError::Failed(format!(
+        "Bind for {}:{port} failed: port is already allocated",
+        fmt_ip(ip)
+    ))
 }
 
 fn fmt_ip(ip: IpAddr) -> String {
@@ -43,7 +46,11 @@ fn reserve_socket(proto: Proto, ip: IpAddr, port: u16) -> std::io::Result<Option
         // SCTP needs a kernel module that may be absent; rely on our own table.
         Proto::Sctp => return Ok(None),
     };
-    let fam = if ip.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
+    let fam = if ip.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
     // CLOEXEC: a reservation must not leak into processes the daemon spawns
     // (shims, containers), or the port stays taken after berth releases it.
     let fd = socket_with(fam, ty, SocketFlags::CLOEXEC, None)?;
@@ -54,7 +61,10 @@ fn reserve_socket(proto: Proto, ip: IpAddr, port: u16) -> std::io::Result<Option
 impl PortAllocator {
     /// An allocator binding its reservations in `host`.
     pub fn new(host: HostNs) -> PortAllocator {
-        PortAllocator { host, held: Mutex::new(HashMap::new()) }
+        PortAllocator {
+            host,
+            held: Mutex::new(HashMap::new()),
+        }
     }
 
     fn conflicts(&self, proto: Proto, ip: IpAddr, port: u16) -> bool {
@@ -68,20 +78,28 @@ impl PortAllocator {
         if self.conflicts(proto, ip, port) {
             return Ok(false);
         }
-        let fd = match self.host.run(move || match reserve_socket(proto, ip, port) {
-            Ok(fd) => Ok(Ok(fd)),
-            Err(e) => Ok(Err(e)),
-        })? {
+        let fd = match self
+            .host
+            .run(move || match reserve_socket(proto, ip, port) {
+                Ok(fd) => Ok(Ok(fd)),
+                Err(e) => Ok(Err(e)),
+            })? {
             Ok(fd) => fd,
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Ok(false),
             Err(e) => return Err(NetError::io(format!("reserve {}:{port}", fmt_ip(ip)), e)),
         };
-        self.held.lock().unwrap_or_else(|p| p.into_inner()).insert((proto, ip, port), fd);
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((proto, ip, port), fd);
         Ok(true)
     }
 
     fn ephemeral_range(&self) -> (u16, u16) {
-        let r = self.host.run(|| ns::read_sysctl("net/ipv4/ip_local_port_range")).unwrap_or_default();
+        let r = self
+            .host
+            .run(|| ns::read_sysctl("net/ipv4/ip_local_port_range"))
+            .unwrap_or_default();
         let mut it = r.split_whitespace().filter_map(|v| v.parse::<u16>().ok());
         match (it.next(), it.next()) {
             (Some(a), Some(b)) if a <= b && a > 0 => (a, b),
@@ -93,7 +111,11 @@ impl PortAllocator {
     pub fn allocate(&self, b: &PortBinding, default_ip: IpAddr) -> NetResult<PortMapping> {
         let ip = b.host_ip.unwrap_or(default_ip);
         let proto = b.container.proto;
-        let done = |port| PortMapping { container: b.container, host_ip: ip, host_port: port };
+        let done = |port| PortMapping {
+            container: b.container,
+            host_ip: ip,
+            host_port: port,
+        };
         if b.host_port != 0 {
             for port in b.host_port..=b.host_port_end.max(b.host_port) {
                 if self.try_take(proto, ip, port)? {
@@ -111,22 +133,32 @@ impl PortAllocator {
                 return Ok(done(port));
             }
         }
-        Err(NetError::Failed(format!("no free host port for {}", b.container)))
+        Err(NetError::Failed(format!(
+            "no free host port for {}",
+            b.container
+        )))
     }
 
     /// Take exactly the port of `m` again (daemon restart). Best effort: a port
     /// taken by someone else meanwhile is logged, since the nat rule still wins.
     pub fn retake(&self, m: &PortMapping) {
-                match self.try_take(m.container.proto, m.host_ip, m.host_port) {
+        match self.try_take(m.container.proto, m.host_ip, m.host_port) {
             Ok(true) => {}
-            Ok(false) => tracing::warn!("published port {}:{} is in use by another program", m.host_ip, m.host_port),
-            Err(e) => tracing::warn!("cannot reserve {}:{}: {e}", m.host_ip, m.host_port)
+            Ok(false) => tracing::warn!(
+                "published port {}:{} is in use by another program",
+                m.host_ip,
+                m.host_port
+            ),
+            Err(e) => tracing::warn!("cannot reserve {}:{}: {e}", m.host_ip, m.host_port),
         }
     }
 
     /// Give a port back.
     pub fn release(&self, m: &PortMapping) {
-        self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&(m.container.proto, m.host_ip, m.host_port));
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(m.container.proto, m.host_ip, m.host_port));
     }
 
     /// Number of ports held (tests).

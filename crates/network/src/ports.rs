@@ -64,8 +64,14 @@ impl FromStr for PortProto {
     /// `80`, `80/tcp`, `53/udp`.
     fn from_str(s: &str) -> Result<PortProto, NetError> {
         let (port, proto) = s.split_once('/').unwrap_or((s, "tcp"));
-        let port = port.trim().parse().map_err(|_| NetError::invalid(format!("invalid containerPort: {port}")))?;
-        Ok(PortProto { port, proto: proto.parse()? })
+        let port = port
+            .trim()
+            .parse()
+            .map_err(|_| NetError::invalid(format!("invalid containerPort: {port}")))?;
+        Ok(PortProto {
+            port,
+            proto: proto.parse()?,
+        })
     }
 }
 
@@ -90,7 +96,10 @@ impl PortBinding {
         let host_ip = if ip.is_empty() {
             None
         } else {
-            Some(ip.parse().map_err(|_| NetError::invalid(format!("invalid host IP: {host_ip}")))?)
+            Some(
+                ip.parse()
+                    .map_err(|_| NetError::invalid(format!("invalid host IP: {host_ip}")))?,
+            )
         };
         let bad = || NetError::invalid(format!("invalid hostPort: {host_port}"));
         let (lo, hi) = match host_port.trim() {
@@ -106,7 +115,12 @@ impl PortBinding {
         if hi < lo {
             return Err(bad());
         }
-        Ok(PortBinding { container, host_ip, host_port: lo, host_port_end: hi })
+        Ok(PortBinding {
+            container,
+            host_ip,
+            host_port: lo,
+            host_port_end: hi,
+        })
     }
 }
 
@@ -146,11 +160,21 @@ mod tests {
         assert_eq!((b.host_port, b.host_port_end), (8080, 8080));
         assert_eq!(b.host_ip.unwrap().to_string(), "127.0.0.1");
         let b = PortBinding::parse("53/udp", "", "").unwrap();
-        assert_eq!((b.container.proto, b.host_port, b.host_ip), (Proto::Udp, 0, None));
+        assert_eq!(
+            (b.container.proto, b.host_port, b.host_ip),
+            (Proto::Udp, 0, None)
+        );
         let b = PortBinding::parse("80", "", "8000-8010").unwrap();
         assert_eq!((b.host_port, b.host_port_end), (8000, 8010));
         assert!(PortBinding::parse("80/tcp", "", "90-80").is_err());
         assert!(PortBinding::parse("x/tcp", "", "").is_err());
-        assert_eq!(PortProto { port: 80, proto: Proto::Tcp }.to_string(), "80/tcp");
+        assert_eq!(
+            PortProto {
+                port: 80,
+                proto: Proto::Tcp
+            }
+            .to_string(),
+            "80/tcp"
+        );
     }
 }

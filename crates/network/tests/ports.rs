@@ -12,25 +12,45 @@ use common::{Env, ip_on};
 async fn published_ports_reach_from_host_loopback_and_hairpin() {
     let mut env = Env::new().await;
     let bridge = [("bridge", EndpointRequest::default())];
-    let web = env.container("web", &bridge, &[("80/tcp", "127.0.0.1", "18080")]).await;
+    let web = env
+        .container("web", &bridge, &[("80/tcp", "127.0.0.1", "18080")])
+        .await;
     let eph = env.container("eph", &bridge, &[("80", "", "")]).await;
     env.httpd(&web.key, "web");
     env.httpd(&eph.key, "eph");
 
     // -p 127.0.0.1:18080:80, fetched from the host's own loopback.
     let m = web.ports();
-    assert_eq!((m.len(), m[0].host_port, m[0].host_ip.to_string()), (1, 18080, "127.0.0.1".into()));
-    assert_eq!(env.wget(&env.host, "http://127.0.0.1:18080/").as_deref(), Some("web"));
+    assert_eq!(
+        (m.len(), m[0].host_port, m[0].host_ip.to_string()),
+        (1, 18080, "127.0.0.1".into())
+    );
+    assert_eq!(
+        env.wget(&env.host, "http://127.0.0.1:18080/").as_deref(),
+        Some("web")
+    );
 
     // -p 80: an ephemeral port from the host's range, on every address.
     let p = eph.ports()[0];
     assert!(p.host_port >= 1024 && p.host_ip.is_unspecified(), "{p:?}");
-    assert_eq!(env.wget(&env.host, &format!("http://127.0.0.1:{}/", p.host_port)).as_deref(), Some("eph"));
+    assert_eq!(
+        env.wget(&env.host, &format!("http://127.0.0.1:{}/", p.host_port))
+            .as_deref(),
+        Some("eph")
+    );
 
     // Hairpin: a container reaches a published port through a host address (the gateway).
     let gw = web.endpoints[0].endpoint.gateway.unwrap();
-    assert_eq!(env.wget(&web.key, &format!("http://{gw}:{}/", p.host_port)).as_deref(), Some("eph"));
-    assert_eq!(env.wget(&eph.key, &format!("http://{gw}:{}/", p.host_port)).as_deref(), Some("eph"));
+    assert_eq!(
+        env.wget(&web.key, &format!("http://{gw}:{}/", p.host_port))
+            .as_deref(),
+        Some("eph")
+    );
+    assert_eq!(
+        env.wget(&eph.key, &format!("http://{gw}:{}/", p.host_port))
+            .as_deref(),
+        Some("eph")
+    );
 
     // Outbound traffic is masqueraded: the host sees the gateway... and the
     // bridge subnet never leaks as a source: checked through the nat rule.
@@ -45,9 +65,20 @@ async fn published_ports_reach_from_host_loopback_and_hairpin() {
         ..Default::default()
     };
     env.ctl().create_sandbox(req).await.unwrap();
-    let err = env.ctl().join(&id, "bridge", EndpointRequest::default()).await.unwrap_err();
-    assert!(err.to_string().contains("Bind for 0.0.0.0:18080 failed: port is already allocated"), "{err}");
-    assert_eq!(berth_core::Classify::kind(&err), berth_core::ErrorKind::Internal);
+    let err = env
+        .ctl()
+        .join(&id, "bridge", EndpointRequest::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Bind for 0.0.0.0:18080 failed: port is already allocated"),
+        "{err}"
+    );
+    assert_eq!(
+        berth_core::Classify::kind(&err),
+        berth_core::ErrorKind::Internal
+    );
     env.ctl().delete_sandbox(&id).await.unwrap();
 
     // A host program cannot take a published port.
@@ -62,8 +93,23 @@ async fn deleting_everything_leaves_no_links_namespaces_or_rules() {
     let mut env = Env::new().await;
     env.network("n1", "10.231.9.0/24").await;
     env.network("n2", "").await;
-    let a = env.container("a", &[("n1", EndpointRequest::default()), ("n2", EndpointRequest::default())], &[("80", "", "")]).await;
-    let b = env.container("b", &[("bridge", EndpointRequest::default())], &[("81", "127.0.0.1", "")]).await;
+    let a = env
+        .container(
+            "a",
+            &[
+                ("n1", EndpointRequest::default()),
+                ("n2", EndpointRequest::default()),
+            ],
+            &[("80", "", "")],
+        )
+        .await;
+    let b = env
+        .container(
+            "b",
+            &[("bridge", EndpointRequest::default())],
+            &[("81", "127.0.0.1", "")],
+        )
+        .await;
     env.httpd(&a.key, "x");
     assert!(env.host_links().contains("veth"));
     assert!(env.nft().contains("dnat"));
@@ -73,15 +119,25 @@ async fn deleting_everything_leaves_no_links_namespaces_or_rules() {
     }
     env.ctl().remove_network("n1").await.unwrap();
     env.ctl().remove_network("n2").await.unwrap();
+    env.ctl().settle().await;
     let links = env.host_links();
-    assert!(!links.contains("veth") && !links.contains("vpeer") && !links.contains("br-"), "{links}");
+    assert!(
+        !links.contains("veth") && !links.contains("vpeer") && !links.contains("br-"),
+        "{links}"
+    );
     assert!(env.netns_files().is_empty(), "{:?}", env.netns_files());
     let nft = env.nft();
     assert!(nft.contains("table inet berth"), "{nft}");
     let rules: Vec<&str> = nft
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("table") && !l.starts_with("chain") && !l.starts_with("type") && *l != "}")
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with("table")
+                && !l.starts_with("chain")
+                && !l.starts_with("type")
+                && *l != "}"
+        })
         .collect();
     assert!(rules.is_empty(), "rules left:\n{nft}");
     assert_eq!(env.ctl().ports_held(), 0);

@@ -16,11 +16,23 @@ async fn restart_keeps_live_sandboxes_and_drops_the_rest() {
     let mut env = Env::new().await;
     env.network("app", "10.231.5.0/24").await;
     let app = |alias: &str| {
-        let aliases = if alias.is_empty() { vec![] } else { vec![alias.to_string()] };
-        [("app", EndpointRequest { aliases, ..Default::default() })]
+        let aliases = if alias.is_empty() {
+            vec![]
+        } else {
+            vec![alias.to_string()]
+        };
+        [(
+            "app",
+            EndpointRequest {
+                aliases,
+                ..Default::default()
+            },
+        )]
     };
     let a = env.container("a", &app("alpha"), &[]).await;
-    let b = env.container("b", &app(""), &[("80", "127.0.0.1", "18081")]).await;
+    let b = env
+        .container("b", &app(""), &[("80", "127.0.0.1", "18081")])
+        .await;
     let c = env.container("c", &app(""), &[("80", "", "18082")]).await;
     env.httpd(&b.key, "b survives");
     let c_veth = format!("veth{}", &c.endpoints[0].endpoint.id[..7]);
@@ -42,12 +54,19 @@ async fn restart_keeps_live_sandboxes_and_drops_the_rest() {
     assert!(out.contains(&ip_on(&a, "app")), "{out}");
     let out = env.ok(&a.key, "busybox nslookup www.example 127.0.0.11");
     assert!(out.contains("192.0.2.99"), "{out}");
-    assert_eq!(env.wget(&env.host, "http://127.0.0.1:18081/").as_deref(), Some("b survives"));
+    assert_eq!(
+        env.wget(&env.host, "http://127.0.0.1:18081/").as_deref(),
+        Some("b survives")
+    );
     assert_eq!(env.ctl().ports_held(), 1);
 
     // The stopped container's sandbox, the leaked veth and namespace are gone.
+    env.ctl().settle().await;
     let links = env.host_links();
-    assert!(!links.contains(&c_veth) && !links.contains("vethdead0"), "{links}");
+    assert!(
+        !links.contains(&c_veth) && !links.contains("vethdead0"),
+        "{links}"
+    );
     let files = env.netns_files();
     assert_eq!(files.len(), 2, "{files:?}");
     assert!(env.ctl().sandbox(&c.container_id).await.is_none());
@@ -62,7 +81,10 @@ async fn restart_keeps_live_sandboxes_and_drops_the_rest() {
     // And a second restart with nothing changed is a no-op.
     env.reopen().await;
     env.ctl().restore(&|_| true).await.unwrap();
-    assert_eq!(env.wget(&env.host, "http://127.0.0.1:18081/").as_deref(), Some("b survives"));
+    assert_eq!(
+        env.wget(&env.host, "http://127.0.0.1:18081/").as_deref(),
+        Some("b survives")
+    );
     let out = env.ok(&d.key, "busybox nslookup b 127.0.0.11");
     assert!(out.contains(&ip_on(&b, "app")), "{out}");
 }

@@ -35,22 +35,24 @@ where
     };
     let head = futures::stream::iter(first.map(|m| Ok::<_, std::convert::Infallible>(line(&m))));
     // Stop after the first error: it is the last word.
-    let rest = stream
-        .scan(false, |failed, item| {
-            if *failed {
-                return futures::future::ready(None);
+    let rest = stream.scan(false, |failed, item| {
+        if *failed {
+            return futures::future::ready(None);
+        }
+        let out = match item {
+            Ok(m) => line(&m),
+            Err(e) => {
+                *failed = true;
+                line(&JsonMessage::error(e.message()))
             }
-            let out = match item {
-                Ok(m) => line(&m),
-                Err(e) => {
-                    *failed = true;
-                    line(&JsonMessage::error(e.message()))
-                }
-            };
-            futures::future::ready(Some(Ok(out)))
-        });
+        };
+        futures::future::ready(Some(Ok(out)))
+    });
     let mut resp = Response::new(Body::from_stream(head.chain(rest)));
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -81,6 +83,9 @@ mod tests {
         assert_eq!(status, 200);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
-        assert!(lines[1].contains(r#""errorDetail":{"message":"boom"}"#), "{text}");
+        assert!(
+            lines[1].contains(r#""errorDetail":{"message":"boom"}"#),
+            "{text}"
+        );
     }
 }

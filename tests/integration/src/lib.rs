@@ -244,9 +244,74 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Start a daemon and load the busybox fixture (`busybox`, `bb`, `alpine:3.10`, `alpine`).
+    pub fn with_busybox() -> Daemon {
+        let d = Daemon::start();
+        d.load_busybox();
+        d
+    }
+
+    /// Load the busybox fixture into this daemon.
+    pub fn load_busybox(&self) {
+        let tar = fixtures::busybox_tar();
+        self.docker_ok(&["load", "-q", "-i", tar.to_str().expect("utf-8 path")]);
+    }
+
+    /// Remove every container (force, with volumes) through the API.
+    pub fn remove_all_containers(&self) {
+        let (status, body) = self.raw("GET", "/containers/json?all=1", None);
+        if status != 200 {
+            return;
+        }
+        let json = body.split("\r\n\r\n").nth(1).unwrap_or("[]");
+        let json = json.lines().find(|l| l.trim_start().starts_with('[')).unwrap_or("[]");
+        let list: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+        for c in list.as_array().into_iter().flatten() {
+            if let Some(id) = c["Id"].as_str() {
+                self.raw("DELETE", &format!("/containers/{id}?force=1&v=1"), None);
+            }
+        }
+    }
+
+    /// Kill leftover shims of this daemon and unmount what is left under its
+    /// directory (containers outlive berthd by design; tests must not leak them).
+    fn sweep(&self) {
+        let root = self.dir.path().to_string_lossy().to_string();
+        if let Ok(rd) = std::fs::read_dir("/proc") {
+            for e in rd.flatten() {
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+                let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let cmd = String::from_utf8_lossy(&cmd);
+                if cmd.contains("berth-shim") && cmd.contains(&root) {
+                    // SAFETY: kill(2) on a pid we just read; no memory effects.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
+            }
+        }
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut points: Vec<String> = info
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&root))
+            .map(str::to_string)
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = rustix::mount::unmount(p.as_str(), rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if self.is_running() {
+            self.remove_all_containers();
+        }
         self.stop();
+        self.sweep();
     }
 }
 

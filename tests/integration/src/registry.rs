@@ -33,16 +33,25 @@ impl Registry {
     }
 
     fn spawn(auth: Option<(&str, &str)>) -> Registry {
-        let mut dir = tempfile::Builder::new().prefix("berth-reg").tempdir_in("/tmp").expect("tempdir");
+        let mut dir = tempfile::Builder::new()
+            .prefix("berth-reg")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).expect("storage dir");
         let mut auth_cfg = String::new();
         if let Some((u, p)) = auth {
-            let out = Command::new("htpasswd").args(["-Bbn", u, p]).output().expect("run htpasswd (apache2-utils)");
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", u, p])
+                .output()
+                .expect("run htpasswd (apache2-utils)");
             assert!(out.status.success(), "htpasswd failed");
             let file = dir.path().join("htpasswd");
             std::fs::write(&file, &out.stdout).expect("write htpasswd");
-            auth_cfg = format!("auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n", file.display());
+            auth_cfg = format!(
+                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                file.display()
+            );
         }
         for _ in 0..5 {
             let port = free_port();
@@ -61,7 +70,11 @@ impl Registry {
                 .stderr(log)
                 .spawn()
                 .expect("spawn docker-registry");
-            let mut r = Registry { dir, port, child: Some(child) };
+            let mut r = Registry {
+                dir,
+                port,
+                child: Some(child),
+            };
             if r.wait_ready() {
                 return r;
             }
@@ -130,8 +143,16 @@ pub fn http_status(port: u16, path: &str) -> Option<u16> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = [0u8; 64];
     let n = s.read(&mut buf).ok()?;
-    std::str::from_utf8(&buf[..n]).ok()?.get(9..12)?.parse().ok()
+    std::str::from_utf8(&buf[..n])
+        .ok()?
+        .get(9..12)?
+        .parse()
+        .ok()
 }

@@ -138,8 +138,8 @@ pub struct HistoryArgs {
     /// Pretty-print using a Go template.
     #[arg(long)]
     pub format: Option<String>,
-    /// Print sizes and dates in human readable format.
-    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    /// Print sizes and dates in human readable format (`-H` is berth's `--host`).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub human: bool,
     /// Don't truncate output.
     #[arg(long)]
@@ -277,17 +277,33 @@ fn split(image: &str) -> (String, String, bool) {
     }
     let last = image.rsplit('/').next().unwrap_or(image);
     match last.rsplit_once(':') {
-        Some((_, t)) => (image[..image.len() - t.len() - 1].to_string(), t.to_string(), true),
+        Some((_, t)) => (
+            image[..image.len() - t.len() - 1].to_string(),
+            t.to_string(),
+            true,
+        ),
         None => (image.to_string(), "latest".to_string(), false),
     }
 }
 
 fn auth_headers(image: &str) -> Vec<(String, String)> {
-    auth::header_for(image).map(|h| vec![("X-Registry-Auth".to_string(), h)]).unwrap_or_default()
+    auth::header_for(image)
+        .map(|h| vec![("X-Registry-Auth".to_string(), h)])
+        .unwrap_or_default()
 }
 
-async fn stream_request(ctx: &Ctx, method: Method, path: &str, body: client::Body, headers: &[(String, String)], quiet: bool) -> Result<Renderer> {
-    let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+async fn stream_request(
+    ctx: &Ctx,
+    method: Method,
+    path: &str,
+    body: client::Body,
+    headers: &[(String, String)],
+    quiet: bool,
+) -> Result<Renderer> {
+    let h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let resp = ctx.client.request(method, path, body, &h).await?;
     let mut r = Renderer::new(quiet);
     render(resp, &mut r).await?;
@@ -297,11 +313,19 @@ async fn stream_request(ctx: &Ctx, method: Method, path: &str, body: client::Bod
 /// The fully qualified name docker prints after a pull (`docker.io/library/busybox:latest`).
 fn qualified(name: &str, tag: &str) -> String {
     let full = if auth::domain_of(name) == "docker.io" && !name.starts_with("docker.io/") {
-        if name.contains('/') { format!("docker.io/{name}") } else { format!("docker.io/library/{name}") }
+        if name.contains('/') {
+            format!("docker.io/{name}")
+        } else {
+            format!("docker.io/library/{name}")
+        }
     } else {
         name.to_string()
     };
-    if tag.contains(':') { format!("{full}@{tag}") } else { format!("{full}:{tag}") }
+    if tag.contains(':') {
+        format!("{full}@{tag}")
+    } else {
+        format!("{full}:{tag}")
+    }
 }
 
 async fn pull(ctx: &Ctx, a: PullArgs) -> Result<()> {
@@ -311,24 +335,50 @@ async fn pull(ctx: &Ctx, a: PullArgs) -> Result<()> {
         path.push_str(&format!("&platform={}", enc(p)));
     }
     if !a.quiet {
-        let tag_line = if tag.contains(':') { String::new() } else { tag.clone() };
+        let tag_line = if tag.contains(':') {
+            String::new()
+        } else {
+            tag.clone()
+        };
         if tag_line == "latest" && !a.image.contains(':') {
             println!("Using default tag: latest");
         }
     }
-    stream_request(ctx, Method::POST, &path, client::empty(), &auth_headers(&name), a.quiet).await?;
+    stream_request(
+        ctx,
+        Method::POST,
+        &path,
+        client::empty(),
+        &auth_headers(&name),
+        a.quiet,
+    )
+    .await?;
     println!("{}", qualified(&name, &tag));
     Ok(())
 }
 
 async fn push(ctx: &Ctx, a: PushArgs) -> Result<()> {
     let (name, tag, explicit) = split(&a.image);
-    let tag = if a.all_tags { String::new() } else if explicit { tag } else { "latest".into() };
+    let tag = if a.all_tags {
+        String::new()
+    } else if explicit {
+        tag
+    } else {
+        "latest".into()
+    };
     if !a.all_tags && !explicit && !a.quiet {
         println!("Using default tag: latest");
     }
     let path = format!("/images/{name}/push?tag={}", enc(&tag));
-    stream_request(ctx, Method::POST, &path, client::empty(), &auth_headers(&name), a.quiet).await?;
+    stream_request(
+        ctx,
+        Method::POST,
+        &path,
+        client::empty(),
+        &auth_headers(&name),
+        a.quiet,
+    )
+    .await?;
     if a.quiet {
         println!("{}", a.image);
     }
@@ -336,7 +386,11 @@ async fn push(ctx: &Ctx, a: PushArgs) -> Result<()> {
 }
 
 fn trunc_id(id: &str, no_trunc: bool) -> String {
-    if no_trunc { id.to_string() } else { id.trim_start_matches("sha256:").chars().take(12).collect() }
+    if no_trunc {
+        id.to_string()
+    } else {
+        id.trim_start_matches("sha256:").chars().take(12).collect()
+    }
 }
 
 async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
@@ -362,16 +416,38 @@ async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
     let mut rows = Vec::new();
     for i in &images {
         let id = trunc_id(i["Id"].as_str().unwrap_or(""), a.no_trunc);
-        let tags: Vec<String> = i["RepoTags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_string)).collect();
-        let digests: Vec<String> = i["RepoDigests"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_string)).collect();
+        let tags: Vec<String> = i["RepoTags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect();
+        let digests: Vec<String> = i["RepoDigests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect();
         let pairs: Vec<(String, String)> = if tags.is_empty() {
-            let repo = digests.first().and_then(|d| d.split_once('@')).map(|(r, _)| r.to_string()).unwrap_or_else(|| "<none>".into());
+            let repo = digests
+                .first()
+                .and_then(|d| d.split_once('@'))
+                .map(|(r, _)| r.to_string())
+                .unwrap_or_else(|| "<none>".into());
             vec![(repo, "<none>".into())]
         } else {
-            tags.iter().map(|t| split(t)).map(|(n, t, _)| (n, t)).collect()
+            tags.iter()
+                .map(|t| split(t))
+                .map(|(n, t, _)| (n, t))
+                .collect()
         };
         for (repo, tag) in pairs {
-            let digest = digests.iter().find(|d| d.starts_with(&format!("{repo}@"))).and_then(|d| d.split_once('@')).map(|(_, d)| d.to_string()).unwrap_or_else(|| "<none>".into());
+            let digest = digests
+                .iter()
+                .find(|d| d.starts_with(&format!("{repo}@")))
+                .and_then(|d| d.split_once('@'))
+                .map(|(_, d)| d.to_string())
+                .unwrap_or_else(|| "<none>".into());
             let created = i["Created"].as_i64().unwrap_or(0);
             rows.push(json!({
                 "Repository": repo, "Tag": tag, "Digest": digest, "ID": id,
@@ -380,17 +456,46 @@ async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
             }));
         }
     }
-    const HEADERS: &[(&str, &str)] = &[("Repository", "REPOSITORY"), ("Tag", "TAG"), ("Digest", "DIGEST"), ("ID", "IMAGE ID"), ("CreatedSince", "CREATED"), ("Size", "SIZE")];
+    const HEADERS: &[(&str, &str)] = &[
+        ("Repository", "REPOSITORY"),
+        ("Tag", "TAG"),
+        ("Digest", "DIGEST"),
+        ("ID", "IMAGE ID"),
+        ("CreatedSince", "CREATED"),
+        ("Size", "SIZE"),
+    ];
     let fmt = output::parse_format(a.format.as_deref(), HEADERS)?;
     let digests = a.digests;
     output::print_rows(&fmt, &rows, |rows| {
-        let mut lines = vec![if digests { "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE" } else { "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE" }.to_string()];
+        let mut lines = vec![
+            if digests {
+                "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE"
+            } else {
+                "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE"
+            }
+            .to_string(),
+        ];
         for r in rows {
             let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
             lines.push(if digests {
-                format!("{}\t{}\t{}\t{}\t{}\t{}", s("Repository"), s("Tag"), s("Digest"), s("ID"), s("CreatedSince"), s("Size"))
+                format!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    s("Repository"),
+                    s("Tag"),
+                    s("Digest"),
+                    s("ID"),
+                    s("CreatedSince"),
+                    s("Size")
+                )
             } else {
-                format!("{}\t{}\t{}\t{}\t{}", s("Repository"), s("Tag"), s("ID"), s("CreatedSince"), s("Size"))
+                format!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    s("Repository"),
+                    s("Tag"),
+                    s("ID"),
+                    s("CreatedSince"),
+                    s("Size")
+                )
             });
         }
         output::tabwrite(&lines)
@@ -402,7 +507,11 @@ async fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<()> {
     let mut all = Vec::new();
     let mut failed = None;
     for name in &a.images {
-        match ctx.client.get_json::<Value>(&format!("/images/{name}/json")).await {
+        match ctx
+            .client
+            .get_json::<Value>(&format!("/images/{name}/json"))
+            .await
+        {
             Ok(v) => all.push(v),
             Err(e) => {
                 eprintln!("Error response from daemon: {e}");
@@ -429,14 +538,25 @@ async fn tag(ctx: &Ctx, a: TagArgs) -> Result<()> {
     if tag.contains(':') {
         bail!("refusing to create a tag with a digest reference");
     }
-    ctx.client.post_empty(&format!("/images/{}/tag?repo={}&tag={}", a.source, enc(&repo), enc(&tag))).await?;
+    ctx.client
+        .post_empty(&format!(
+            "/images/{}/tag?repo={}&tag={}",
+            a.source,
+            enc(&repo),
+            enc(&tag)
+        ))
+        .await?;
     Ok(())
 }
 
 async fn rmi(ctx: &Ctx, a: RmiArgs) -> Result<()> {
     let mut failed = false;
     for name in &a.images {
-        let path = format!("/images/{name}?force={}&noprune={}", u8::from(a.force), u8::from(a.no_prune));
+        let path = format!(
+            "/images/{name}?force={}&noprune={}",
+            u8::from(a.force),
+            u8::from(a.no_prune)
+        );
         match ctx.client.delete(&path).await {
             Ok(body) => {
                 let items: Vec<Value> = serde_json::from_slice(&body).unwrap_or_default();
@@ -462,7 +582,10 @@ async fn rmi(ctx: &Ctx, a: RmiArgs) -> Result<()> {
 }
 
 async fn history(ctx: &Ctx, a: HistoryArgs) -> Result<()> {
-    let items: Vec<Value> = ctx.client.get_json(&format!("/images/{}/history", a.image)).await?;
+    let items: Vec<Value> = ctx
+        .client
+        .get_json(&format!("/images/{}/history", a.image))
+        .await?;
     if a.quiet {
         for i in &items {
             println!("{}", trunc_id(i["Id"].as_str().unwrap_or(""), a.no_trunc));
@@ -488,13 +611,26 @@ async fn history(ctx: &Ctx, a: HistoryArgs) -> Result<()> {
             })
         })
         .collect();
-    const HEADERS: &[(&str, &str)] = &[("ID", "IMAGE"), ("CreatedSince", "CREATED"), ("CreatedBy", "CREATED BY"), ("Size", "SIZE"), ("Comment", "COMMENT")];
+    const HEADERS: &[(&str, &str)] = &[
+        ("ID", "IMAGE"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedBy", "CREATED BY"),
+        ("Size", "SIZE"),
+        ("Comment", "COMMENT"),
+    ];
     let fmt = output::parse_format(a.format.as_deref(), HEADERS)?;
     output::print_rows(&fmt, &rows, |rows| {
         let mut lines = vec!["IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT".to_string()];
         for r in rows {
             let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
-            lines.push(format!("{}\t{}\t{}\t{}\t{}", s("ID"), s("CreatedSince"), s("CreatedBy"), s("Size"), s("Comment")));
+            lines.push(format!(
+                "{}\t{}\t{}\t{}\t{}",
+                s("ID"),
+                s("CreatedSince"),
+                s("CreatedBy"),
+                s("Size"),
+                s("Comment")
+            ));
         }
         output::tabwrite(&lines)
     })
@@ -525,7 +661,10 @@ async fn prune(ctx: &Ctx, a: PruneArgs) -> Result<()> {
         }
         println!();
     }
-    println!("Total reclaimed space: {}", human_size(v["SpaceReclaimed"].as_i64().unwrap_or(0)));
+    println!(
+        "Total reclaimed space: {}",
+        human_size(v["SpaceReclaimed"].as_i64().unwrap_or(0))
+    );
     Ok(())
 }
 
@@ -533,7 +672,9 @@ fn read_input(path: Option<&str>) -> Result<Vec<u8>> {
     let mut data = Vec::new();
     match path {
         Some(p) if p != "-" => {
-            std::fs::File::open(p).with_context(|| format!("open {p}"))?.read_to_end(&mut data)?;
+            std::fs::File::open(p)
+                .with_context(|| format!("open {p}"))?
+                .read_to_end(&mut data)?;
         }
         _ => {
             if std::io::stdin().is_terminal() {
@@ -556,11 +697,23 @@ async fn load(ctx: &Ctx, a: LoadArgs) -> Result<()> {
 }
 
 async fn save(ctx: &Ctx, a: SaveArgs) -> Result<()> {
-    let names: Vec<String> = a.images.iter().map(|n| format!("names={}", enc(n))).collect();
+    let names: Vec<String> = a
+        .images
+        .iter()
+        .map(|n| format!("names={}", enc(n)))
+        .collect();
     if a.output.is_none() && std::io::stdout().is_terminal() {
         bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
     }
-    let resp = ctx.client.request(Method::GET, &format!("/images/get?{}", names.join("&")), client::empty(), &[]).await?;
+    let resp = ctx
+        .client
+        .request(
+            Method::GET,
+            &format!("/images/get?{}", names.join("&")),
+            client::empty(),
+            &[],
+        )
+        .await?;
     let mut out: Box<dyn Write> = match &a.output {
         Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("create {p}"))?),
         None => Box::new(std::io::stdout().lock()),
@@ -601,7 +754,10 @@ async fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
 
 async fn login(ctx: &Ctx, a: LoginArgs) -> Result<()> {
     let server = a.server.clone().unwrap_or_else(|| auth::HUB.to_string());
-    let user = a.username.clone().ok_or_else(|| anyhow::anyhow!("Username is required (-u)"))?;
+    let user = a
+        .username
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("Username is required (-u)"))?;
     let password = match (&a.password, a.password_stdin) {
         (Some(_), true) => bail!("--password and --password-stdin are mutually exclusive"),
         (Some(p), false) => p.clone(),
@@ -615,9 +771,18 @@ async fn login(ctx: &Ctx, a: LoginArgs) -> Result<()> {
     if password.is_empty() {
         bail!("Password is required");
     }
-    let body = json!({"username": user, "password": password, "serveraddress": auth::server_key(&server)});
-    let resp: Value = ctx.client.post_json(&"/auth".to_string(), Some(&body)).await?;
-    auth::store(&server, &user, &password, resp["IdentityToken"].as_str().unwrap_or(""))?;
+    let body =
+        json!({"username": user, "password": password, "serveraddress": auth::server_key(&server)});
+    let resp: Value = ctx
+        .client
+        .post_json(&"/auth".to_string(), Some(&body))
+        .await?;
+    auth::store(
+        &server,
+        &user,
+        &password,
+        resp["IdentityToken"].as_str().unwrap_or(""),
+    )?;
     println!("{}", resp["Status"].as_str().unwrap_or("Login Succeeded"));
     Ok(())
 }
@@ -639,10 +804,19 @@ mod tests {
 
     #[test]
     fn splits_and_qualifies() {
-        assert_eq!(split("127.0.0.1:5000/x/bb:1"), ("127.0.0.1:5000/x/bb".into(), "1".into(), true));
+        assert_eq!(
+            split("127.0.0.1:5000/x/bb:1"),
+            ("127.0.0.1:5000/x/bb".into(), "1".into(), true)
+        );
         assert_eq!(split("busybox"), ("busybox".into(), "latest".into(), false));
-        assert_eq!(qualified("busybox", "latest"), "docker.io/library/busybox:latest");
-        assert_eq!(qualified("127.0.0.1:5000/x/bb", "1"), "127.0.0.1:5000/x/bb:1");
+        assert_eq!(
+            qualified("busybox", "latest"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            qualified("127.0.0.1:5000/x/bb", "1"),
+            "127.0.0.1:5000/x/bb:1"
+        );
         assert_eq!(qualified("a/b", "sha256:ab"), "docker.io/a/b@sha256:ab");
     }
 }

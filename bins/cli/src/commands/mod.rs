@@ -3,6 +3,7 @@
 
 pub mod container;
 pub mod image;
+pub mod network;
 pub mod system;
 pub mod volume;
 
@@ -13,8 +14,6 @@ use clap::Subcommand;
 pub struct Ctx {
     /// Daemon client.
     pub client: Client,
-    /// `--debug`.
-    pub debug: bool,
 }
 
 /// Top-level commands, as docker names them.
@@ -42,6 +41,9 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
 }
 
 /// Run a parsed command.
@@ -56,5 +58,6 @@ pub async fn run(cmd: Command, ctx: &Ctx) -> anyhow::Result<()> {
         Command::Image(c) => image::run(ctx, c).await,
         Command::ImageTop(c) => image::run_top(ctx, c).await,
         Command::Volume(c) => volume::run(ctx, c).await,
+        Command::Network(c) => network::run(ctx, c).await,
     }
 }

@@ -14,8 +14,8 @@ use futures::Stream;
 
 use super::container::ByteStream;
 use crate::types::image::{
-    AuthConfig, AuthResponse, DistributionInspect, HistoryResponseItem, ImageDeleteResponseItem, ImageInspect,
-    ImagePruneResponse, ImageSummary,
+    AuthConfig, AuthResponse, DistributionInspect, HistoryResponseItem, ImageDeleteResponseItem,
+    ImageInspect, ImagePruneResponse, ImageSummary,
 };
 use crate::types::jsonmessage::JsonMessage;
 
@@ -89,7 +89,12 @@ pub trait ImageBackend {
         Err(todo("image tag"))
     }
     /// `DELETE /images/{name}`. `Conflict` when in use.
-    async fn image_delete(&self, _name: &str, _force: bool, _noprune: bool) -> Result<Vec<ImageDeleteResponseItem>> {
+    async fn image_delete(
+        &self,
+        _name: &str,
+        _force: bool,
+        _noprune: bool,
+    ) -> Result<Vec<ImageDeleteResponseItem>> {
         Err(todo("image delete"))
     }
     /// `POST /images/prune`.
@@ -109,15 +114,28 @@ pub trait ImageBackend {
         Err(todo("image import"))
     }
     /// `POST /images/create?fromImage=`.
-    async fn image_pull(&self, _q: ImagePullQuery, _auth: Option<AuthConfig>) -> Result<JsonStream> {
+    async fn image_pull(
+        &self,
+        _q: ImagePullQuery,
+        _auth: Option<AuthConfig>,
+    ) -> Result<JsonStream> {
         Err(todo("image pull"))
     }
     /// `POST /images/{name}/push?tag=`.
-    async fn image_push(&self, _name: &str, _tag: &str, _auth: Option<AuthConfig>) -> Result<JsonStream> {
+    async fn image_push(
+        &self,
+        _name: &str,
+        _tag: &str,
+        _auth: Option<AuthConfig>,
+    ) -> Result<JsonStream> {
         Err(todo("image push"))
     }
     /// `GET /distribution/{name}/json`.
-    async fn distribution_inspect(&self, _name: &str, _auth: Option<AuthConfig>) -> Result<DistributionInspect> {
+    async fn distribution_inspect(
+        &self,
+        _name: &str,
+        _auth: Option<AuthConfig>,
+    ) -> Result<DistributionInspect> {
         Err(todo("distribution inspect"))
     }
     /// `POST /auth`. `Unauthorized` for wrong credentials.

@@ -29,7 +29,12 @@ pub trait NetworkBackend {
     /// Remove.
     async fn network_remove(&self, id: &str) -> Result<()>;
     /// Attach a container; on a running container the interface appears live.
-    async fn network_connect(&self, id: &str, container: &str, config: Option<EndpointSettings>) -> Result<()>;
+    async fn network_connect(
+        &self,
+        id: &str,
+        container: &str,
+        config: Option<EndpointSettings>,
+    ) -> Result<()>;
     /// Detach a container; `force` also succeeds when the container is gone.
     async fn network_disconnect(&self, id: &str, container: &str, force: bool) -> Result<()>;
     /// Remove unused user networks; filters `until`, `label`, `label!`.

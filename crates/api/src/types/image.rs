@@ -204,7 +204,11 @@ pub struct OciPlatform {
     /// `linux`.
     pub os: String,
     /// OS version.
-    #[serde(rename = "os.version", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub os_version: String,
     /// Variant.
     #[serde(default, skip_serializing_if = "String::is_empty")]

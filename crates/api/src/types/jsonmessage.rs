@@ -34,7 +34,11 @@ pub struct JsonMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Byte counts for progress bars.
-    #[serde(rename = "progressDetail", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "progressDetail",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub progress_detail: Option<ProgressDetail>,
     /// Pre-rendered progress bar (deprecated, still sent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,7 +47,11 @@ pub struct JsonMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Error (mid-stream).
-    #[serde(rename = "errorDetail", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "errorDetail",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub error_detail: Option<ErrorDetail>,
     /// Same text as `errorDetail.message` (deprecated, still sent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,19 +64,29 @@ pub struct JsonMessage {
 impl JsonMessage {
     /// `{"status": ...}` with an optional id.
     pub fn status(status: impl Into<String>, id: Option<&str>) -> JsonMessage {
-        JsonMessage { status: Some(status.into()), id: id.map(str::to_string), ..Default::default() }
+        JsonMessage {
+            status: Some(status.into()),
+            id: id.map(str::to_string),
+            ..Default::default()
+        }
     }
 
     /// `{"stream": ...}`.
     pub fn stream(text: impl Into<String>) -> JsonMessage {
-        JsonMessage { stream: Some(text.into()), ..Default::default() }
+        JsonMessage {
+            stream: Some(text.into()),
+            ..Default::default()
+        }
     }
 
     /// An error message (both the new and the deprecated field).
     pub fn error(message: impl Into<String>) -> JsonMessage {
         let message = message.into();
         JsonMessage {
-            error_detail: Some(ErrorDetail { code: None, message: message.clone() }),
+            error_detail: Some(ErrorDetail {
+                code: None,
+                message: message.clone(),
+            }),
             error: Some(message),
             ..Default::default()
         }
@@ -79,7 +97,10 @@ impl JsonMessage {
         JsonMessage {
             status: Some(status.into()),
             id: Some(id.to_string()),
-            progress_detail: Some(ProgressDetail { current: Some(current), total: (total > 0).then_some(total) }),
+            progress_detail: Some(ProgressDetail {
+                current: Some(current),
+                total: (total > 0).then_some(total),
+            }),
             progress: Some(render_bar(current, total)),
             ..Default::default()
         }
@@ -95,9 +116,19 @@ pub fn human_size(n: i64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    let int_digits = if v < 10.0 { 1 } else if v < 100.0 { 2 } else { 3 };
+    let int_digits = if v < 10.0 {
+        1
+    } else if v < 100.0 {
+        2
+    } else {
+        3
+    };
     let s = format!("{v:.*}", 4 - int_digits);
-    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
     format!("{s}{}", units[i])
 }
 

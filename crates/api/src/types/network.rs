@@ -178,7 +178,10 @@ mod tests {
         assert!(r.internal && r.enable_ipv6.is_none());
         let ipam = r.ipam.unwrap();
         assert_eq!(ipam.config[0].ip_range, "10.1.2.0/24");
-        assert_eq!(ipam.config[0].auxiliary_addresses.as_ref().unwrap()["a"], "10.1.0.5");
+        assert_eq!(
+            ipam.config[0].auxiliary_addresses.as_ref().unwrap()["a"],
+            "10.1.0.5"
+        );
     }
 
     #[test]
@@ -188,13 +191,20 @@ mod tests {
             ipam: Ipam {
                 driver: "default".into(),
                 options: None,
-                config: vec![IpamConfig { subnet: "172.17.0.0/16".into(), gateway: "172.17.0.1".into(), ..Default::default() }],
+                config: vec![IpamConfig {
+                    subnet: "172.17.0.0/16".into(),
+                    gateway: "172.17.0.1".into(),
+                    ..Default::default()
+                }],
             },
             ..Default::default()
         };
         let v = serde_json::to_value(&n).unwrap();
         assert!(v["IPAM"]["Options"].is_null());
-        assert_eq!(v["IPAM"]["Config"][0], serde_json::json!({"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}));
+        assert_eq!(
+            v["IPAM"]["Config"][0],
+            serde_json::json!({"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"})
+        );
         assert_eq!(v["ConfigFrom"], serde_json::json!({"Network": ""}));
         assert!(v["Containers"].as_object().unwrap().is_empty());
     }

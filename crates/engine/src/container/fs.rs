@@ -87,6 +87,61 @@ pub fn go_mode(md: &std::fs::Metadata) -> u32 {
     m
 }
 
+/// Where container paths live on the host: the root filesystem plus the
+/// mounts the runtime adds (network files, volumes, binds), longest first.
+#[derive(Debug, Clone, Default)]
+pub struct CopyRoot {
+    /// The mounted root filesystem.
+    pub root: PathBuf,
+    /// (destination in the container, host source).
+    pub mounts: Vec<(String, PathBuf)>,
+}
+
+impl CopyRoot {
+    /// Resolve a container path to a host path (see [`host_path`]).
+    pub fn resolve(&self, path: &str) -> Result<PathBuf> {
+        let clean = clean_path(path);
+        for (dest, src) in &self.mounts {
+            if clean == *dest {
+                return Ok(src.clone());
+            }
+            if let Some(rest) = clean.strip_prefix(dest.as_str()).filter(|r| r.starts_with('/')) {
+                return host_path(src, rest);
+            }
+        }
+        host_path(&self.root, path)
+    }
+
+    /// The directory `path` names, following all symlinks (for extraction).
+    pub fn resolve_dir(&self, path: &str) -> Option<PathBuf> {
+        let clean = clean_path(path);
+        for (dest, src) in &self.mounts {
+            if clean == *dest {
+                return Some(src.clone());
+            }
+            if let Some(rest) = clean.strip_prefix(dest.as_str()).filter(|r| r.starts_with('/')) {
+                return resolve_in_root(src, rest);
+            }
+        }
+        resolve_in_root(&self.root, path)
+    }
+}
+
+/// Lexically clean an absolute container path (`/a/./b/../c/` → `/a/c`).
+pub fn clean_path(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// Resolve `path` (absolute, in the container) to a host path, following
 /// symlinks inside the root except in the last component.
 pub fn host_path(root: &Path, path: &str) -> Result<PathBuf> {
@@ -125,9 +180,26 @@ fn stat_of(host: &Path, shown: &str) -> Result<PathStat> {
 }
 
 impl Engine {
-    /// The container's root, mounted (a stopped container is mounted on demand).
-    async fn root_for_copy(&self, c: &Container) -> Result<PathBuf> {
-        self.mount_rootfs(c).await
+    /// The container's root, mounted (a stopped container is mounted on demand),
+    /// with the mounts the runtime adds on top.
+    async fn root_for_copy(&self, c: &Container) -> Result<CopyRoot> {
+        let root = self.mount_rootfs(c).await?;
+        let dir = self.container_dir(&c.id);
+        let mut mounts: Vec<(String, PathBuf)> = vec![
+            ("/etc/hostname".into(), dir.join("hostname")),
+            ("/etc/hosts".into(), dir.join("hosts")),
+            ("/etc/resolv.conf".into(), dir.join("resolv.conf")),
+        ];
+        mounts.retain(|(_, p)| p.exists());
+        c.with_config(|r| {
+            for m in &r.mount_requests {
+                if m.kind != berth_volume::MountKind::Tmpfs && !m.source.is_empty() {
+                    mounts.push((clean_path(&m.destination), PathBuf::from(&m.source)));
+                }
+            }
+        });
+        mounts.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        Ok(CopyRoot { root, mounts })
     }
 
     /// `docker diff`.
@@ -145,14 +217,14 @@ impl Engine {
     pub async fn stat_path(self: &Arc<Self>, key: &str, path: &str) -> Result<PathStat> {
         let c = self.container(key)?;
         let root = self.root_for_copy(&c).await?;
-        stat_of(&host_path(&root, path)?, path)
+        stat_of(&root.resolve(path)?, path)
     }
 
     /// `GET /containers/{id}/archive`: a tar whose top entry is the path's base name.
     pub async fn get_archive(self: &Arc<Self>, key: &str, path: &str) -> Result<(PathStat, ByteStream)> {
         let c = self.container(key)?;
         let root = self.root_for_copy(&c).await?;
-        let host = host_path(&root, path)?;
+        let host = root.resolve(path)?;
         let stat = stat_of(&host, path)?;
         let name = if stat.name == "/" { ".".to_string() } else { stat.name.clone() };
         // `path/.` copies the directory's content, not the directory.
@@ -185,7 +257,8 @@ impl Engine {
             return Err(Error::forbidden("container rootfs is marked read-only"));
         }
         let root = self.root_for_copy(&c).await?;
-        let dest = resolve_in_root(&root, path)
+        let dest = root
+            .resolve_dir(path)
             .ok_or_else(|| Error::not_found(format!("Could not find the file {path} in container")))?;
         let md = std::fs::metadata(&dest).map_err(|_| Error::not_found(format!("Could not find the file {path} in container")))?;
         if !md.is_dir() {
@@ -233,7 +306,7 @@ impl Engine {
     /// `docker export`: the root filesystem as a tar stream.
     pub async fn export_container(self: &Arc<Self>, key: &str) -> Result<ByteStream> {
         let c = self.container(key)?;
-        let root = self.root_for_copy(&c).await?;
+        let root = self.root_for_copy(&c).await?.root;
         self.emit_container(&c, "export", &[]);
         Ok(stream_from_blocking(move |w| {
             let mut b = tar::Builder::new(w);
@@ -301,5 +374,10 @@ mod tests {
         assert_eq!(host_path(root, "/up/passwd").unwrap(), root.join("etc/passwd"));
         assert_eq!(host_path(root, "/link").unwrap(), root.join("link"));
         assert!(host_path(root, "relative").is_err());
+        let cr = CopyRoot { root: root.to_path_buf(), mounts: vec![("/etc/hostname".into(), "/tmp/h".into()), ("/data".into(), root.join("vol"))] };
+        assert_eq!(cr.resolve("/etc/hostname").unwrap(), PathBuf::from("/tmp/h"));
+        assert_eq!(cr.resolve("/data/x").unwrap(), root.join("vol/x"));
+        assert_eq!(cr.resolve("/datax").unwrap(), root.join("datax"));
+        assert_eq!(clean_path("/a/./b/../c/"), "/a/c");
     }
 }

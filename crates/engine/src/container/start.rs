@@ -41,6 +41,18 @@ impl Engine {
             Ok(()) => Ok(()),
             Err(e) => {
                 let code = start_error_code(e.message());
+                // The docker CLI picks its exit code (127/126) from Docker's wording.
+                let e = match code {
+                    127 => Error::invalid(format!(
+                        "failed to create task for container: OCI runtime create failed: unable to start container process: exec: \"{}\": executable file not found in $PATH: unknown",
+                        c.with_config(|r| r.path.clone())
+                    )),
+                    126 => Error::invalid(format!(
+                        "failed to create task for container: OCI runtime create failed: unable to start container process: exec: \"{}\": permission denied: unknown",
+                        c.with_config(|r| r.path.clone())
+                    )),
+                    _ => e,
+                };
                 let _ = self.shim(c).delete(true).await;
                 self.unmount_rootfs(c).await;
                 self.release_network(c).await;
@@ -56,6 +68,16 @@ impl Engine {
                 });
                 // Clients attached before the start get EOF.
                 c.pending.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                // Docker removes an `--rm` container whose start failed (the CLI waits for it).
+                if c.with_config(|r| r.host_config.auto_remove) {
+                    let engine = self.clone();
+                    let id = c.id.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = engine.remove_container(&id, true, true, false).await {
+                            tracing::warn!(%id, "auto-remove after failed start: {e}");
+                        }
+                    });
+                }
                 if code == 127 || code == 126 {
                     return Err(Error::invalid(msg));
                 }

@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use berth_api::types::image::{GraphDriver, HistoryResponseItem, ImageInspect, ImageMetadata, ImageSummary, RootFs};
+use berth_api::types::image::{
+    GraphDriver, HistoryResponseItem, ImageInspect, ImageMetadata, ImageSummary, RootFs,
+};
 use berth_core::filters::Filters;
 use berth_core::timefmt::ZERO_TIME;
 use berth_core::{Error, Result};
@@ -10,7 +12,11 @@ use berth_image::{Image, ImageService, Reference};
 
 /// Docker's name for the storage driver behind a snapshotter.
 pub fn driver_name(snapshotter: &str) -> &'static str {
-    if snapshotter == "overlayfs" { "overlay2" } else { "vfs" }
+    if snapshotter == "overlayfs" {
+        "overlay2"
+    } else {
+        "vfs"
+    }
 }
 
 /// `GET /images/{name}/json`.
@@ -31,10 +37,20 @@ pub fn inspect(img: &Image, snapshotter: &str, old_api: bool) -> ImageInspect {
         os_version: img.os_version.clone(),
         size: img.size,
         virtual_size: old_api.then_some(img.size),
-        graph_driver: GraphDriver { name: driver_name(snapshotter).into(), data: BTreeMap::new() },
-        root_fs: RootFs { kind: "layers".into(), layers: img.diff_ids.clone() },
+        graph_driver: GraphDriver {
+            name: driver_name(snapshotter).into(),
+            data: BTreeMap::new(),
+        },
+        root_fs: RootFs {
+            kind: "layers".into(),
+            layers: img.diff_ids.clone(),
+        },
         metadata: ImageMetadata {
-            last_tag_time: if img.last_tag_time.is_empty() { ZERO_TIME.into() } else { img.last_tag_time.clone() },
+            last_tag_time: if img.last_tag_time.is_empty() {
+                ZERO_TIME.into()
+            } else {
+                img.last_tag_time.clone()
+            },
         },
     }
 }
@@ -58,7 +74,11 @@ pub fn summary(img: &Image, shared: i64, containers: i64, old_api: bool) -> Imag
 /// `GET /images/{name}/history`, newest first, ids and tags filled along the parent chain.
 pub fn history(svc: &ImageService, img: &Image) -> Result<Vec<HistoryResponseItem>> {
     let sizes = svc.layer_sizes()?;
-    let diffs: Vec<berth_image::Digest> = img.diff_ids.iter().filter_map(|d| berth_image::Digest::parse(d).ok()).collect();
+    let diffs: Vec<berth_image::Digest> = img
+        .diff_ids
+        .iter()
+        .filter_map(|d| berth_image::Digest::parse(d).ok())
+        .collect();
     let chains = berth_image::digest::chain_ids(&diffs);
     let mut layer = 0;
     let mut items = Vec::new();
@@ -72,7 +92,12 @@ pub fn history(svc: &ImageService, img: &Image) -> Result<Vec<HistoryResponseIte
         }
         items.push(HistoryResponseItem {
             id: "<missing>".into(),
-            created: h.created.as_deref().and_then(berth_core::timefmt::parse_rfc3339).map(|t| t.timestamp()).unwrap_or(0),
+            created: h
+                .created
+                .as_deref()
+                .and_then(berth_core::timefmt::parse_rfc3339)
+                .map(|t| t.timestamp())
+                .unwrap_or(0),
             created_by: h.created_by.clone(),
             tags: Vec::new(),
             size,
@@ -94,12 +119,19 @@ pub fn history(svc: &ImageService, img: &Image) -> Result<Vec<HistoryResponseIte
 
 /// Docker's `reference` filter: a glob matched against the familiar name, and name:tag.
 fn reference_matches(pattern: &str, img: &Image) -> bool {
-    img.repo_tags.iter().chain(&img.repo_digests).any(|t| name_matches(pattern, t))
+    img.repo_tags
+        .iter()
+        .chain(&img.repo_digests)
+        .any(|t| name_matches(pattern, t))
 }
 
 fn name_matches(pattern: &str, name: &str) -> bool {
-    let Ok(r) = Reference::parse(name) else { return false };
-    glob(pattern, &r.familiar_name()) || glob(pattern, &r.familiar()) || glob(pattern, &r.to_string())
+    let Ok(r) = Reference::parse(name) else {
+        return false;
+    };
+    glob(pattern, &r.familiar_name())
+        || glob(pattern, &r.familiar())
+        || glob(pattern, &r.to_string())
 }
 
 /// `path.Match`-style glob: `*` (not `/`), `?`, literal otherwise.
@@ -117,7 +149,12 @@ pub fn glob(pattern: &str, s: &str) -> bool {
 }
 
 /// Apply `GET /images/json` filters and the `all` rule.
-pub fn filter(svc: &ImageService, images: Vec<Image>, all: bool, f: &Filters) -> Result<Vec<Image>> {
+pub fn filter(
+    svc: &ImageService,
+    images: Vec<Image>,
+    all: bool,
+    f: &Filters,
+) -> Result<Vec<Image>> {
     let time_of = |key: &str| -> Result<Option<i64>> {
         match f.get(key).first() {
             None => Ok(None),
@@ -138,7 +175,8 @@ pub fn filter(svc: &ImageService, images: Vec<Image>, all: bool, f: &Filters) ->
         ),
     };
     let dangling = f.bool_value("dangling")?;
-    let parents: std::collections::HashSet<String> = images.iter().map(|i| i.parent.clone()).collect();
+    let parents: std::collections::HashSet<String> =
+        images.iter().map(|i| i.parent.clone()).collect();
     let refs = f.get("reference").to_vec();
     Ok(images
         .into_iter()

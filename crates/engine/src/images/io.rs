@@ -23,7 +23,11 @@ pub struct BodyReader {
 impl BodyReader {
     /// Read `stream` from a blocking thread.
     pub fn new(stream: ByteStream) -> BodyReader {
-        BodyReader { stream, handle: tokio::runtime::Handle::current(), buf: Bytes::new() }
+        BodyReader {
+            stream,
+            handle: tokio::runtime::Handle::current(),
+            buf: Bytes::new(),
+        }
     }
 }
 
@@ -54,12 +58,20 @@ impl ChannelWriter {
     /// A writer and the stream of what it writes.
     pub fn new() -> (ChannelWriter, ByteStream) {
         let (tx, rx) = mpsc::channel(16);
-        (ChannelWriter { tx, buf: Vec::with_capacity(CHUNK) }, Box::pin(ReceiverStream::new(rx)))
+        (
+            ChannelWriter {
+                tx,
+                buf: Vec::with_capacity(CHUNK),
+            },
+            Box::pin(ReceiverStream::new(rx)),
+        )
     }
 
     /// End the stream with an error (the client sees a cut connection).
     pub fn fail(self, e: &Error) {
-        let _ = self.tx.blocking_send(Err(io::Error::other(e.message().to_string())));
+        let _ = self
+            .tx
+            .blocking_send(Err(io::Error::other(e.message().to_string())));
     }
 }
 
@@ -77,7 +89,9 @@ impl Write for ChannelWriter {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
     }
 }
 
@@ -90,7 +104,11 @@ impl Drop for ChannelWriter {
 /// One progress message in Docker's JSON shape.
 pub fn to_message(p: Progress) -> JsonMessage {
     if let Some(aux) = p.aux {
-        return JsonMessage { progress_detail: Some(ProgressDetail::default()), aux: Some(aux), ..Default::default() };
+        return JsonMessage {
+            progress_detail: Some(ProgressDetail::default()),
+            aux: Some(aux),
+            ..Default::default()
+        };
     }
     if !p.stream.is_empty() {
         return JsonMessage::stream(p.stream);
@@ -132,5 +150,9 @@ where
 {
     let (sink, rx) = ProgressSink::channel();
     let handle = tokio::task::spawn_blocking(move || f(sink));
-    json_stream(rx, async move { handle.await.map_err(|e| Error::internal(format!("image task failed: {e}")))? })
+    json_stream(rx, async move {
+        handle
+            .await
+            .map_err(|e| Error::internal(format!("image task failed: {e}")))?
+    })
 }

@@ -39,7 +39,11 @@ pub fn endpoint_request(s: &EndpointSettings) -> Result<EndpointRequest> {
         }
         berth_network::controller::parse_ip(v)
             .map(Some)
-            .ok_or_else(|| Error::invalid(format!("invalid endpoint settings:\ninvalid {fam} address: {v}")))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "invalid endpoint settings:\ninvalid {fam} address: {v}"
+                ))
+            })
     };
     Ok(EndpointRequest {
         aliases: s.aliases.clone().unwrap_or_default(),
@@ -53,7 +57,12 @@ pub fn endpoint_request(s: &EndpointSettings) -> Result<EndpointRequest> {
 
 /// Exposed ports of the config (`80/tcp` keys).
 pub fn exposed(rec: &ConfigRecord) -> Vec<PortProto> {
-    rec.config.exposed_ports.iter().flatten().filter_map(|(k, _)| k.parse().ok()).collect()
+    rec.config
+        .exposed_ports
+        .iter()
+        .flatten()
+        .filter_map(|(k, _)| k.parse().ok())
+        .collect()
 }
 
 /// `-p` bindings, plus an ephemeral binding per exposed port for `-P`.
@@ -72,7 +81,12 @@ pub fn port_bindings(hc: &HostConfig, exposed: &[PortProto]) -> Result<Vec<PortB
     if hc.publish_all_ports {
         for p in exposed {
             if !out.iter().any(|b| b.container == *p) {
-                out.push(PortBinding { container: *p, host_ip: None, host_port: 0, host_port_end: 0 });
+                out.push(PortBinding {
+                    container: *p,
+                    host_ip: None,
+                    host_port: 0,
+                    host_port_end: 0,
+                });
             }
         }
     }
@@ -82,7 +96,8 @@ pub fn port_bindings(hc: &HostConfig, exposed: &[PortProto]) -> Result<Vec<PortB
 /// Networks a container joins at start: the primary one (from its network
 /// mode) first, then the others of `NetworkingConfig`, with their settings.
 pub fn networks_to_join(rec: &ConfigRecord) -> Vec<(String, EndpointSettings)> {
-    let configured: BTreeMap<String, EndpointSettings> = rec.networking.endpoints_config.clone().unwrap_or_default();
+    let configured: BTreeMap<String, EndpointSettings> =
+        rec.networking.endpoints_config.clone().unwrap_or_default();
     let mut out = Vec::new();
     let (_, primary) = parse_mode(&rec.host_config.network_mode);
     if let Some(p) = primary {
@@ -117,15 +132,29 @@ impl Engine {
             container_name: rec.name.clone(),
             hostname: rec.config.hostname.clone(),
             mode: mode.clone(),
-            dns: hc.dns.iter().flatten().filter_map(|d| berth_network::controller::parse_ip(d)).collect(),
-            ports: if mode == NetworkMode::Private { port_bindings(hc, &exposed)? } else { Vec::new() },
+            dns: hc
+                .dns
+                .iter()
+                .flatten()
+                .filter_map(|d| berth_network::controller::parse_ip(d))
+                .collect(),
+            ports: if mode == NetworkMode::Private {
+                port_bindings(hc, &exposed)?
+            } else {
+                Vec::new()
+            },
             exposed,
         };
         self.networks.create_sandbox(req).await?;
         if !matches!(mode, NetworkMode::Container(_)) {
             for (net, settings) in networks_to_join(&rec) {
                 let joined = match endpoint_request(&settings) {
-                    Ok(r) => self.networks.join(&rec.id, &net, r).await.map(|_| ()).map_err(Error::from),
+                    Ok(r) => self
+                        .networks
+                        .join(&rec.id, &net, r)
+                        .await
+                        .map(|_| ())
+                        .map_err(Error::from),
                     Err(e) => Err(e),
                 };
                 if let Err(e) = joined {
@@ -134,11 +163,10 @@ impl Engine {
                 }
             }
         }
-        let view = self
-            .networks
-            .sandbox(&rec.id)
-            .await
-            .ok_or_else(|| Error::internal(format!("network sandbox of {} vanished", rec.id)))?;
+        let view =
+            self.networks.sandbox(&rec.id).await.ok_or_else(|| {
+                Error::internal(format!("network sandbox of {} vanished", rec.id))
+            })?;
         let addresses = view
             .endpoints
             .iter()
@@ -165,11 +193,21 @@ impl Engine {
         for link in hc.links.iter().flatten() {
             let (target, alias) = link.split_once(':').unwrap_or((link, link));
             let alias = alias.rsplit('/').next().unwrap_or(alias);
-            let Ok(t) = self.containers.get(target.trim_start_matches('/')) else { continue };
-            let Some(view) = self.networks.sandbox(&t.id).await else { continue };
-            let Some(ip) = view.endpoints.iter().find_map(|e| e.endpoint.iface.address) else { continue };
+            let Ok(t) = self.containers.get(target.trim_start_matches('/')) else {
+                continue;
+            };
+            let Some(view) = self.networks.sandbox(&t.id).await else {
+                continue;
+            };
+            let Some(ip) = view.endpoints.iter().find_map(|e| e.endpoint.iface.address) else {
+                continue;
+            };
             let name = t.name();
-            let mut names = vec![alias.to_string(), t.id.get(..12).unwrap_or(&t.id).to_string(), name];
+            let mut names = vec![
+                alias.to_string(),
+                t.id.get(..12).unwrap_or(&t.id).to_string(),
+                name,
+            ];
             names.dedup();
             out.push((ip.addr().to_string(), names));
         }
@@ -178,29 +216,47 @@ impl Engine {
 
     /// `network connect`: live on a running container, and remembered in its
     /// configuration so the next start joins again.
-    pub(crate) async fn connect_container(&self, net: &str, container: &str, s: EndpointSettings) -> Result<NetworkRecord> {
+    pub(crate) async fn connect_container(
+        &self,
+        net: &str,
+        container: &str,
+        s: EndpointSettings,
+    ) -> Result<NetworkRecord> {
         let c = self.containers.get(container)?;
         let req = endpoint_request(&s)?;
         let n = self.networks.validate_endpoint(net, &req).await?;
         let rec = c.config();
-        let already = networks_to_join(&rec).iter().any(|(name, _)| *name == n.name || *name == n.id);
+        let already = networks_to_join(&rec)
+            .iter()
+            .any(|(name, _)| *name == n.name || *name == n.id);
         if c.status().is_alive() {
             self.networks.join(&c.id, &n.id, req).await?;
         } else if already {
-            return Err(Error::forbidden(format!("endpoint with name {} already exists in network {}", rec.name, n.name)));
+            return Err(Error::forbidden(format!(
+                "endpoint with name {} already exists in network {}",
+                rec.name, n.name
+            )));
         }
         self.remember_network(&c, &n.name, Some(s))?;
         Ok(n)
     }
 
     /// `network disconnect`; `force` also removes the endpoint of a container that is gone.
-    pub(crate) async fn disconnect_container(&self, net: &str, container: &str, force: bool) -> Result<NetworkRecord> {
+    pub(crate) async fn disconnect_container(
+        &self,
+        net: &str,
+        container: &str,
+        force: bool,
+    ) -> Result<NetworkRecord> {
         let info = self.networks.network(net).await?;
         let n = info.network.clone();
         let c = match self.containers.get(container) {
             Ok(c) => c,
             Err(e) if force => {
-                let stale = info.endpoints.iter().find(|(id, name, _)| name == container || id.starts_with(container));
+                let stale = info
+                    .endpoints
+                    .iter()
+                    .find(|(id, name, _)| name == container || id.starts_with(container));
                 match stale {
                     Some((id, _, _)) => {
                         self.networks.leave(id, &n.id).await?;
@@ -214,8 +270,14 @@ impl Engine {
         let alive = c.status().is_alive() || c.status() == Status::Restarting;
         if alive && self.networks.sandbox(&c.id).await.is_some() {
             self.networks.leave(&c.id, &n.id).await?;
-        } else if !networks_to_join(&c.config()).iter().any(|(name, _)| *name == n.name || *name == n.id) {
-            return Err(Error::internal(format!("container {} is not connected to network {}", c.id, n.name)));
+        } else if !networks_to_join(&c.config())
+            .iter()
+            .any(|(name, _)| *name == n.name || *name == n.id)
+        {
+            return Err(Error::internal(format!(
+                "container {} is not connected to network {}",
+                c.id, n.name
+            )));
         }
         self.remember_network(&c, &n.name, None)?;
         Ok(n)
@@ -224,9 +286,17 @@ impl Engine {
     /// Add (`Some`) or drop (`None`) a network in the container's `NetworkingConfig`.
     // The container record belongs to the container code; this is the one
     // write networks make to it.
-    fn remember_network(&self, c: &Container, name: &str, s: Option<EndpointSettings>) -> Result<()> {
+    fn remember_network(
+        &self,
+        c: &Container,
+        name: &str,
+        s: Option<EndpointSettings>,
+    ) -> Result<()> {
         c.update_config(|r| {
-            let map = r.networking.endpoints_config.get_or_insert_with(BTreeMap::new);
+            let map = r
+                .networking
+                .endpoints_config
+                .get_or_insert_with(BTreeMap::new);
             match s {
                 Some(s) => {
                     map.insert(name.to_string(), s);
@@ -252,25 +322,46 @@ mod tests {
         assert_eq!(parse_mode("mynet"), (None, Some("mynet")));
         let mut hc = HostConfig::default();
         let mut pm = BTreeMap::new();
-        pm.insert("80/tcp".to_string(), Some(vec![WireBinding { host_ip: "127.0.0.1".into(), host_port: "8080".into() }]));
+        pm.insert(
+            "80/tcp".to_string(),
+            Some(vec![WireBinding {
+                host_ip: "127.0.0.1".into(),
+                host_port: "8080".into(),
+            }]),
+        );
         pm.insert("53/udp".to_string(), Some(vec![WireBinding::default()]));
         hc.port_bindings = Some(pm);
         hc.publish_all_ports = true;
         let exposed: Vec<PortProto> = vec!["80/tcp".parse().unwrap(), "443/tcp".parse().unwrap()];
         let b = port_bindings(&hc, &exposed).unwrap();
         assert_eq!(b.len(), 3);
-        assert!(b.iter().any(|x| x.container.port == 443 && x.host_port == 0));
+        assert!(
+            b.iter()
+                .any(|x| x.container.port == 443 && x.host_port == 0)
+        );
         let s = EndpointSettings {
-            ipam_config: Some(EndpointIpamConfig { ipv4_address: "10.1.0.5".into(), ..Default::default() }),
+            ipam_config: Some(EndpointIpamConfig {
+                ipv4_address: "10.1.0.5".into(),
+                ..Default::default()
+            }),
             aliases: Some(vec!["web".into()]),
             ..Default::default()
         };
         let r = endpoint_request(&s).unwrap();
-        assert_eq!((r.ipv4.unwrap().to_string(), r.aliases), ("10.1.0.5".into(), vec!["web".to_string()]));
+        assert_eq!(
+            (r.ipv4.unwrap().to_string(), r.aliases),
+            ("10.1.0.5".into(), vec!["web".to_string()])
+        );
         let bad = EndpointSettings {
-            ipam_config: Some(EndpointIpamConfig { ipv4_address: "10.1.0".into(), ..Default::default() }),
+            ipam_config: Some(EndpointIpamConfig {
+                ipv4_address: "10.1.0".into(),
+                ..Default::default()
+            }),
             ..Default::default()
         };
-        assert_eq!(endpoint_request(&bad).unwrap_err().kind(), berth_core::ErrorKind::InvalidArgument);
+        assert_eq!(
+            endpoint_request(&bad).unwrap_err().kind(),
+            berth_core::ErrorKind::InvalidArgument
+        );
     }
 }

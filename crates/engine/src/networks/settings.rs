@@ -35,11 +35,23 @@ fn endpoint_settings(e: &EndpointView) -> EndpointSettings {
         network_id: e.network_id.clone(),
         endpoint_id: ep.id.clone(),
         gateway: ep.gateway.map(|g| g.to_string()).unwrap_or_default(),
-        ip_address: ep.iface.address.map(|a| a.addr().to_string()).unwrap_or_default(),
+        ip_address: ep
+            .iface
+            .address
+            .map(|a| a.addr().to_string())
+            .unwrap_or_default(),
         ip_prefix_len: ep.iface.address.map(|a| a.prefix_len() as i64).unwrap_or(0),
         ipv6_gateway: ep.gateway_v6.map(|g| g.to_string()).unwrap_or_default(),
-        global_ipv6_address: ep.iface.address_v6.map(|a| a.addr().to_string()).unwrap_or_default(),
-        global_ipv6_prefix_len: ep.iface.address_v6.map(|a| a.prefix_len() as i64).unwrap_or(0),
+        global_ipv6_address: ep
+            .iface
+            .address_v6
+            .map(|a| a.addr().to_string())
+            .unwrap_or_default(),
+        global_ipv6_prefix_len: ep
+            .iface
+            .address_v6
+            .map(|a| a.prefix_len() as i64)
+            .unwrap_or(0),
         dns_names: some(&ep.dns_names),
     }
 }
@@ -51,8 +63,14 @@ pub fn ports_map(view: &SandboxView) -> PortMap {
         ports.entry(p.to_string()).or_insert(None);
     }
     for m in view.ports() {
-        let list = ports.entry(m.container.to_string()).or_insert(None).get_or_insert_with(Vec::new);
-        list.push(PortBinding { host_ip: m.host_ip_string(), host_port: m.host_port.to_string() });
+        let list = ports
+            .entry(m.container.to_string())
+            .or_insert(None)
+            .get_or_insert_with(Vec::new);
+        list.push(PortBinding {
+            host_ip: m.host_ip_string(),
+            host_port: m.host_port.to_string(),
+        });
     }
     ports
 }

@@ -33,7 +33,8 @@ impl ImageService {
             None => None,
         };
         let platform = match &opts.platform {
-            Some(p) if !p.is_empty() => Platform::parse(p).ok_or_else(|| ImageError::Invalid(format!("invalid platform {p:?}")))?,
+            Some(p) if !p.is_empty() => Platform::parse(p)
+                .ok_or_else(|| ImageError::Invalid(format!("invalid platform {p:?}")))?,
             _ => Platform::host(),
         };
         let mut config = ContainerConfig::default();
@@ -44,11 +45,14 @@ impl ImageService {
         let mut w = self.content.writer(None)?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
-            let n = plain.read(&mut buf).map_err(|e| ImageError::bad(format!("import: {e}")))?;
+            let n = plain
+                .read(&mut buf)
+                .map_err(|e| ImageError::bad(format!("import: {e}")))?;
             if n == 0 {
                 break;
             }
-            w.write_all(&buf[..n]).map_err(|e| ImageError::io("import", e))?;
+            w.write_all(&buf[..n])
+                .map_err(|e| ImageError::io("import", e))?;
         }
         let size = w.count();
         let diff = w.commit()?;
@@ -62,7 +66,11 @@ impl ImageService {
             }
         };
         let created = now();
-        let message = if opts.message.is_empty() { format!("Imported from {}", opts.source) } else { opts.message.clone() };
+        let message = if opts.message.is_empty() {
+            format!("Imported from {}", opts.source)
+        } else {
+            opts.message.clone()
+        };
         let cfg = ImageConfig {
             architecture: platform.architecture,
             os: platform.os,
@@ -70,8 +78,15 @@ impl ImageService {
             created: Some(created.clone()),
             comment: message.clone(),
             config: Some(config),
-            rootfs: RootFs { kind: "layers".into(), diff_ids: vec![diff.to_string()] },
-            history: vec![History { created: Some(created.clone()), comment: message, ..Default::default() }],
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: vec![diff.to_string()],
+            },
+            history: vec![History {
+                created: Some(created.clone()),
+                comment: message,
+                ..Default::default()
+            }],
             ..Default::default()
         };
         let raw = serde_json::to_vec(&cfg).map_err(|e| ImageError::bad(e.to_string()))?;
@@ -79,7 +94,12 @@ impl ImageService {
         lease.add(id.as_str());
         let record = ImageRecord {
             id: id.to_string(),
-            layers: vec![LayerDesc { digest: diff.to_string(), media_type: media::DOCKER_LAYER.into(), size: size as i64, diff_id: diff.to_string() }],
+            layers: vec![LayerDesc {
+                digest: diff.to_string(),
+                media_type: media::DOCKER_LAYER.into(),
+                size: size as i64,
+                diff_id: diff.to_string(),
+            }],
             manifest: None,
             parent: String::new(),
             size: rec.size,

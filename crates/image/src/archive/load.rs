@@ -14,7 +14,9 @@ use crate::progress::{ProgressReader, ProgressSink};
 use crate::records::{ImageRecord, LayerDesc};
 use crate::reference::Reference;
 use crate::service::{ImageService, now};
-use crate::spec::{ArchiveManifestEntry, Descriptor, ImageConfig, Index, Manifest, Platform, media};
+use crate::spec::{
+    ArchiveManifestEntry, Descriptor, ImageConfig, Index, Manifest, Platform, media,
+};
 use crate::unpack::decompress::decompress;
 
 /// Files kept in memory besides going to the content store.
@@ -57,12 +59,18 @@ impl Files {
 
     fn blob(&self, path: &str) -> Result<(Digest, u64)> {
         let p = self.resolve(path);
-        self.blobs.get(&p).cloned().ok_or_else(|| ImageError::bad(format!("archive is missing {path}")))
+        self.blobs
+            .get(&p)
+            .cloned()
+            .ok_or_else(|| ImageError::bad(format!("archive is missing {path}")))
     }
 
     fn bytes(&self, path: &str) -> Result<&[u8]> {
         let p = self.resolve(path);
-        self.small.get(&p).map(Vec::as_slice).ok_or_else(|| ImageError::bad(format!("archive is missing {path}")))
+        self.small
+            .get(&p)
+            .map(Vec::as_slice)
+            .ok_or_else(|| ImageError::bad(format!("archive is missing {path}")))
     }
 
     fn by_digest(&self, d: &str) -> Result<&[u8]> {
@@ -82,10 +90,13 @@ struct Found {
 impl ImageService {
     /// Read every file of the archive into the content store (leased).
     pub(crate) fn spool(&self, input: impl Read + Send, lease: &Lease) -> Result<Files> {
-        let plain = decompress(input).map_err(|e| ImageError::bad(format!("invalid archive: {e}")))?;
+        let plain =
+            decompress(input).map_err(|e| ImageError::bad(format!("invalid archive: {e}")))?;
         let mut ar = tar::Archive::new(plain);
         let mut files = Files::default();
-        let entries = ar.entries().map_err(|e| ImageError::bad(format!("invalid archive: {e}")))?;
+        let entries = ar
+            .entries()
+            .map_err(|e| ImageError::bad(format!("invalid archive: {e}")))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| ImageError::bad(format!("invalid archive: {e}")))?;
             let path = norm(&String::from_utf8_lossy(&entry.path_bytes()));
@@ -96,11 +107,14 @@ impl ImageService {
                     let mut keep = (size <= SMALL).then(Vec::new);
                     let mut buf = vec![0u8; 1 << 20];
                     loop {
-                        let n = entry.read(&mut buf).map_err(|e| ImageError::bad(format!("invalid archive: {e}")))?;
+                        let n = entry
+                            .read(&mut buf)
+                            .map_err(|e| ImageError::bad(format!("invalid archive: {e}")))?;
                         if n == 0 {
                             break;
                         }
-                        w.write_all(&buf[..n]).map_err(|e| ImageError::io("spool archive", e))?;
+                        w.write_all(&buf[..n])
+                            .map_err(|e| ImageError::io("spool archive", e))?;
                         if let Some(k) = keep.as_mut() {
                             k.extend_from_slice(&buf[..n]);
                         }
@@ -113,7 +127,9 @@ impl ImageService {
                     files.blobs.insert(path, (d, size));
                 }
                 tar::EntryType::Symlink | tar::EntryType::Link => {
-                    let target = String::from_utf8_lossy(&entry.link_name_bytes().unwrap_or_default()).into_owned();
+                    let target =
+                        String::from_utf8_lossy(&entry.link_name_bytes().unwrap_or_default())
+                            .into_owned();
                     let resolved = if entry.header().entry_type() == tar::EntryType::Symlink {
                         let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
                         norm(&format!("{dir}/{target}"))
@@ -129,7 +145,12 @@ impl ImageService {
     }
 
     /// `POST /images/load`: load every image of a `docker save` archive. Blocking.
-    pub fn load(&self, input: impl Read + Send, progress: &ProgressSink, quiet: bool) -> Result<Vec<String>> {
+    pub fn load(
+        &self,
+        input: impl Read + Send,
+        progress: &ProgressSink,
+        quiet: bool,
+    ) -> Result<Vec<String>> {
         let lease = self.leases.lease();
         let result = self.load_inner(input, progress, quiet, &lease);
         drop(lease);
@@ -139,26 +160,43 @@ impl ImageService {
         result
     }
 
-    fn load_inner(&self, input: impl Read + Send, progress: &ProgressSink, quiet: bool, lease: &Lease) -> Result<Vec<String>> {
+    fn load_inner(
+        &self,
+        input: impl Read + Send,
+        progress: &ProgressSink,
+        quiet: bool,
+        lease: &Lease,
+    ) -> Result<Vec<String>> {
         let files = self.spool(input, lease)?;
         let found = if files.small.contains_key("manifest.json") {
             docker_layout(&files)?
         } else if files.small.contains_key("index.json") {
             oci_layout(&files)?
         } else {
-            return Err(ImageError::bad("invalid archive: no manifest.json or index.json (not a docker save archive)"));
+            return Err(ImageError::bad(
+                "invalid archive: no manifest.json or index.json (not a docker save archive)",
+            ));
         };
         if found.is_empty() {
             return Err(ImageError::bad("invalid archive: no images"));
         }
-        let sink = if quiet { ProgressSink::none() } else { progress.clone() };
+        let sink = if quiet {
+            ProgressSink::none()
+        } else {
+            progress.clone()
+        };
         let mut records = Vec::new();
         for f in found {
             let id = self.content.put(&f.config)?;
             lease.add(id.as_str());
-            let cfg: ImageConfig =
-                serde_json::from_slice(&f.config).map_err(|e| ImageError::bad(format!("image config {id}: {e}")))?;
-            let diffs: Vec<Digest> = cfg.rootfs.diff_ids.iter().map(|d| Digest::parse(d)).collect::<Result<_>>()?;
+            let cfg: ImageConfig = serde_json::from_slice(&f.config)
+                .map_err(|e| ImageError::bad(format!("image config {id}: {e}")))?;
+            let diffs: Vec<Digest> = cfg
+                .rootfs
+                .diff_ids
+                .iter()
+                .map(|d| Digest::parse(d))
+                .collect::<Result<_>>()?;
             if diffs.len() != f.layers.len() {
                 return Err(ImageError::bad(format!(
                     "image {}: config lists {} layers, archive has {}",
@@ -176,8 +214,19 @@ impl ImageService {
                     Some(r) => r,
                     None => {
                         let file = self.content.open_blob(blob)?;
-                        let r = ProgressReader::new(file, sink.clone(), chains[i].short(), "Loading layer", *blob_size);
-                        let p = self.layers.unpack(&chains[i], i.checked_sub(1).map(|j| &chains[j]), &diffs[i], r)?;
+                        let r = ProgressReader::new(
+                            file,
+                            sink.clone(),
+                            chains[i].short(),
+                            "Loading layer",
+                            *blob_size,
+                        );
+                        let p = self.layers.unpack(
+                            &chains[i],
+                            i.checked_sub(1).map(|j| &chains[j]),
+                            &diffs[i],
+                            r,
+                        )?;
                         self.layers.commit(p)?
                     }
                 };
@@ -203,7 +252,10 @@ impl ImageService {
         let moved = self.register(&records)?;
         let mut lines = Vec::new();
         for (r, old) in moved {
-            let msg = format!("The image {} already exists, renaming the old one with ID {old} to empty string\n", r.familiar());
+            let msg = format!(
+                "The image {} already exists, renaming the old one with ID {old} to empty string\n",
+                r.familiar()
+            );
             progress.stream(&msg);
             lines.push(msg);
         }
@@ -231,14 +283,23 @@ fn docker_layout(files: &Files) -> Result<Vec<Found>> {
     let mut out = Vec::new();
     for e in entries {
         let config = files.bytes(&e.config)?.to_vec();
-        let layers = e.layers.iter().map(|l| files.blob(l)).collect::<Result<Vec<_>>>()?;
+        let layers = e
+            .layers
+            .iter()
+            .map(|l| files.blob(l))
+            .collect::<Result<Vec<_>>>()?;
         let tags = e
             .repo_tags
             .unwrap_or_default()
             .iter()
             .map(|t| Reference::parse(t).map(Reference::with_default_tag))
             .collect::<Result<Vec<_>>>()?;
-        out.push(Found { config, layers, manifest: None, tags });
+        out.push(Found {
+            config,
+            layers,
+            manifest: None,
+            tags,
+        });
     }
     Ok(out)
 }
@@ -248,24 +309,40 @@ fn oci_layout(files: &Files) -> Result<Vec<Found>> {
         .map_err(|e| ImageError::bad(format!("invalid index.json: {e}")))?;
     let mut out = Vec::new();
     for desc in &index.manifests {
-        let Some(mdesc) = pick_manifest(files, desc)? else { continue };
+        let Some(mdesc) = pick_manifest(files, desc)? else {
+            continue;
+        };
         let raw = files.by_digest(&mdesc.digest)?;
-        let m: Manifest = serde_json::from_slice(raw).map_err(|e| ImageError::bad(format!("invalid manifest {}: {e}", mdesc.digest)))?;
+        let m: Manifest = serde_json::from_slice(raw)
+            .map_err(|e| ImageError::bad(format!("invalid manifest {}: {e}", mdesc.digest)))?;
         let config = files.by_digest(&m.config.digest)?.to_vec();
         if Digest::of(&config).as_str() != m.config.digest {
-            return Err(ImageError::bad(format!("config {}: digest mismatch", m.config.digest)));
+            return Err(ImageError::bad(format!(
+                "config {}: digest mismatch",
+                m.config.digest
+            )));
         }
         let mut layers = Vec::new();
         for l in &m.layers {
             let d = Digest::parse(&l.digest)?;
             let (got, size) = files.blob(&format!("blobs/sha256/{}", d.hex()))?;
             if got != d {
-                return Err(ImageError::bad(format!("blob {d}: digest mismatch: got {got}")));
+                return Err(ImageError::bad(format!(
+                    "blob {d}: digest mismatch: got {got}"
+                )));
             }
             layers.push((got, size));
         }
-        let tags = ref_names(desc).into_iter().filter_map(|n| Reference::parse(&n).ok().map(Reference::with_default_tag)).collect();
-        out.push(Found { config, layers, manifest: Some(Digest::parse(&mdesc.digest)?), tags });
+        let tags = ref_names(desc)
+            .into_iter()
+            .filter_map(|n| Reference::parse(&n).ok().map(Reference::with_default_tag))
+            .collect();
+        out.push(Found {
+            config,
+            layers,
+            manifest: Some(Digest::parse(&mdesc.digest)?),
+            tags,
+        });
     }
     Ok(out)
 }
@@ -280,7 +357,11 @@ fn pick_manifest(files: &Files, desc: &Descriptor) -> Result<Option<Descriptor>>
         let idx: Index = serde_json::from_slice(files.by_digest(&cur.digest)?)
             .map_err(|e| ImageError::bad(format!("invalid index {}: {e}", cur.digest)))?;
         let host = Platform::host();
-        match idx.manifests.iter().find(|m| m.platform.as_ref().is_none_or(|p| host.matches(p))) {
+        match idx
+            .manifests
+            .iter()
+            .find(|m| m.platform.as_ref().is_none_or(|p| host.matches(p)))
+        {
             Some(m) => cur = m.clone(),
             None => return Ok(None),
         }

@@ -23,21 +23,36 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
 impl Credentials {
     /// From Docker's auth config fields (`auth` is base64 `user:password`).
-    pub fn from_docker(username: &str, password: &str, auth: &str, identity_token: &str, registry_token: &str) -> Credentials {
+    pub fn from_docker(
+        username: &str,
+        password: &str,
+        auth: &str,
+        identity_token: &str,
+        registry_token: &str,
+    ) -> Credentials {
         let (mut u, mut p) = (username.to_string(), password.to_string());
-        if u.is_empty() && !auth.is_empty()
+        if u.is_empty()
+            && !auth.is_empty()
             && let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(auth.trim())
-                && let Some((a, b)) = String::from_utf8_lossy(&raw).split_once(':') {
-                    u = a.to_string();
-                    p = b.to_string();
-                }
-        Credentials { username: u, password: p, identity_token: identity_token.into(), registry_token: registry_token.into() }
+            && let Some((a, b)) = String::from_utf8_lossy(&raw).split_once(':')
+        {
+            u = a.to_string();
+            p = b.to_string();
+        }
+        Credentials {
+            username: u,
+            password: p,
+            identity_token: identity_token.into(),
+            registry_token: registry_token.into(),
+        }
     }
 
     /// `Authorization: Basic …` when a user name and password are known.
@@ -46,7 +61,10 @@ impl Credentials {
             return None;
         }
         let raw = format!("{}:{}", self.username, self.password);
-        Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)))
+        Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        ))
     }
 }
 
@@ -66,7 +84,9 @@ pub fn parse_challenge(h: &str) -> Option<Challenge> {
     let mut params = HashMap::new();
     let mut rest = rest.trim();
     while !rest.is_empty() {
-        let Some((k, after)) = rest.split_once('=') else { break };
+        let Some((k, after)) = rest.split_once('=') else {
+            break;
+        };
         let k = k.trim().trim_start_matches(',').trim().to_ascii_lowercase();
         let after = after.trim_start();
         let (v, remaining) = if let Some(q) = after.strip_prefix('"') {
@@ -95,7 +115,10 @@ pub fn parse_challenge(h: &str) -> Option<Challenge> {
         params.insert(k, v);
         rest = remaining.trim_start().trim_start_matches(',').trim_start();
     }
-    Some(Challenge { scheme: scheme.to_ascii_lowercase(), params })
+    Some(Challenge {
+        scheme: scheme.to_ascii_lowercase(),
+        params,
+    })
 }
 
 /// Bearer tokens by (realm, service, scope, user).
@@ -108,12 +131,16 @@ impl TokenCache {
     /// A cached, unexpired token.
     pub fn get(&self, key: &str) -> Option<String> {
         let g = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
-        g.get(key).filter(|(_, exp)| *exp > Instant::now()).map(|(t, _)| t.clone())
+        g.get(key)
+            .filter(|(_, exp)| *exp > Instant::now())
+            .map(|(t, _)| t.clone())
     }
 
     /// Remember a token for `ttl` (less a safety margin).
     pub fn put(&self, key: &str, token: &str, ttl: Duration) {
-        let ttl = ttl.saturating_sub(Duration::from_secs(10)).max(Duration::from_secs(5));
+        let ttl = ttl
+            .saturating_sub(Duration::from_secs(10))
+            .max(Duration::from_secs(5));
         let mut g = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         g.insert(key.to_string(), (token.to_string(), Instant::now() + ttl));
     }
@@ -139,7 +166,11 @@ pub struct TokenResponse {
 impl TokenResponse {
     /// The token, whichever field carried it.
     pub fn token(&self) -> &str {
-        if self.token.is_empty() { &self.access_token } else { &self.token }
+        if self.token.is_empty() {
+            &self.access_token
+        } else {
+            &self.token
+        }
     }
 }
 
@@ -154,7 +185,10 @@ mod tests {
         assert_eq!(c.params["realm"], "https://auth.docker.io/token");
         assert_eq!(c.params["scope"], "repository:library/busybox:pull");
         let c = parse_challenge(r#"Basic realm="Registry Realm""#).unwrap();
-        assert_eq!((c.scheme.as_str(), c.params["realm"].as_str()), ("basic", "Registry Realm"));
+        assert_eq!(
+            (c.scheme.as_str(), c.params["realm"].as_str()),
+            ("basic", "Registry Realm")
+        );
         let c = parse_challenge("Bearer realm=http://x/t,service=s").unwrap();
         assert_eq!(c.params["service"], "s");
     }

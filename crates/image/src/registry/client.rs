@@ -36,15 +36,19 @@ impl Http {
     /// Client with rustls (ring) and the system's root certificates.
     pub fn new() -> Result<Http> {
         let provider = rustls::crypto::ring::default_provider();
-        let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_native_roots(provider) {
+        let builder = match hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(provider)
+        {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!("no system TLS roots ({e}); only plain-HTTP registries will work");
-                let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                    .with_safe_default_protocol_versions()
-                    .map_err(|e| ImageError::Registry(format!("tls setup: {e}")))?
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth();
+                let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| ImageError::Registry(format!("tls setup: {e}")))?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
                 hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(cfg)
             }
         };
@@ -53,7 +57,9 @@ impl Http {
         http.set_nodelay(true);
         http.set_connect_timeout(Some(Duration::from_secs(15)));
         let conn = builder.https_or_http().enable_http1().wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(conn);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(conn);
         Ok(Http { client })
     }
 }
@@ -94,7 +100,13 @@ fn registry_message(body: &[u8]) -> Option<String> {
     let parts: Vec<String> = errs
         .errors
         .iter()
-        .map(|e| format!("{}: {}", e.code.to_ascii_lowercase().replace('_', " "), e.message))
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.code.to_ascii_lowercase().replace('_', " "),
+                e.message
+            )
+        })
         .collect();
     (!parts.is_empty()).then(|| parts.join(", "))
 }
@@ -122,27 +134,68 @@ pub enum Mounted {
 }
 
 impl Session {
-    pub(crate) fn new(http: Http, tokens: Arc<TokenCache>, ep: Endpoint, repo: String, creds: Option<Credentials>, push: bool) -> Session {
-        let auth = creds.as_ref().filter(|c| !c.registry_token.is_empty()).map(|c| format!("Bearer {}", c.registry_token));
-        Session { http, tokens, ep, repo, creds, push, extra_scopes: Mutex::new(Vec::new()), auth: Mutex::new(auth) }
+    pub(crate) fn new(
+        http: Http,
+        tokens: Arc<TokenCache>,
+        ep: Endpoint,
+        repo: String,
+        creds: Option<Credentials>,
+        push: bool,
+    ) -> Session {
+        let auth = creds
+            .as_ref()
+            .filter(|c| !c.registry_token.is_empty())
+            .map(|c| format!("Bearer {}", c.registry_token));
+        Session {
+            http,
+            tokens,
+            ep,
+            repo,
+            creds,
+            push,
+            extra_scopes: Mutex::new(Vec::new()),
+            auth: Mutex::new(auth),
+        }
     }
 
     /// Also ask for pull access to `repo` (the source of a cross-repository mount).
     pub fn add_pull_scope(&self, repo: &str) {
-        self.extra_scopes.lock().unwrap_or_else(|p| p.into_inner()).push(format!("repository:{repo}:pull"));
+        self.extra_scopes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!("repository:{repo}:pull"));
     }
 
     fn scopes(&self) -> Vec<String> {
         let mut v = Vec::new();
         if !self.repo.is_empty() {
-            v.push(format!("repository:{}:{}", self.repo, if self.push { "pull,push" } else { "pull" }));
+            v.push(format!(
+                "repository:{}:{}",
+                self.repo,
+                if self.push { "pull,push" } else { "pull" }
+            ));
         }
-        v.extend(self.extra_scopes.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned());
+        v.extend(
+            self.extra_scopes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .cloned(),
+        );
         v
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}/v2/{}{}", self.ep.base, if self.repo.is_empty() { String::new() } else { format!("{}/", self.repo) }, path)
+        format!(
+            "{}/v2/{}{}",
+            self.ep.base,
+            if self.repo.is_empty() {
+                String::new()
+            } else {
+                format!("{}/", self.repo)
+            },
+            path
+        )
     }
 
     fn absolute(&self, location: &str) -> String {
@@ -153,17 +206,28 @@ impl Session {
         }
     }
 
-    async fn raw(&self, method: Method, url: &str, headers: &HeaderMap, body: Body, auth: bool) -> Result<Response<Incoming>> {
+    async fn raw(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &HeaderMap,
+        body: Body,
+        auth: bool,
+    ) -> Result<Response<Incoming>> {
         let mut req = Request::builder().method(method).uri(url);
         for (k, v) in headers {
             req = req.header(k, v);
         }
-        req = req.header(header::USER_AGENT, concat!("berth/", env!("CARGO_PKG_VERSION")));
-        if auth
-            && let Some(a) = self.auth.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-                req = req.header(header::AUTHORIZATION, a);
-            }
-        let req = req.body(body).map_err(|e| ImageError::Registry(format!("bad request to {url}: {e}")))?;
+        req = req.header(
+            header::USER_AGENT,
+            concat!("berth/", env!("CARGO_PKG_VERSION")),
+        );
+        if auth && let Some(a) = self.auth.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        let req = req
+            .body(body)
+            .map_err(|e| ImageError::Registry(format!("bad request to {url}: {e}")))?;
         match tokio::time::timeout(HEADER_TIMEOUT, self.http.client.request(req)).await {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(super::unreachable(&self.ep, chain(&e))),
@@ -172,28 +236,54 @@ impl Session {
     }
 
     /// Send a request whose body can be repeated, authenticating on a 401.
-    pub async fn send(&self, method: Method, url: &str, headers: HeaderMap, body: Bytes) -> Result<Response<Incoming>> {
-        let resp = self.raw(method.clone(), url, &headers, full(body.clone()), true).await?;
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Response<Incoming>> {
+        let resp = self
+            .raw(method.clone(), url, &headers, full(body.clone()), true)
+            .await?;
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
-        let challenge = resp.headers().get(header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let challenge = resp
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let text = read_small(resp).await.unwrap_or_default();
         self.authorize(challenge.as_deref(), &text).await?;
         let resp = self.raw(method, url, &headers, full(body), true).await?;
         if resp.status() == StatusCode::UNAUTHORIZED {
             let text = read_small(resp).await.unwrap_or_default();
-            return Err(ImageError::Unauthorized(registry_message(&text).unwrap_or_else(|| "unauthorized: authentication required".into())));
+            return Err(ImageError::Unauthorized(
+                registry_message(&text)
+                    .unwrap_or_else(|| "unauthorized: authentication required".into()),
+            ));
         }
         Ok(resp)
     }
 
     async fn authorize(&self, challenge: Option<&str>, body: &[u8]) -> Result<()> {
-        let unauthorized = || ImageError::Unauthorized(registry_message(body).unwrap_or_else(|| "unauthorized: authentication required".into()));
-        let Some(ch) = challenge.and_then(parse_challenge) else { return Err(unauthorized()) };
+        let unauthorized = || {
+            ImageError::Unauthorized(
+                registry_message(body)
+                    .unwrap_or_else(|| "unauthorized: authentication required".into()),
+            )
+        };
+        let Some(ch) = challenge.and_then(parse_challenge) else {
+            return Err(unauthorized());
+        };
         match ch.scheme.as_str() {
             "basic" => {
-                let basic = self.creds.as_ref().and_then(Credentials::basic).ok_or_else(unauthorized)?;
+                let basic = self
+                    .creds
+                    .as_ref()
+                    .and_then(Credentials::basic)
+                    .ok_or_else(unauthorized)?;
                 *self.auth.lock().unwrap_or_else(|p| p.into_inner()) = Some(basic);
                 Ok(())
             }
@@ -202,10 +292,15 @@ impl Session {
                 let service = ch.params.get("service").cloned().unwrap_or_default();
                 let mut scopes = self.scopes();
                 if let Some(s) = ch.params.get("scope")
-                    && !scopes.contains(s) {
-                        scopes.push(s.clone());
-                    }
-                let user = self.creds.as_ref().map(|c| c.username.clone()).unwrap_or_default();
+                    && !scopes.contains(s)
+                {
+                    scopes.push(s.clone());
+                }
+                let user = self
+                    .creds
+                    .as_ref()
+                    .map(|c| c.username.clone())
+                    .unwrap_or_default();
                 let key = format!("{realm}|{service}|{}|{user}", scopes.join(" "));
                 let token = match self.tokens.get(&key) {
                     Some(t) => t,
@@ -215,14 +310,20 @@ impl Session {
                         t
                     }
                 };
-                *self.auth.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("Bearer {token}"));
+                *self.auth.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("Bearer {token}"));
                 Ok(())
             }
             _ => Err(unauthorized()),
         }
     }
 
-    async fn fetch_token(&self, realm: &str, service: &str, scopes: &[String]) -> Result<(String, Duration)> {
+    async fn fetch_token(
+        &self,
+        realm: &str,
+        service: &str,
+        scopes: &[String],
+    ) -> Result<(String, Duration)> {
         let mut q = form_encode(&[("service", service)]);
         for s in scopes {
             q.push('&');
@@ -242,8 +343,18 @@ impl Session {
                 form.push('&');
                 form.push_str(&form_encode(&[("scope", &scopes.join(" "))]));
             }
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
-            self.raw(Method::POST, realm, &headers, full(Bytes::from(form)), false).await?
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+            self.raw(
+                Method::POST,
+                realm,
+                &headers,
+                full(Bytes::from(form)),
+                false,
+            )
+            .await?
         } else {
             if let Some(b) = creds.basic() {
                 if let Ok(v) = HeaderValue::from_str(&b) {
@@ -253,19 +364,34 @@ impl Session {
                 q.push_str(&form_encode(&[("account", &creds.username)]));
             }
             let sep = if realm.contains('?') { '&' } else { '?' };
-            self.raw(Method::GET, &format!("{realm}{sep}{q}"), &headers, empty(), false).await?
+            self.raw(
+                Method::GET,
+                &format!("{realm}{sep}{q}"),
+                &headers,
+                empty(),
+                false,
+            )
+            .await?
         };
         let status = resp.status();
         let body = read_small(resp).await?;
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(ImageError::Unauthorized(registry_message(&body).unwrap_or_else(|| "unauthorized: incorrect username or password".into())));
+            return Err(ImageError::Unauthorized(
+                registry_message(&body)
+                    .unwrap_or_else(|| "unauthorized: incorrect username or password".into()),
+            ));
         }
         if !status.is_success() {
-            return Err(ImageError::Registry(format!("token server {realm}: {status}")));
+            return Err(ImageError::Registry(format!(
+                "token server {realm}: {status}"
+            )));
         }
-        let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| ImageError::Registry(format!("token server {realm}: {e}")))?;
+        let t: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|e| ImageError::Registry(format!("token server {realm}: {e}")))?;
         if t.token().is_empty() {
-            return Err(ImageError::Registry(format!("token server {realm} sent no token")));
+            return Err(ImageError::Registry(format!(
+                "token server {realm} sent no token"
+            )));
         }
         let ttl = Duration::from_secs(if t.expires_in == 0 { 60 } else { t.expires_in });
         Ok((t.token().to_string(), ttl))
@@ -273,11 +399,20 @@ impl Session {
 
     /// `GET /v2/`: check reachability and credentials; returns an identity token if any.
     pub async fn ping(&self) -> Result<String> {
-        let resp = self.send(Method::GET, &format!("{}/v2/", self.ep.base), HeaderMap::new(), Bytes::new()).await?;
+        let resp = self
+            .send(
+                Method::GET,
+                &format!("{}/v2/", self.ep.base),
+                HeaderMap::new(),
+                Bytes::new(),
+            )
+            .await?;
         let status = resp.status();
         let body = read_small(resp).await.unwrap_or_default();
         if !status.is_success() {
-            return Err(ImageError::Registry(registry_message(&body).unwrap_or_else(|| format!("registry answered {status}"))));
+            return Err(ImageError::Registry(
+                registry_message(&body).unwrap_or_else(|| format!("registry answered {status}")),
+            ));
         }
         Ok(String::new())
     }
@@ -297,16 +432,32 @@ impl Session {
         if let Ok(v) = HeaderValue::from_str(&media::ACCEPT.join(", ")) {
             h.insert(header::ACCEPT, v);
         }
-        let resp = self.send(Method::GET, &self.url(&format!("manifests/{reference}")), h, Bytes::new()).await?;
+        let resp = self
+            .send(
+                Method::GET,
+                &self.url(&format!("manifests/{reference}")),
+                h,
+                Bytes::new(),
+            )
+            .await?;
         let status = resp.status();
-        let ct = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let ct = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let body = read_small(resp).await?;
         if !status.is_success() {
             return Err(self.not_found(what, status, &body));
         }
         let mt = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
-            .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(str::to_string))
+            .and_then(|v| {
+                v.get("mediaType")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+            })
             .unwrap_or(ct);
         Ok((body.to_vec(), mt))
     }
@@ -315,17 +466,40 @@ impl Session {
     pub async fn blob(&self, digest: &str, offset: u64) -> Result<(Response<Incoming>, u64)> {
         let mut h = HeaderMap::new();
         if offset > 0
-            && let Ok(v) = HeaderValue::from_str(&format!("bytes={offset}-")) {
-                h.insert(header::RANGE, v);
-            }
-        let mut resp = self.send(Method::GET, &self.url(&format!("blobs/{digest}")), h.clone(), Bytes::new()).await?;
+            && let Ok(v) = HeaderValue::from_str(&format!("bytes={offset}-"))
+        {
+            h.insert(header::RANGE, v);
+        }
+        let mut resp = self
+            .send(
+                Method::GET,
+                &self.url(&format!("blobs/{digest}")),
+                h.clone(),
+                Bytes::new(),
+            )
+            .await?;
         for _ in 0..5 {
             if !resp.status().is_redirection() {
                 break;
             }
-            let Some(loc) = resp.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(|l| self.absolute(l)) else { break };
+            let Some(loc) = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|l| self.absolute(l))
+            else {
+                break;
+            };
             // Redirect targets (storage URLs) get no registry credentials.
-            resp = self.raw(Method::GET, &loc, &h, empty(), loc.starts_with(&self.ep.base)).await?;
+            resp = self
+                .raw(
+                    Method::GET,
+                    &loc,
+                    &h,
+                    empty(),
+                    loc.starts_with(&self.ep.base),
+                )
+                .await?;
         }
         let status = resp.status();
         if status == StatusCode::PARTIAL_CONTENT {
@@ -340,12 +514,25 @@ impl Session {
 
     /// Does the repository have the blob?
     pub async fn has_blob(&self, digest: &str) -> Result<bool> {
-        let resp = self.send(Method::HEAD, &self.url(&format!("blobs/{digest}")), HeaderMap::new(), Bytes::new()).await?;
+        let resp = self
+            .send(
+                Method::HEAD,
+                &self.url(&format!("blobs/{digest}")),
+                HeaderMap::new(),
+                Bytes::new(),
+            )
+            .await?;
         Ok(resp.status().is_success())
     }
 
     async fn start_upload(&self, query: &str) -> Result<Response<Incoming>> {
-        self.send(Method::POST, &self.url(&format!("blobs/uploads/{query}")), HeaderMap::new(), Bytes::new()).await
+        self.send(
+            Method::POST,
+            &self.url(&format!("blobs/uploads/{query}")),
+            HeaderMap::new(),
+            Bytes::new(),
+        )
+        .await
     }
 
     /// Try to link `digest` from repository `from` on the same registry.
@@ -353,23 +540,39 @@ impl Session {
         let q = format!("?{}", form_encode(&[("mount", digest), ("from", from)]));
         let resp = self.start_upload(&q).await?;
         let status = resp.status();
-        let loc = resp.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(|l| self.absolute(l));
+        let loc = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|l| self.absolute(l));
         let _ = read_small(resp).await;
         match (status, loc) {
             (StatusCode::CREATED, _) => Ok(Mounted::Yes),
             (StatusCode::ACCEPTED, Some(l)) => Ok(Mounted::No(l)),
-            (s, _) => Err(ImageError::Registry(format!("blob upload: registry answered {s}"))),
+            (s, _) => Err(ImageError::Registry(format!(
+                "blob upload: registry answered {s}"
+            ))),
         }
     }
 
     /// Upload a blob in one request (at `location` if an upload was already started).
-    pub async fn upload(&self, digest: &str, size: u64, body: Body, location: Option<String>) -> Result<()> {
+    pub async fn upload(
+        &self,
+        digest: &str,
+        size: u64,
+        body: Body,
+        location: Option<String>,
+    ) -> Result<()> {
         let loc = match location {
             Some(l) => l,
             None => {
                 let resp = self.start_upload("").await?;
                 let status = resp.status();
-                let loc = resp.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(|l| self.absolute(l));
+                let loc = resp
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|l| self.absolute(l));
                 let body = read_small(resp).await.unwrap_or_default();
                 match (status.is_success(), loc) {
                     (true, Some(l)) => l,
@@ -380,7 +583,10 @@ impl Session {
         let sep = if loc.contains('?') { '&' } else { '?' };
         let url = format!("{loc}{sep}{}", form_encode(&[("digest", digest)]));
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
         let resp = self.raw(Method::PUT, &url, &h, body, true).await?;
         let status = resp.status();
@@ -392,14 +598,30 @@ impl Session {
     }
 
     /// Store a manifest under `reference`; returns the digest the registry reports.
-    pub async fn put_manifest(&self, reference: &str, media_type: &str, raw: Vec<u8>) -> Result<String> {
+    pub async fn put_manifest(
+        &self,
+        reference: &str,
+        media_type: &str,
+        raw: Vec<u8>,
+    ) -> Result<String> {
         let mut h = HeaderMap::new();
         if let Ok(v) = HeaderValue::from_str(media_type) {
             h.insert(header::CONTENT_TYPE, v);
         }
-        let resp = self.send(Method::PUT, &self.url(&format!("manifests/{reference}")), h, Bytes::from(raw.clone())).await?;
+        let resp = self
+            .send(
+                Method::PUT,
+                &self.url(&format!("manifests/{reference}")),
+                h,
+                Bytes::from(raw.clone()),
+            )
+            .await?;
         let status = resp.status();
-        let digest = resp.headers().get("Docker-Content-Digest").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let digest = resp
+            .headers()
+            .get("Docker-Content-Digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let text = read_small(resp).await.unwrap_or_default();
         if !status.is_success() {
             return Err(self.not_found("manifest", status, &text));

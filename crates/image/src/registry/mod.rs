@@ -42,15 +42,27 @@ pub struct Registry {
 const HUB_API: &str = "registry-1.docker.io";
 
 fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
-    let Some((net, bits)) = cidr.split_once('/') else { return false };
-    let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else { return false };
+    let Some((net, bits)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else {
+        return false;
+    };
     match (net, ip) {
         (IpAddr::V4(n), IpAddr::V4(i)) if bits <= 32 => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             u32::from(n) & mask == u32::from(i) & mask
         }
         (IpAddr::V6(n), IpAddr::V6(i)) if bits <= 128 => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             u128::from(n) & mask == u128::from(i) & mask
         }
         _ => false,
@@ -67,7 +79,11 @@ fn host_of(domain: &str) -> &str {
 impl Registry {
     /// A registry accessor.
     pub fn new(opts: RegistryOptions) -> Result<Registry> {
-        Ok(Registry { opts, http: client::Http::new()?, tokens: Arc::default() })
+        Ok(Registry {
+            opts,
+            http: client::Http::new()?,
+            tokens: Arc::default(),
+        })
     }
 
     /// Plain HTTP for `domain`? Loopback always (as Docker), plus `insecure-registries`.
@@ -81,16 +97,31 @@ impl Registry {
             return true;
         }
         self.opts.insecure.iter().any(|i| {
-            let i = i.trim_start_matches("http://").trim_start_matches("https://").trim_end_matches('/');
+            let i = i
+                .trim_start_matches("http://")
+                .trim_start_matches("https://")
+                .trim_end_matches('/');
             i == domain || i == host || ip.is_some_and(|ip| cidr_contains(i, ip))
         })
     }
 
     /// The endpoint of `domain` itself.
     pub fn origin(&self, domain: &str) -> Endpoint {
-        let api_host = if domain == DEFAULT_DOMAIN { HUB_API } else { domain };
-        let scheme = if self.insecure(domain) { "http" } else { "https" };
-        Endpoint { base: format!("{scheme}://{api_host}"), domain: domain.to_string(), mirror: false }
+        let api_host = if domain == DEFAULT_DOMAIN {
+            HUB_API
+        } else {
+            domain
+        };
+        let scheme = if self.insecure(domain) {
+            "http"
+        } else {
+            "https"
+        };
+        Endpoint {
+            base: format!("{scheme}://{api_host}"),
+            domain: domain.to_string(),
+            mirror: false,
+        }
     }
 
     /// Endpoints to pull `r` from, in order: mirrors (Docker Hub only), then the origin.
@@ -99,8 +130,16 @@ impl Registry {
         if r.domain == DEFAULT_DOMAIN {
             for m in &self.opts.mirrors {
                 let m = m.trim_end_matches('/');
-                let base = if m.contains("://") { m.to_string() } else { format!("https://{m}") };
-                out.push(Endpoint { base, domain: r.domain.clone(), mirror: true });
+                let base = if m.contains("://") {
+                    m.to_string()
+                } else {
+                    format!("https://{m}")
+                };
+                out.push(Endpoint {
+                    base,
+                    domain: r.domain.clone(),
+                    mirror: true,
+                });
             }
         }
         out.push(self.origin(&r.domain));
@@ -108,8 +147,21 @@ impl Registry {
     }
 
     /// A session for `repo` (path inside the registry) at `ep`.
-    pub fn session(&self, ep: Endpoint, repo: &str, creds: Option<Credentials>, push: bool) -> Session {
-        Session::new(self.http.clone(), self.tokens.clone(), ep, repo.to_string(), creds, push)
+    pub fn session(
+        &self,
+        ep: Endpoint,
+        repo: &str,
+        creds: Option<Credentials>,
+        push: bool,
+    ) -> Session {
+        Session::new(
+            self.http.clone(),
+            self.tokens.clone(),
+            ep,
+            repo.to_string(),
+            creds,
+            push,
+        )
     }
 
     /// `POST /auth`: check credentials against `server` (`GET /v2/`). Returns an identity token if one was issued.
@@ -123,7 +175,10 @@ impl Registry {
 /// `https://index.docker.io/v1/` and friends → `docker.io`; a URL → its host.
 pub fn normalize_server(server: &str) -> String {
     let s = server.trim();
-    let s = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")).unwrap_or(s);
+    let s = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s);
     let host = s.split('/').next().unwrap_or(s);
     match host {
         "" | "index.docker.io" | "registry-1.docker.io" | "docker.io" => DEFAULT_DOMAIN.to_string(),
@@ -142,8 +197,14 @@ mod tests {
 
     #[test]
     fn insecure_rules() {
-        let r = Registry::new(RegistryOptions { mirrors: vec![], insecure: vec!["10.0.0.0/8".into(), "myreg:5000".into()] }).unwrap();
-        assert!(r.insecure("127.0.0.1:5000") && r.insecure("localhost:1") && r.insecure("[::1]:5000"));
+        let r = Registry::new(RegistryOptions {
+            mirrors: vec![],
+            insecure: vec!["10.0.0.0/8".into(), "myreg:5000".into()],
+        })
+        .unwrap();
+        assert!(
+            r.insecure("127.0.0.1:5000") && r.insecure("localhost:1") && r.insecure("[::1]:5000")
+        );
         assert!(r.insecure("10.1.2.3:5000") && r.insecure("myreg:5000"));
         assert!(!r.insecure("docker.io") && !r.insecure("11.0.0.1"));
         assert_eq!(r.origin("docker.io").base, "https://registry-1.docker.io");

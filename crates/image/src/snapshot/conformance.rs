@@ -36,17 +36,34 @@ fn with_mount<T>(mounts: &[Mount], dir: &Path, f: impl FnOnce(&Path) -> T) -> T 
 fn suite(s: &dyn Snapshotter, dir: &Path) {
     // A base layer, applied directly and committed.
     s.prepare("extract-1", None).unwrap();
-    let base = tar_of(&[("etc/passwd", b"root"), ("etc/motd", b"hi"), ("bin/sh", b"sh")]);
-    apply_layer(&base[..], &s.apply_dir("extract-1").unwrap(), s.whiteout_mode()).unwrap();
+    let base = tar_of(&[
+        ("etc/passwd", b"root"),
+        ("etc/motd", b"hi"),
+        ("bin/sh", b"sh"),
+    ]);
+    apply_layer(
+        &base[..],
+        &s.apply_dir("extract-1").unwrap(),
+        s.whiteout_mode(),
+    )
+    .unwrap();
     s.commit("l1", "extract-1").unwrap();
     assert_eq!(s.stat("l1").unwrap().unwrap().kind, Kind::Committed);
     assert!(s.stat("extract-1").unwrap().is_none());
-    assert!(s.commit("l1b", "l1").is_err(), "committed snapshots cannot be committed again");
+    assert!(
+        s.commit("l1b", "l1").is_err(),
+        "committed snapshots cannot be committed again"
+    );
 
     // A second layer with a whiteout, on top.
     s.prepare("extract-2", Some("l1")).unwrap();
     let upper = tar_of(&[("etc/.wh.motd", b""), ("etc/added", b"new")]);
-    apply_layer(&upper[..], &s.apply_dir("extract-2").unwrap(), s.whiteout_mode()).unwrap();
+    apply_layer(
+        &upper[..],
+        &s.apply_dir("extract-2").unwrap(),
+        s.whiteout_mode(),
+    )
+    .unwrap();
     s.commit("l2", "extract-2").unwrap();
 
     // A container layer: sees the stack, writes go to it alone.
@@ -54,14 +71,22 @@ fn suite(s: &dyn Snapshotter, dir: &Path) {
     with_mount(&mounts, dir, |root| {
         assert_eq!(fs::read(root.join("etc/passwd")).unwrap(), b"root");
         assert_eq!(fs::read(root.join("etc/added")).unwrap(), b"new");
-        assert!(!root.join("etc/motd").exists(), "whiteout hides the lower file");
+        assert!(
+            !root.join("etc/motd").exists(),
+            "whiteout hides the lower file"
+        );
         fs::write(root.join("etc/passwd"), b"changed").unwrap();
         fs::create_dir(root.join("data")).unwrap();
         fs::write(root.join("data/file"), vec![1u8; 5000]).unwrap();
         fs::remove_file(root.join("bin/sh")).unwrap();
     });
     assert_eq!(s.mounts("rw").unwrap(), mounts);
-    let changes: Vec<(String, ChangeKind)> = s.changes("rw").unwrap().into_iter().map(|c| (c.path, c.kind)).collect();
+    let changes: Vec<(String, ChangeKind)> = s
+        .changes("rw")
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.path, c.kind))
+        .collect();
     for want in [
         ("/bin".to_string(), ChangeKind::Modified),
         ("/bin/sh".to_string(), ChangeKind::Deleted),
@@ -69,11 +94,21 @@ fn suite(s: &dyn Snapshotter, dir: &Path) {
         ("/data/file".to_string(), ChangeKind::Added),
         ("/etc/passwd".to_string(), ChangeKind::Modified),
     ] {
-        assert!(changes.contains(&want), "{} missing {want:?} in {changes:?}", s.name());
+        assert!(
+            changes.contains(&want),
+            "{} missing {want:?} in {changes:?}",
+            s.name()
+        );
     }
-    assert!(!changes.iter().any(|(p, _)| p == "/etc/added"), "{changes:?}");
+    assert!(
+        !changes.iter().any(|(p, _)| p == "/etc/added"),
+        "{changes:?}"
+    );
     let entries = s.diff_entries("rw").unwrap();
-    assert!(entries.contains(&DiffEntry::Whiteout("bin/sh".into())), "{entries:?}");
+    assert!(
+        entries.contains(&DiffEntry::Whiteout("bin/sh".into())),
+        "{entries:?}"
+    );
     assert!(entries.contains(&DiffEntry::Content("data/file".into())));
     assert!(s.usage("rw").unwrap().size >= 5000);
 
@@ -81,7 +116,10 @@ fn suite(s: &dyn Snapshotter, dir: &Path) {
     with_mount(&s.view("v", Some("l2")).unwrap(), dir, |root| {
         assert_eq!(fs::read(root.join("etc/passwd")).unwrap(), b"root");
         assert!(root.join("bin/sh").exists());
-        assert!(fs::write(root.join("x"), b"x").is_err(), "views are read-only");
+        assert!(
+            fs::write(root.join("x"), b"x").is_err(),
+            "views are read-only"
+        );
     });
 
     // Parents cannot go while children exist; removal frees in order.
@@ -94,7 +132,12 @@ fn suite(s: &dyn Snapshotter, dir: &Path) {
     s.remove("l2").unwrap();
     s.remove("l1").unwrap();
     assert!(s.list().unwrap().is_empty());
-    assert_eq!(fs::read_dir(dir.join(s.name()).join("snapshots")).unwrap().count(), 0);
+    assert_eq!(
+        fs::read_dir(dir.join(s.name()).join("snapshots"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 fn store(dir: &Path) -> Arc<Store> {
@@ -106,7 +149,10 @@ fn overlay_conformance() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("overlayfs");
     fs::create_dir_all(&root).unwrap();
-    assert!(overlay::Overlay::supported(&root), "overlayfs must work on this host");
+    assert!(
+        overlay::Overlay::supported(&root),
+        "overlayfs must work on this host"
+    );
     let s = overlay::Overlay::open(&root, store(dir.path())).unwrap();
     assert_eq!(s.whiteout_mode(), WhiteoutMode::Overlay);
     suite(&s, dir.path());

@@ -26,7 +26,11 @@ impl Meta {
     /// Records in `table`, directories under `root/snapshots`.
     pub fn open(store: Arc<Store>, table: Table, root: &Path) -> Result<Meta> {
         fs::create_dir_all(root.join("snapshots")).ctx(|| format!("create {}", root.display()))?;
-        Ok(Meta { store, table, root: root.to_path_buf() })
+        Ok(Meta {
+            store,
+            table,
+            root: root.to_path_buf(),
+        })
     }
 
     /// Directory of snapshot `id`.
@@ -41,34 +45,61 @@ impl Meta {
 
     /// A record that must exist.
     pub fn need(&self, key: &str) -> Result<Info> {
-        self.get(key)?.ok_or_else(|| ImageError::Invalid(format!("snapshot {key} does not exist")))
+        self.get(key)?
+            .ok_or_else(|| ImageError::Invalid(format!("snapshot {key} does not exist")))
     }
 
     /// All records.
     pub fn list(&self) -> Result<Vec<Info>> {
-        Ok(self.store.list::<Info>(self.table)?.into_iter().map(|(_, v)| v).collect())
+        Ok(self
+            .store
+            .list::<Info>(self.table)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     /// Allocate a record. With `pending_parent` the parent need not be committed yet
     /// (it must be by the time this snapshot is committed or mounted).
-    pub fn create(&self, key: &str, parent: Option<&str>, kind: Kind, pending_parent: bool) -> Result<Info> {
+    pub fn create(
+        &self,
+        key: &str,
+        parent: Option<&str>,
+        kind: Kind,
+        pending_parent: bool,
+    ) -> Result<Info> {
         let table = self.table;
         let name = table.0;
         Ok(self.store.write(|txn| {
             if txn.get::<Info>(table, key)?.is_some() {
-                return Err(berth_core::Error::conflict(format!("snapshot {key} already exists")));
+                return Err(berth_core::Error::conflict(format!(
+                    "snapshot {key} already exists"
+                )));
             }
             if let Some(p) = parent {
                 match txn.get::<Info>(table, p)? {
                     Some(pi) if pi.kind == Kind::Committed => {}
-                    Some(_) => return Err(berth_core::Error::invalid(format!("parent snapshot {p} is not committed"))),
+                    Some(_) => {
+                        return Err(berth_core::Error::invalid(format!(
+                            "parent snapshot {p} is not committed"
+                        )));
+                    }
                     None if pending_parent => {}
-                    None => return Err(berth_core::Error::not_found(format!("parent snapshot {p} does not exist"))),
+                    None => {
+                        return Err(berth_core::Error::not_found(format!(
+                            "parent snapshot {p} does not exist"
+                        )));
+                    }
                 }
             }
             let id = txn.get::<u64>(IDS, name)?.unwrap_or(0) + 1;
             txn.put(IDS, name, &id)?;
-            let info = Info { key: key.to_string(), parent: parent.map(str::to_string), kind, id };
+            let info = Info {
+                key: key.to_string(),
+                parent: parent.map(str::to_string),
+                kind,
+                id,
+            };
             txn.put(table, key, &info)?;
             Ok(info)
         })?)
@@ -79,18 +110,28 @@ impl Meta {
         let table = self.table;
         Ok(self.store.write(|txn| {
             let Some(mut info) = txn.get::<Info>(table, key)? else {
-                return Err(berth_core::Error::not_found(format!("snapshot {key} does not exist")));
+                return Err(berth_core::Error::not_found(format!(
+                    "snapshot {key} does not exist"
+                )));
             };
             if info.kind != Kind::Active {
-                return Err(berth_core::Error::invalid(format!("snapshot {key} is not active")));
+                return Err(berth_core::Error::invalid(format!(
+                    "snapshot {key} is not active"
+                )));
             }
             if txn.get::<Info>(table, name)?.is_some() {
-                return Err(berth_core::Error::conflict(format!("snapshot {name} already exists")));
+                return Err(berth_core::Error::conflict(format!(
+                    "snapshot {name} already exists"
+                )));
             }
             if let Some(p) = &info.parent {
                 match txn.get::<Info>(table, p)? {
                     Some(pi) if pi.kind == Kind::Committed => {}
-                    _ => return Err(berth_core::Error::invalid(format!("parent snapshot {p} is not committed"))),
+                    _ => {
+                        return Err(berth_core::Error::invalid(format!(
+                            "parent snapshot {p} is not committed"
+                        )));
+                    }
                 }
             }
             txn.delete(table, key)?;
@@ -106,11 +147,15 @@ impl Meta {
         let table = self.table;
         Ok(self.store.write(|txn| {
             let Some(info) = txn.get::<Info>(table, key)? else {
-                return Err(berth_core::Error::not_found(format!("snapshot {key} does not exist")));
+                return Err(berth_core::Error::not_found(format!(
+                    "snapshot {key} does not exist"
+                )));
             };
             let all = txn.list::<Info>(table)?;
             if let Some((child, _)) = all.iter().find(|(_, i)| i.parent.as_deref() == Some(key)) {
-                return Err(berth_core::Error::conflict(format!("snapshot {key} has child {child}")));
+                return Err(berth_core::Error::conflict(format!(
+                    "snapshot {key} has child {child}"
+                )));
             }
             txn.delete(table, key)?;
             Ok(info)
@@ -122,9 +167,13 @@ impl Meta {
         let mut out = Vec::new();
         let mut cur = info.parent.clone();
         while let Some(p) = cur {
-            let pi = self.get(&p)?.ok_or_else(|| ImageError::bad(format!("parent snapshot {p} is missing")))?;
+            let pi = self
+                .get(&p)?
+                .ok_or_else(|| ImageError::bad(format!("parent snapshot {p} is missing")))?;
             if pi.kind != Kind::Committed {
-                return Err(ImageError::bad(format!("parent snapshot {p} is not committed")));
+                return Err(ImageError::bad(format!(
+                    "parent snapshot {p} is not committed"
+                )));
             }
             cur = pi.parent.clone();
             out.push(pi);
@@ -137,7 +186,8 @@ impl Meta {
 
     /// Remove directories without a record (a crash between the two steps).
     pub fn cleanup(&self) -> Result<usize> {
-        let live: std::collections::HashSet<String> = self.list()?.into_iter().map(|i| i.id.to_string()).collect();
+        let live: std::collections::HashSet<String> =
+            self.list()?.into_iter().map(|i| i.id.to_string()).collect();
         let mut n = 0;
         if let Ok(entries) = fs::read_dir(self.root.join("snapshots")) {
             for e in entries.flatten() {

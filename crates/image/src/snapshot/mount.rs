@@ -10,7 +10,12 @@ use crate::error::{ImageError, Result};
 /// Mount `mounts` (in order) on `target`.
 pub fn mount_all(mounts: &[Mount], target: &Path) -> Result<()> {
     for m in mounts {
-        mount_one(m, target).map_err(|e| ImageError::io(format!("mount {} on {}", m.kind, target.display()), e.into()))?;
+        mount_one(m, target).map_err(|e| {
+            ImageError::io(
+                format!("mount {} on {}", m.kind, target.display()),
+                e.into(),
+            )
+        })?;
     }
     Ok(())
 }
@@ -38,8 +43,15 @@ fn mount_one(m: &Mount, target: &Path) -> rustix::io::Result<()> {
                     other => data.push(other),
                 }
             }
-            let data = std::ffi::CString::new(data.join(",")).map_err(|_| rustix::io::Errno::INVAL)?;
-            rustix::mount::mount(m.source.as_str(), target, kind, flags, Some(data.as_c_str()))
+            let data =
+                std::ffi::CString::new(data.join(",")).map_err(|_| rustix::io::Errno::INVAL)?;
+            rustix::mount::mount(
+                m.source.as_str(),
+                target,
+                kind,
+                flags,
+                Some(data.as_c_str()),
+            )
         }
     }
 }
@@ -50,6 +62,9 @@ pub fn unmount(target: &Path) -> Result<()> {
         Ok(()) | Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOENT) => Ok(()),
         Err(rustix::io::Errno::BUSY) => rustix::mount::unmount(target, UnmountFlags::DETACH)
             .map_err(|e| ImageError::io(format!("unmount {}", target.display()), e.into())),
-        Err(e) => Err(ImageError::io(format!("unmount {}", target.display()), e.into())),
+        Err(e) => Err(ImageError::io(
+            format!("unmount {}", target.display()),
+            e.into(),
+        )),
     }
 }

@@ -66,7 +66,9 @@ fn differs(a: &Stat, b: &Stat) -> bool {
         || a.st_gid != b.st_gid
         || a.st_rdev != b.st_rdev
         || (kind != FileType::Directory
-            && (a.st_mtime != b.st_mtime || a.st_mtime_nsec != b.st_mtime_nsec || (kind == FileType::RegularFile && a.st_size != b.st_size)))
+            && (a.st_mtime != b.st_mtime
+                || a.st_mtime_nsec != b.st_mtime_nsec
+                || (kind == FileType::RegularFile && a.st_size != b.st_size)))
 }
 
 fn parent_of(p: &[u8]) -> Option<&[u8]> {
@@ -89,12 +91,12 @@ impl Snapshotter for Naive {
     fn prepare(&self, key: &str, parent: Option<&str>) -> Result<Vec<Mount>> {
         let info = self.meta.create(key, parent, Kind::Active, false)?;
         let fs = self.fs(info.id);
-        let made = std::fs::create_dir_all(&fs).map_err(|e| ImageError::io(format!("create snapshot {key}"), e)).and_then(|_| {
-            match self.parent_fs(&info)? {
+        let made = std::fs::create_dir_all(&fs)
+            .map_err(|e| ImageError::io(format!("create snapshot {key}"), e))
+            .and_then(|_| match self.parent_fs(&info)? {
                 Some(p) => walk::copy_tree(&p, &fs),
                 None => Ok(()),
-            }
-        });
+            });
         if let Err(e) = made {
             let _ = self.meta.remove(key);
             let _ = remove_tree(&self.meta.dir(info.id));
@@ -137,7 +139,10 @@ impl Snapshotter for Naive {
             Some(p) if info.kind != Kind::View => walk::usage(&p)?,
             _ => Usage::default(),
         };
-        Ok(Usage { size: (own.size - base.size).max(0), inodes: (own.inodes - base.inodes).max(0) })
+        Ok(Usage {
+            size: (own.size - base.size).max(0),
+            inodes: (own.inodes - base.inodes).max(0),
+        })
     }
 
     fn stat(&self, key: &str) -> Result<Option<Info>> {
@@ -178,7 +183,8 @@ impl Snapshotter for Naive {
             }
         }
         for p in old.keys() {
-            let parent_alive = parent_of(p).is_none_or(|pp| new.contains_key(pp) && old.contains_key(pp));
+            let parent_alive =
+                parent_of(p).is_none_or(|pp| new.contains_key(pp) && old.contains_key(pp));
             if !new.contains_key(p) && parent_alive {
                 changes.insert(p.clone(), ChangeKind::Deleted);
                 touched.insert(p.clone());
@@ -187,13 +193,17 @@ impl Snapshotter for Naive {
         // Directories holding added or deleted entries count as modified.
         for p in touched {
             if let Some(parent) = parent_of(&p)
-                && !changes.contains_key(parent) {
-                    changes.insert(parent.to_vec(), ChangeKind::Modified);
-                }
+                && !changes.contains_key(parent)
+            {
+                changes.insert(parent.to_vec(), ChangeKind::Modified);
+            }
         }
         Ok(changes
             .into_iter()
-            .map(|(p, kind)| Change { path: format!("/{}", String::from_utf8_lossy(&p)), kind })
+            .map(|(p, kind)| Change {
+                path: format!("/{}", String::from_utf8_lossy(&p)),
+                kind,
+            })
             .collect())
     }
 

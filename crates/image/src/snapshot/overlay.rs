@@ -38,13 +38,28 @@ impl Overlay {
                 std::fs::create_dir_all(probe.join(d))?;
             }
             std::fs::write(probe.join("l1/a"), b"a")?;
-            rustix::fs::mknodat(rustix::fs::CWD, probe.join("l2/a"), FileType::CharacterDevice, rustix::fs::Mode::empty(), 0)?;
-            rustix::fs::setxattr(probe.join("l2"), OPAQUE_XATTR, b"y", rustix::fs::XattrFlags::empty())?;
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                probe.join("l2/a"),
+                FileType::CharacterDevice,
+                rustix::fs::Mode::empty(),
+                0,
+            )?;
+            rustix::fs::setxattr(
+                probe.join("l2"),
+                OPAQUE_XATTR,
+                b"y",
+                rustix::fs::XattrFlags::empty(),
+            )?;
             let m = Mount {
                 kind: "overlay".into(),
                 source: "overlay".into(),
                 options: vec![
-                    format!("lowerdir={}:{}", probe.join("l2").display(), probe.join("l1").display()),
+                    format!(
+                        "lowerdir={}:{}",
+                        probe.join("l2").display(),
+                        probe.join("l1").display()
+                    ),
                     format!("upperdir={}", probe.join("u").display()),
                     format!("workdir={}", probe.join("w").display()),
                 ],
@@ -66,8 +81,12 @@ impl Overlay {
     }
 
     fn mounts_for(&self, info: &Info) -> Result<Vec<Mount>> {
-        let lowers: Vec<String> =
-            self.meta.ancestors(info)?.iter().map(|a| self.fs(a.id).display().to_string()).collect();
+        let lowers: Vec<String> = self
+            .meta
+            .ancestors(info)?
+            .iter()
+            .map(|a| self.fs(a.id).display().to_string())
+            .collect();
         let dir = self.meta.dir(info.id);
         Ok(match (info.kind, lowers.len()) {
             (Kind::Active, 0) => vec![bind(&self.fs(info.id), false)],
@@ -86,7 +105,11 @@ impl Overlay {
             (_, _) => vec![Mount {
                 kind: "overlay".into(),
                 source: "overlay".into(),
-                options: vec!["ro".into(), format!("lowerdir={}", lowers.join(":")), "index=off".into()],
+                options: vec![
+                    "ro".into(),
+                    format!("lowerdir={}", lowers.join(":")),
+                    "index=off".into(),
+                ],
             }],
         })
     }
@@ -94,7 +117,8 @@ impl Overlay {
     fn create(&self, key: &str, parent: Option<&str>, kind: Kind) -> Result<Info> {
         let info = self.meta.create(key, parent, kind, kind == Kind::Active)?;
         let dir = self.meta.dir(info.id);
-        let made = std::fs::create_dir_all(dir.join("fs")).and_then(|_| std::fs::create_dir_all(dir.join("work")));
+        let made = std::fs::create_dir_all(dir.join("fs"))
+            .and_then(|_| std::fs::create_dir_all(dir.join("work")));
         if let Err(e) = made {
             let _ = self.meta.remove(key);
             return Err(ImageError::io(format!("create snapshot {key}"), e));
@@ -106,7 +130,10 @@ impl Overlay {
         self.meta
             .ancestors(info)?
             .iter()
-            .map(|a| fsops::open_root(&self.fs(a.id)).map_err(|e| ImageError::io("open lower layer", e.into())))
+            .map(|a| {
+                fsops::open_root(&self.fs(a.id))
+                    .map_err(|e| ImageError::io("open lower layer", e.into()))
+            })
             .collect()
     }
 }
@@ -124,7 +151,9 @@ fn is_whiteout(st: &rustix::fs::Stat) -> bool {
 }
 
 fn is_opaque(dir: std::os::fd::BorrowedFd<'_>, name: &[u8]) -> bool {
-    walk::xattrs_at(dir, name).iter().any(|(k, v)| k == OPAQUE_XATTR.as_bytes() && v == b"y")
+    walk::xattrs_at(dir, name)
+        .iter()
+        .any(|(k, v)| k == OPAQUE_XATTR.as_bytes() && v == b"y")
 }
 
 /// Stat `rel` in a lower layer without following symlinks on the way.
@@ -212,33 +241,39 @@ impl Snapshotter for Overlay {
             let path = format!("/{}", String::from_utf8_lossy(rel));
             let is_dir = ftype(st) == FileType::Directory;
             let in_lower = || lowers.iter().find_map(|l| lower_stat(l, rel));
-            let kind = if is_whiteout(st) || (is_dir && is_opaque(dir, name) && in_lower().is_some()) {
-                ChangeKind::Deleted
-            } else {
-                match in_lower() {
-                    None => ChangeKind::Added,
-                    Some(lst) => {
-                        let same_dir = is_dir
-                            && ftype(&lst) == FileType::Directory
-                            && lst.st_size == st.st_size
-                            && lst.st_mode == st.st_mode
-                            && lst.st_mtime == st.st_mtime
-                            && lst.st_mtime_nsec == st.st_mtime_nsec;
-                        if same_dir {
-                            return Ok(true);
+            let kind =
+                if is_whiteout(st) || (is_dir && is_opaque(dir, name) && in_lower().is_some()) {
+                    ChangeKind::Deleted
+                } else {
+                    match in_lower() {
+                        None => ChangeKind::Added,
+                        Some(lst) => {
+                            let same_dir = is_dir
+                                && ftype(&lst) == FileType::Directory
+                                && lst.st_size == st.st_size
+                                && lst.st_mode == st.st_mode
+                                && lst.st_mtime == st.st_mtime
+                                && lst.st_mtime_nsec == st.st_mtime_nsec;
+                            if same_dir {
+                                return Ok(true);
+                            }
+                            ChangeKind::Modified
                         }
-                        ChangeKind::Modified
                     }
-                }
-            };
+                };
             if is_dir {
                 changed_dirs.insert(path.clone());
             }
             if kind != ChangeKind::Modified
                 && let Some((parent, _)) = path.rsplit_once('/')
-                    && !parent.is_empty() && changed_dirs.insert(parent.to_string()) {
-                        out.push(Change { path: parent.to_string(), kind: ChangeKind::Modified });
-                    }
+                && !parent.is_empty()
+                && changed_dirs.insert(parent.to_string())
+            {
+                out.push(Change {
+                    path: parent.to_string(),
+                    kind: ChangeKind::Modified,
+                });
+            }
             out.push(Change { path, kind });
             Ok(true)
         })?;

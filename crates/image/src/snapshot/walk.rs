@@ -16,7 +16,10 @@ use crate::error::{ImageError, Result};
 use crate::unpack::fsops;
 
 fn err(what: &str, path: &[u8], e: rustix::io::Errno) -> ImageError {
-    ImageError::io(format!("{what} {}", String::from_utf8_lossy(path)), e.into())
+    ImageError::io(
+        format!("{what} {}", String::from_utf8_lossy(path)),
+        e.into(),
+    )
 }
 
 /// Stat `name` in `dir` without following it.
@@ -63,7 +66,9 @@ fn walk_fd(dir: BorrowedFd<'_>, base: &[u8], f: &mut Visit<'_>) -> Result<()> {
             match fsops::open_dir(dir, &name) {
                 Ok(sub) => walk_fd(sub.as_fd(), &rel, f)?,
                 // Replaced by a symlink or removed meanwhile: not ours to follow.
-                Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR | rustix::io::Errno::NOENT) => {}
+                Err(
+                    rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR | rustix::io::Errno::NOENT,
+                ) => {}
                 Err(e) => return Err(err("open", &rel, e)),
             }
         }
@@ -98,7 +103,9 @@ pub fn xattrs_at(dir: BorrowedFd<'_>, name: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
     let p = proc_path(dir, name);
     let path = OsStr::from_bytes(&p);
     let mut list = vec![0u8; 4096];
-    let Ok(n) = rustix::fs::llistxattr(path, &mut list[..]) else { return Vec::new() };
+    let Ok(n) = rustix::fs::llistxattr(path, &mut list[..]) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for key in list[..n].split(|b| *b == 0).filter(|k| !k.is_empty()) {
         let mut val = vec![0u8; 65536];
@@ -112,8 +119,14 @@ pub fn xattrs_at(dir: BorrowedFd<'_>, name: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 fn times(st: &Stat) -> Timestamps {
     Timestamps {
-        last_access: Timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec as _ },
-        last_modification: Timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec as _ },
+        last_access: Timespec {
+            tv_sec: st.st_atime,
+            tv_nsec: st.st_atime_nsec as _,
+        },
+        last_modification: Timespec {
+            tv_sec: st.st_mtime,
+            tv_nsec: st.st_mtime_nsec as _,
+        },
     }
 }
 
@@ -142,14 +155,24 @@ fn apply_meta(dir: BorrowedFd<'_>, name: &[u8], st: &Stat, rel: &[u8]) -> Result
     )
     .map_err(|e| err("chown", rel, e))?;
     if kind != FileType::Symlink {
-        rustix::fs::chmodat(dir, os, Mode::from_raw_mode(st.st_mode & 0o7777), AtFlags::empty())
-            .map_err(|e| err("chmod", rel, e))?;
+        rustix::fs::chmodat(
+            dir,
+            os,
+            Mode::from_raw_mode(st.st_mode & 0o7777),
+            AtFlags::empty(),
+        )
+        .map_err(|e| err("chmod", rel, e))?;
     }
     let _ = rustix::fs::utimensat(dir, os, &times(st), AtFlags::SYMLINK_NOFOLLOW);
     Ok(())
 }
 
-fn copy_dir(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, base: &[u8], links: &mut HashMap<(u64, u64), Vec<u8>>) -> Result<()> {
+fn copy_dir(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    base: &[u8],
+    links: &mut HashMap<(u64, u64), Vec<u8>>,
+) -> Result<()> {
     let mut names = fsops::list_dir(src).map_err(|e| err("list", base, e))?;
     names.sort();
     for name in names {
@@ -167,32 +190,55 @@ fn copy_dir(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, base: &[u8], links: &mut H
         }
         match kind {
             FileType::Directory => {
-                rustix::fs::mkdirat(dst, os, Mode::from_raw_mode(0o700)).map_err(|e| err("mkdir", &rel, e))?;
+                rustix::fs::mkdirat(dst, os, Mode::from_raw_mode(0o700))
+                    .map_err(|e| err("mkdir", &rel, e))?;
                 let s = fsops::open_dir(src, &name).map_err(|e| err("open", &rel, e))?;
                 let d = fsops::open_dir(dst, &name).map_err(|e| err("open", &rel, e))?;
                 copy_dir(s.as_fd(), d.as_fd(), &rel, links)?;
             }
             FileType::RegularFile => {
-                let sf: OwnedFd = rustix::fs::openat(src, os, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-                    .map_err(|e| err("open", &rel, e))?;
+                let sf: OwnedFd = rustix::fs::openat(
+                    src,
+                    os,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| err("open", &rel, e))?;
                 let df: OwnedFd = rustix::fs::openat(
                     dst,
                     os,
-                    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o600),
                 )
                 .map_err(|e| err("create", &rel, e))?;
                 let mut sfile = std::fs::File::from(sf);
                 let mut dfile = std::fs::File::from(df);
-                std::io::copy(&mut sfile, &mut dfile).map_err(|e| ImageError::io(format!("copy {}", String::from_utf8_lossy(&rel)), e))?;
+                std::io::copy(&mut sfile, &mut dfile).map_err(|e| {
+                    ImageError::io(format!("copy {}", String::from_utf8_lossy(&rel)), e)
+                })?;
             }
             FileType::Symlink => {
-                let target = rustix::fs::readlinkat(src, os, Vec::new()).map_err(|e| err("readlink", &rel, e))?;
-                rustix::fs::symlinkat(target.as_c_str(), dst, os).map_err(|e| err("symlink", &rel, e))?;
+                let target = rustix::fs::readlinkat(src, os, Vec::new())
+                    .map_err(|e| err("readlink", &rel, e))?;
+                rustix::fs::symlinkat(target.as_c_str(), dst, os)
+                    .map_err(|e| err("symlink", &rel, e))?;
             }
-            FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo | FileType::Socket => {
-                rustix::fs::mknodat(dst, os, kind, Mode::from_raw_mode(st.st_mode & 0o7777), st.st_rdev)
-                    .map_err(|e| err("mknod", &rel, e))?;
+            FileType::CharacterDevice
+            | FileType::BlockDevice
+            | FileType::Fifo
+            | FileType::Socket => {
+                rustix::fs::mknodat(
+                    dst,
+                    os,
+                    kind,
+                    Mode::from_raw_mode(st.st_mode & 0o7777),
+                    st.st_rdev,
+                )
+                .map_err(|e| err("mknod", &rel, e))?;
             }
             FileType::Unknown => continue,
         }
@@ -207,12 +253,27 @@ fn copy_dir(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, base: &[u8], links: &mut H
 /// Hardlink `first` (a path relative to the copy's root) as `name` in `dst`.
 /// `dst` is `base` below the root, so the root is reached with `..` steps,
 /// all inside the tree being built.
-fn link_from_root(dst: BorrowedFd<'_>, base: &[u8], first: &[u8], name: &[u8]) -> rustix::io::Result<()> {
-    let depth = if base.is_empty() { 0 } else { base.split(|b| *b == b'/').count() };
+fn link_from_root(
+    dst: BorrowedFd<'_>,
+    base: &[u8],
+    first: &[u8],
+    name: &[u8],
+) -> rustix::io::Result<()> {
+    let depth = if base.is_empty() {
+        0
+    } else {
+        base.split(|b| *b == b'/').count()
+    };
     let mut up = Vec::new();
     for _ in 0..depth {
         up.extend_from_slice(b"../");
     }
     up.extend_from_slice(first);
-    rustix::fs::linkat(dst, OsStr::from_bytes(&up), dst, OsStr::from_bytes(name), AtFlags::empty())
+    rustix::fs::linkat(
+        dst,
+        OsStr::from_bytes(&up),
+        dst,
+        OsStr::from_bytes(name),
+        AtFlags::empty(),
+    )
 }

@@ -25,7 +25,10 @@ pub fn sniff<R: BufRead>(r: &mut R) -> io::Result<Compression> {
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Compression::Zstd
     } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "unsupported compression (bzip2/xz)"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "unsupported compression (bzip2/xz)",
+        ));
     } else {
         Compression::None
     })

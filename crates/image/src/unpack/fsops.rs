@@ -20,7 +20,10 @@ use rustix::io::Errno;
 
 /// Flags for confined resolution.
 pub fn confined() -> ResolveFlags {
-    ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_XDEV
+    ResolveFlags::BENEATH
+        | ResolveFlags::NO_SYMLINKS
+        | ResolveFlags::NO_MAGICLINKS
+        | ResolveFlags::NO_XDEV
 }
 
 /// Open `rel` (relative, no `..`) under `dir` as a directory fd, without following symlinks.
@@ -37,7 +40,11 @@ pub fn open_dir(dir: BorrowedFd<'_>, rel: &[u8]) -> rustix::io::Result<OwnedFd> 
 
 /// Open the root of a tree.
 pub fn open_root(path: &Path) -> rustix::io::Result<OwnedFd> {
-    rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// Open (creating with mode 0755 where missing) each directory of `comps` below `root`.
@@ -96,7 +103,12 @@ pub fn clear_dir(dir: BorrowedFd<'_>, pred: impl Fn(&[u8]) -> bool) -> rustix::i
 
 /// Names in a directory (without `.` and `..`).
 pub fn list_dir(dir: BorrowedFd<'_>) -> rustix::io::Result<Vec<Vec<u8>>> {
-    let fd = rustix::fs::openat(dir, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let fd = rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     let mut d = rustix::fs::Dir::read_from(&fd)?;
     let mut out = Vec::new();
     while let Some(ent) = d.read() {
@@ -111,9 +123,19 @@ pub fn list_dir(dir: BorrowedFd<'_>) -> rustix::io::Result<Vec<Vec<u8>>> {
 
 /// `lsetxattr` on `name` inside `dir`, via the directory's `/proc/self/fd` link so
 /// no path outside the tree is ever walked. The final component is not followed.
-pub fn set_xattr_at(dir: BorrowedFd<'_>, name: &[u8], key: &[u8], value: &[u8]) -> rustix::io::Result<()> {
+pub fn set_xattr_at(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    key: &[u8],
+    value: &[u8],
+) -> rustix::io::Result<()> {
     use std::os::fd::AsRawFd;
     let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
     p.extend_from_slice(name);
-    rustix::fs::lsetxattr(OsStr::from_bytes(&p), OsStr::from_bytes(key), value, rustix::fs::XattrFlags::empty())
+    rustix::fs::lsetxattr(
+        OsStr::from_bytes(&p),
+        OsStr::from_bytes(key),
+        value,
+        rustix::fs::XattrFlags::empty(),
+    )
 }

@@ -57,14 +57,23 @@ pub struct Applied {
 }
 
 fn hostile(path: &[u8], reason: impl Into<String>) -> ImageError {
-    ImageError::Hostile { path: String::from_utf8_lossy(path).into_owned(), reason: reason.into() }
+    ImageError::Hostile {
+        path: String::from_utf8_lossy(path).into_owned(),
+        reason: reason.into(),
+    }
 }
 
 fn fs_err(path: &[u8], what: &str, e: Errno) -> ImageError {
     if e == Errno::LOOP || e == Errno::XDEV || e == Errno::NOTDIR {
-        return hostile(path, format!("{what}: path goes through a symlink or non-directory"));
+        return hostile(
+            path,
+            format!("{what}: path goes through a symlink or non-directory"),
+        );
     }
-    ImageError::io(format!("{what} {}", String::from_utf8_lossy(path)), e.into())
+    ImageError::io(
+        format!("{what} {}", String::from_utf8_lossy(path)),
+        e.into(),
+    )
 }
 
 /// Split an archive path into clean components; refuse absolute and escaping paths.
@@ -119,11 +128,22 @@ struct Applier {
 
 /// Apply the layer archive read from `input` (any supported compression) to `dest`.
 pub fn apply_layer(input: impl Read + Send, dest: &Path, mode: WhiteoutMode) -> Result<Applied> {
-    let plain = decompress::decompress(input).map_err(|e| ImageError::bad(format!("layer: {e}")))?;
-    let root = fsops::open_root(dest).map_err(|e| ImageError::io(format!("open {}", dest.display()), e.into()))?;
-    let mut ap = Applier { root, mode, created: HashSet::new(), dirs: Vec::new(), size: 0, buf: vec![0; 1 << 20] };
+    let plain =
+        decompress::decompress(input).map_err(|e| ImageError::bad(format!("layer: {e}")))?;
+    let root = fsops::open_root(dest)
+        .map_err(|e| ImageError::io(format!("open {}", dest.display()), e.into()))?;
+    let mut ap = Applier {
+        root,
+        mode,
+        created: HashSet::new(),
+        dirs: Vec::new(),
+        size: 0,
+        buf: vec![0; 1 << 20],
+    };
     let mut archive = tar::Archive::new(HashReader::new(plain));
-    let entries = archive.entries().map_err(|e| ImageError::bad(format!("bad layer archive: {e}")))?;
+    let entries = archive
+        .entries()
+        .map_err(|e| ImageError::bad(format!("bad layer archive: {e}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| ImageError::bad(format!("bad layer archive: {e}")))?;
         ap.entry(&mut entry)?;
@@ -133,27 +153,48 @@ pub fn apply_layer(input: impl Read + Send, dest: &Path, mode: WhiteoutMode) -> 
         .finish()
         .map_err(|e| ImageError::bad(format!("bad layer archive: {e}")))?;
     ap.finish_dirs();
-    Ok(Applied { diff_id, tar_size, size: ap.size })
+    Ok(Applied {
+        diff_id,
+        tar_size,
+        size: ap.size,
+    })
 }
 
 fn ts(secs: u64) -> Timestamps {
-    let t = Timespec { tv_sec: secs as i64, tv_nsec: 0 };
-    Timestamps { last_access: t, last_modification: t }
+    let t = Timespec {
+        tv_sec: secs as i64,
+        tv_nsec: 0,
+    };
+    Timestamps {
+        last_access: t,
+        last_modification: t,
+    }
 }
 
 impl Applier {
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
         let path = entry.path_bytes().into_owned();
         let kind = entry.header().entry_type();
-        if matches!(kind, EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink) {
+        if matches!(
+            kind,
+            EntryType::XGlobalHeader
+                | EntryType::XHeader
+                | EntryType::GNULongName
+                | EntryType::GNULongLink
+        ) {
             return Ok(());
         }
         let comps = clean(&path)?;
         let Some((name, parents)) = comps.split_last() else {
-            return if kind == EntryType::Directory { Ok(()) } else { Err(hostile(&path, "entry names the layer root")) };
+            return if kind == EntryType::Directory {
+                Ok(())
+            } else {
+                Err(hostile(&path, "entry names the layer root"))
+            };
         };
         let parents: Vec<&[u8]> = parents.iter().map(Vec::as_slice).collect();
-        let pfd = fsops::mkdir_all(self.root.as_fd(), &parents).map_err(|e| fs_err(&path, "create parent", e))?;
+        let pfd = fsops::mkdir_all(self.root.as_fd(), &parents)
+            .map_err(|e| fs_err(&path, "create parent", e))?;
 
         // Whiteouts.
         if let Some(rest) = name.strip_prefix(WH_PREFIX.as_bytes()) {
@@ -172,9 +213,10 @@ impl Applier {
         let existing = fsops::kind_at(pfd.as_fd(), name).map_err(|e| fs_err(&path, "stat", e))?;
         let is_dir = kind == EntryType::Directory;
         if let Some(k) = existing
-            && !(is_dir && k == FileType::Directory) {
-                fsops::remove_all_at(pfd.as_fd(), name).map_err(|e| fs_err(&path, "replace", e))?;
-            }
+            && !(is_dir && k == FileType::Directory)
+        {
+            fsops::remove_all_at(pfd.as_fd(), name).map_err(|e| fs_err(&path, "replace", e))?;
+        }
 
         let chown = |pfd: &OwnedFd| {
             rustix::fs::chownat(
@@ -185,12 +227,15 @@ impl Applier {
                 AtFlags::SYMLINK_NOFOLLOW,
             )
         };
-        let chmod = |pfd: &OwnedFd| rustix::fs::chmodat(pfd, os_name, Mode::from_raw_mode(perm), AtFlags::empty());
+        let chmod = |pfd: &OwnedFd| {
+            rustix::fs::chmodat(pfd, os_name, Mode::from_raw_mode(perm), AtFlags::empty())
+        };
 
         match kind {
             EntryType::Directory => {
                 if existing != Some(FileType::Directory) {
-                    rustix::fs::mkdirat(&pfd, os_name, Mode::from_raw_mode(0o700)).map_err(|e| fs_err(&path, "mkdir", e))?;
+                    rustix::fs::mkdirat(&pfd, os_name, Mode::from_raw_mode(0o700))
+                        .map_err(|e| fs_err(&path, "mkdir", e))?;
                 }
                 chown(&pfd).map_err(|e| fs_err(&path, "chown", e))?;
                 chmod(&pfd).map_err(|e| fs_err(&path, "chmod", e))?;
@@ -200,51 +245,88 @@ impl Applier {
                 let fd = rustix::fs::openat(
                     &pfd,
                     os_name,
-                    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o600),
                 )
                 .map_err(|e| fs_err(&path, "create", e))?;
                 let mut file = std::fs::File::from(fd);
                 loop {
-                    let n = entry.read(&mut self.buf).map_err(|e| ImageError::bad(format!("bad layer archive: {e}")))?;
+                    let n = entry
+                        .read(&mut self.buf)
+                        .map_err(|e| ImageError::bad(format!("bad layer archive: {e}")))?;
                     if n == 0 {
                         break;
                     }
-                    file.write_all(&self.buf[..n]).map_err(|e| ImageError::io("write layer file", e))?;
+                    file.write_all(&self.buf[..n])
+                        .map_err(|e| ImageError::io("write layer file", e))?;
                     self.size += n as u64;
                 }
-                rustix::fs::fchown(&file, Some(rustix::fs::Uid::from_raw(uid as u32)), Some(rustix::fs::Gid::from_raw(gid as u32)))
-                    .map_err(|e| fs_err(&path, "chown", e))?;
-                rustix::fs::fchmod(&file, Mode::from_raw_mode(perm)).map_err(|e| fs_err(&path, "chmod", e))?;
+                rustix::fs::fchown(
+                    &file,
+                    Some(rustix::fs::Uid::from_raw(uid as u32)),
+                    Some(rustix::fs::Gid::from_raw(gid as u32)),
+                )
+                .map_err(|e| fs_err(&path, "chown", e))?;
+                rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))
+                    .map_err(|e| fs_err(&path, "chmod", e))?;
                 rustix::fs::futimens(&file, &ts(mtime)).map_err(|e| fs_err(&path, "utimes", e))?;
             }
             EntryType::Symlink => {
-                let target = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
+                let target = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
                 if target.is_empty() {
                     return Err(hostile(&path, "symlink without target"));
                 }
                 if !symlink_stays_inside(&comps, &target) {
-                    return Err(hostile(&path, format!("symlink target {:?} escapes the layer", String::from_utf8_lossy(&target))));
+                    return Err(hostile(
+                        &path,
+                        format!(
+                            "symlink target {:?} escapes the layer",
+                            String::from_utf8_lossy(&target)
+                        ),
+                    ));
                 }
-                rustix::fs::symlinkat(OsStr::from_bytes(&target), &pfd, os_name).map_err(|e| fs_err(&path, "symlink", e))?;
+                rustix::fs::symlinkat(OsStr::from_bytes(&target), &pfd, os_name)
+                    .map_err(|e| fs_err(&path, "symlink", e))?;
                 chown(&pfd).map_err(|e| fs_err(&path, "chown", e))?;
                 let _ = rustix::fs::utimensat(&pfd, os_name, &ts(mtime), AtFlags::SYMLINK_NOFOLLOW);
             }
             EntryType::Link => {
-                let target = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
-                let tcomps = clean(&target).map_err(|_| hostile(&path, "hardlink target outside the layer"))?;
+                let target = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
+                let tcomps = clean(&target)
+                    .map_err(|_| hostile(&path, "hardlink target outside the layer"))?;
                 let Some((tname, tparents)) = tcomps.split_last() else {
                     return Err(hostile(&path, "hardlink to the layer root"));
                 };
                 let tparents: Vec<&[u8]> = tparents.iter().map(Vec::as_slice).collect();
-                let tpfd = open_existing(&self.root, &tparents).map_err(|e| fs_err(&path, "hardlink target", e))?;
-                match fsops::kind_at(tpfd.as_fd(), tname).map_err(|e| fs_err(&path, "hardlink target", e))? {
+                let tpfd = open_existing(&self.root, &tparents)
+                    .map_err(|e| fs_err(&path, "hardlink target", e))?;
+                match fsops::kind_at(tpfd.as_fd(), tname)
+                    .map_err(|e| fs_err(&path, "hardlink target", e))?
+                {
                     None => return Err(hostile(&path, "hardlink target not found in the layer")),
-                    Some(FileType::Directory) => return Err(hostile(&path, "hardlink to a directory")),
+                    Some(FileType::Directory) => {
+                        return Err(hostile(&path, "hardlink to a directory"));
+                    }
                     Some(_) => {}
                 }
-                rustix::fs::linkat(&tpfd, OsStr::from_bytes(tname), &pfd, os_name, AtFlags::empty())
-                    .map_err(|e| fs_err(&path, "link", e))?;
+                rustix::fs::linkat(
+                    &tpfd,
+                    OsStr::from_bytes(tname),
+                    &pfd,
+                    os_name,
+                    AtFlags::empty(),
+                )
+                .map_err(|e| fs_err(&path, "link", e))?;
                 self.created.insert(comps.join(&b'/'));
                 return Ok(());
             }
@@ -258,7 +340,8 @@ impl Applier {
                     hdr.device_major().ok().flatten().unwrap_or(0),
                     hdr.device_minor().ok().flatten().unwrap_or(0),
                 );
-                rustix::fs::mknodat(&pfd, os_name, ft, Mode::from_raw_mode(perm), dev).map_err(|e| fs_err(&path, "mknod", e))?;
+                rustix::fs::mknodat(&pfd, os_name, ft, Mode::from_raw_mode(perm), dev)
+                    .map_err(|e| fs_err(&path, "mknod", e))?;
                 chown(&pfd).map_err(|e| fs_err(&path, "chown", e))?;
                 // mknod applies the umask; set the exact mode.
                 chmod(&pfd).map_err(|e| fs_err(&path, "chmod", e))?;
@@ -283,7 +366,13 @@ impl Applier {
         Ok(())
     }
 
-    fn whiteout(&mut self, path: &[u8], comps: &[Vec<u8>], pfd: &OwnedFd, rest: &[u8]) -> Result<()> {
+    fn whiteout(
+        &mut self,
+        path: &[u8],
+        comps: &[Vec<u8>],
+        pfd: &OwnedFd,
+        rest: &[u8],
+    ) -> Result<()> {
         let parent_key = comps[..comps.len() - 1].join(&b'/');
         if comps.last().map(Vec::as_slice) == Some(WH_OPAQUE.as_bytes()) {
             match self.mode {
@@ -306,14 +395,25 @@ impl Applier {
             }
             return Ok(());
         }
-        if rest.starts_with(WH_PREFIX.as_bytes()) || rest.is_empty() || rest == b"." || rest == b".." || rest.contains(&b'/') {
+        if rest.starts_with(WH_PREFIX.as_bytes())
+            || rest.is_empty()
+            || rest == b"."
+            || rest == b".."
+            || rest.contains(&b'/')
+        {
             // Other AUFS metadata (.wh..wh.plnk, ...) carries nothing for us.
             return Ok(());
         }
         fsops::remove_all_at(pfd.as_fd(), rest).map_err(|e| fs_err(path, "whiteout", e))?;
         if self.mode == WhiteoutMode::Overlay {
-            rustix::fs::mknodat(pfd, OsStr::from_bytes(rest), FileType::CharacterDevice, Mode::empty(), 0)
-                .map_err(|e| fs_err(path, "whiteout", e))?;
+            rustix::fs::mknodat(
+                pfd,
+                OsStr::from_bytes(rest),
+                FileType::CharacterDevice,
+                Mode::empty(),
+                0,
+            )
+            .map_err(|e| fs_err(path, "whiteout", e))?;
         }
         Ok(())
     }
@@ -342,10 +442,16 @@ struct Pax {
 
 fn pax_map<R: Read>(entry: &mut tar::Entry<'_, R>) -> Pax {
     let mut out = Pax::default();
-    let Ok(Some(exts)) = entry.pax_extensions() else { return out };
+    let Ok(Some(exts)) = entry.pax_extensions() else {
+        return out;
+    };
     for ext in exts.flatten() {
         let key = ext.key_bytes();
-        let num = || std::str::from_utf8(ext.value_bytes()).ok().and_then(|s| s.split('.').next()?.parse().ok());
+        let num = || {
+            std::str::from_utf8(ext.value_bytes())
+                .ok()
+                .and_then(|s| s.split('.').next()?.parse().ok())
+        };
         match key {
             b"uid" => out.uid = num(),
             b"gid" => out.gid = num(),

@@ -36,9 +36,16 @@ pub fn tar_of(entries: &[E<'_>]) -> Vec<u8> {
     for e in entries {
         let (mut h, data): (tar::Header, &[u8]) = match e {
             E::Dir(p) => (header(p, tar::EntryType::Directory, 0, 0o755), b""),
-            E::File(p, d) => (header(p, tar::EntryType::Regular, d.len() as u64, 0o4755), d),
+            E::File(p, d) => (
+                header(p, tar::EntryType::Regular, d.len() as u64, 0o4755),
+                d,
+            ),
             E::Sym(p, t) | E::Hard(p, t) => {
-                let kind = if matches!(e, E::Sym(..)) { tar::EntryType::Symlink } else { tar::EntryType::Link };
+                let kind = if matches!(e, E::Sym(..)) {
+                    tar::EntryType::Symlink
+                } else {
+                    tar::EntryType::Link
+                };
                 let mut h = header(p, kind, 0, 0o777);
                 let gnu = h.as_gnu_mut().expect("gnu");
                 gnu.linkname = [0; 100];
@@ -86,10 +93,24 @@ fn unpacks_all_kinds_and_whiteouts() {
     assert_eq!(applied.tar_size, t.len() as u64);
     let p = dir.path();
     let md = fs::metadata(p.join("etc/passwd")).unwrap();
-    assert_eq!((md.uid(), md.gid(), md.permissions().mode() & 0o7777), (1234, 5678, 0o4755));
-    assert_eq!(fs::read_link(p.join("bin/sh")).unwrap().to_str(), Some("busybox"));
-    assert_eq!(fs::metadata(p.join("bin/ash")).unwrap().ino(), fs::metadata(p.join("bin/busybox")).unwrap().ino());
-    assert!(fs::symlink_metadata(p.join("run/fifo")).unwrap().file_type().is_fifo());
+    assert_eq!(
+        (md.uid(), md.gid(), md.permissions().mode() & 0o7777),
+        (1234, 5678, 0o4755)
+    );
+    assert_eq!(
+        fs::read_link(p.join("bin/sh")).unwrap().to_str(),
+        Some("busybox")
+    );
+    assert_eq!(
+        fs::metadata(p.join("bin/ash")).unwrap().ino(),
+        fs::metadata(p.join("bin/busybox")).unwrap().ino()
+    );
+    assert!(
+        fs::symlink_metadata(p.join("run/fifo"))
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
     let null = fs::symlink_metadata(p.join("dev/null")).unwrap();
     assert!(null.file_type().is_char_device());
     assert_eq!(null.rdev(), rustix::fs::makedev(1, 3));
@@ -105,9 +126,28 @@ fn unpacks_all_kinds_and_whiteouts() {
 fn apply_mode_deletes() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    apply_layer(&tar_of(&[E::File("a/x", b"1"), E::File("a/y", b"2"), E::File("b/z", b"3"), E::File("c", b"4")])[..], p, WhiteoutMode::Apply).unwrap();
-    apply_layer(&tar_of(&[E::File("a/.wh..wh..opq", b""), E::File("a/new", b"n"), E::File(".wh.c", b""), E::File("b/.wh.z", b"")])[..], p, WhiteoutMode::Apply)
-        .unwrap();
+    apply_layer(
+        &tar_of(&[
+            E::File("a/x", b"1"),
+            E::File("a/y", b"2"),
+            E::File("b/z", b"3"),
+            E::File("c", b"4"),
+        ])[..],
+        p,
+        WhiteoutMode::Apply,
+    )
+    .unwrap();
+    apply_layer(
+        &tar_of(&[
+            E::File("a/.wh..wh..opq", b""),
+            E::File("a/new", b"n"),
+            E::File(".wh.c", b""),
+            E::File("b/.wh.z", b""),
+        ])[..],
+        p,
+        WhiteoutMode::Apply,
+    )
+    .unwrap();
     assert!(p.join("a/new").exists() && !p.join("a/x").exists() && !p.join("a/y").exists());
     assert!(!p.join("c").exists() && !p.join("b/z").exists() && p.join("b").exists());
 }
@@ -134,14 +174,38 @@ fn hostile_corpus_is_refused() {
         ("dotdot", tar_of(&[E::File("../escape", b"x")])),
         ("dotdot-deep", tar_of(&[E::File("a/../../escape", b"x")])),
         ("absolute", tar_of(&[E::File(&format!("{out}/abs"), b"x")])),
-        ("symlink-then-write", tar_of(&[E::Sym("lnk", &out), E::File("lnk/pwned", b"x")])),
-        ("relative-escape-symlink", tar_of(&[E::Sym("rel", "../../../../../../../../")])),
-        ("symlink-dir-swap", tar_of(&[E::Dir("d/"), E::Sym("d", &out), E::File("d/pwned", b"x")])),
-        ("hardlink-outside", tar_of(&[E::Hard("h", &format!("{out}/secret"))])),
-        ("hardlink-dotdot", tar_of(&[E::Hard("h", "../outside/secret")])),
-        ("hardlink-through-symlink", tar_of(&[E::Sym("s", &out), E::Hard("h", "s/secret")])),
-        ("whiteout-through-symlink", tar_of(&[E::Sym("s", &out), E::File("s/.wh.secret", b"")])),
-        ("opaque-through-symlink", tar_of(&[E::Sym("s", &out), E::File("s/.wh..wh..opq", b"")])),
+        (
+            "symlink-then-write",
+            tar_of(&[E::Sym("lnk", &out), E::File("lnk/pwned", b"x")]),
+        ),
+        (
+            "relative-escape-symlink",
+            tar_of(&[E::Sym("rel", "../../../../../../../../")]),
+        ),
+        (
+            "symlink-dir-swap",
+            tar_of(&[E::Dir("d/"), E::Sym("d", &out), E::File("d/pwned", b"x")]),
+        ),
+        (
+            "hardlink-outside",
+            tar_of(&[E::Hard("h", &format!("{out}/secret"))]),
+        ),
+        (
+            "hardlink-dotdot",
+            tar_of(&[E::Hard("h", "../outside/secret")]),
+        ),
+        (
+            "hardlink-through-symlink",
+            tar_of(&[E::Sym("s", &out), E::Hard("h", "s/secret")]),
+        ),
+        (
+            "whiteout-through-symlink",
+            tar_of(&[E::Sym("s", &out), E::File("s/.wh.secret", b"")]),
+        ),
+        (
+            "opaque-through-symlink",
+            tar_of(&[E::Sym("s", &out), E::File("s/.wh..wh..opq", b"")]),
+        ),
     ];
     fs::write(outside.join("secret"), b"keep").unwrap();
     for (name, t) in cases {
@@ -151,7 +215,11 @@ fn hostile_corpus_is_refused() {
             let err = apply_layer(&t[..], &dest, mode).expect_err(name);
             assert!(matches!(err, ImageError::Hostile { .. }), "{name}: {err}");
         }
-        assert_eq!(fs::read_dir(&outside).unwrap().count(), 1, "{name} wrote outside");
+        assert_eq!(
+            fs::read_dir(&outside).unwrap().count(),
+            1,
+            "{name} wrote outside"
+        );
         assert_eq!(fs::read(outside.join("secret")).unwrap(), b"keep", "{name}");
     }
 }

@@ -70,12 +70,17 @@ impl State {
         if let Some(n) = self.nets.values().find(|n| n.name == key) {
             return Ok(n);
         }
-        let mut hits = self.nets.values().filter(|n| !key.is_empty() && n.id.starts_with(key));
+        let mut hits = self
+            .nets
+            .values()
+            .filter(|n| !key.is_empty() && n.id.starts_with(key));
         match (hits.next(), hits.next()) {
             (Some(n), None) => Ok(n),
             (Some(_), Some(_)) => {
                 let count = self.nets.values().filter(|n| n.id.starts_with(key)).count();
-                Err(NetError::invalid(format!("network {key} is ambiguous ({count} matches found based on ID prefix)")))
+                Err(NetError::invalid(format!(
+                    "network {key} is ambiguous ({count} matches found based on ID prefix)"
+                )))
             }
             _ => Err(NetError::NoSuchNetwork(key.to_string())),
         }
@@ -85,10 +90,17 @@ impl State {
         let mut endpoints = Vec::new();
         for sb in self.sbs.values() {
             for ep in sb.rec.endpoints.iter().filter(|e| e.network_id == n.id) {
-                endpoints.push((sb.rec.request.container_id.clone(), sb.rec.request.container_name.clone(), ep.clone()));
+                endpoints.push((
+                    sb.rec.request.container_id.clone(),
+                    sb.rec.request.container_name.clone(),
+                    ep.clone(),
+                ));
             }
         }
-        NetworkInfo { network: n.clone(), endpoints }
+        NetworkInfo {
+            network: n.clone(),
+            endpoints,
+        }
     }
 
     fn view(&self, sb: &Sandbox) -> SandboxView {
@@ -118,11 +130,20 @@ impl State {
 
     /// What the embedded DNS of a sandbox may see.
     fn sandbox_dns(&self, rec: &SandboxRecord) -> SandboxDns {
-        let nets: Vec<&NetworkRecord> =
-            rec.endpoints.iter().filter_map(|e| self.nets.get(&e.network_id)).filter(|n| n.dns_enabled()).collect();
+        let nets: Vec<&NetworkRecord> = rec
+            .endpoints
+            .iter()
+            .filter_map(|e| self.nets.get(&e.network_id))
+            .filter(|n| n.dns_enabled())
+            .collect();
         SandboxDns {
             networks: nets.iter().map(|n| n.id.clone()).collect(),
-            upstream: rec.request.dns.iter().map(|ip| std::net::SocketAddr::new(*ip, 53)).collect(),
+            upstream: rec
+                .request
+                .dns
+                .iter()
+                .map(|ip| std::net::SocketAddr::new(*ip, 53))
+                .collect(),
             forward: nets.iter().any(|n| !n.internal),
         }
     }
@@ -143,20 +164,30 @@ impl Controller {
     /// constructors; needs a tokio runtime). The load of [`Controller::open`]
     /// happens on first use or in [`Controller::restore`].
     pub fn new(cfg: NetworkConfig, store: Arc<Store>) -> NetResult<Arc<Controller>> {
-        std::fs::create_dir_all(cfg.netns_dir()).map_err(|e| NetError::io("create netns directory", e))?;
+        std::fs::create_dir_all(cfg.netns_dir())
+            .map_err(|e| NetError::io("create netns directory", e))?;
         let host_nl = Nl::open_host(&cfg.host)?;
         let firewall: Arc<dyn Firewall> = if cfg.firewall {
             Arc::new(NftFirewall::new(cfg.host.clone(), cfg.nft_table.clone()))
         } else {
             Arc::new(NoFirewall)
         };
-        let bridge = Arc::new(BridgeDriver::new(cfg.host.clone(), host_nl.clone(), firewall.clone(), cfg.firewall, cfg.mtu));
+        let bridge = BridgeDriver::new(
+            cfg.host.clone(),
+            host_nl.clone(),
+            firewall.clone(),
+            cfg.firewall,
+            cfg.mtu,
+        );
         let mut drivers: BTreeMap<String, Arc<dyn NetworkDriver>> = BTreeMap::new();
         drivers.insert("bridge".into(), bridge.clone());
         drivers.insert("host".into(), Arc::new(HostDriver));
         drivers.insert("null".into(), Arc::new(NullDriver));
         let mut ipams: BTreeMap<String, Arc<dyn IpamDriver>> = BTreeMap::new();
-        ipams.insert("default".into(), Arc::new(DefaultIpam::new(cfg.default_pools.clone())));
+        ipams.insert(
+            "default".into(),
+            Arc::new(DefaultIpam::new(cfg.default_pools.clone())),
+        );
         let fwd = Arc::new(Forwarder::new(cfg.host.clone(), cfg.dns_upstream.clone()));
         let c = Arc::new(Controller {
             cfg,
@@ -176,7 +207,10 @@ impl Controller {
 
     /// Load the records once; every public entry point calls this first.
     async fn ready(&self) -> NetResult<()> {
-        self.loaded.get_or_try_init(|| self.load()).await.map(|_| ())
+        self.loaded
+            .get_or_try_init(|| self.load())
+            .await
+            .map(|_| ())
     }
 
     /// The configuration.
@@ -185,12 +219,18 @@ impl Controller {
     }
 
     fn driver(&self, name: &str) -> NetResult<Arc<dyn NetworkDriver>> {
-        self.drivers.get(name).cloned().ok_or_else(|| NetError::NotFound(format!("plugin \"{name}\" not found")))
+        self.drivers
+            .get(name)
+            .cloned()
+            .ok_or_else(|| NetError::NotFound(format!("plugin \"{name}\" not found")))
     }
 
     fn ipam(&self, name: &str) -> NetResult<Arc<dyn IpamDriver>> {
         let name = if name.is_empty() { "default" } else { name };
-        self.ipams.get(name).cloned().ok_or_else(|| NetError::NotFound(format!("plugin \"{name}\" not found")))
+        self.ipams
+            .get(name)
+            .cloned()
+            .ok_or_else(|| NetError::NotFound(format!("plugin \"{name}\" not found")))
     }
 
     /// Networks a new dynamic pool must avoid: host routes and nameservers.
@@ -242,6 +282,12 @@ impl Controller {
         }
         let st = self.st.lock().await;
         st.sbs.values().map(|sb| st.view(sb)).collect()
+    }
+
+    /// Wait for background kernel cleanup (link deletions) to finish; tests
+    /// and shutdown call it before looking at the host.
+    pub async fn settle(&self) {
+        self.bridge.settle().await;
     }
 
     /// Host ports currently reserved (diagnostics and tests).

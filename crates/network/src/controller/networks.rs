@@ -10,7 +10,9 @@ use crate::driver::{CreateNetworkRequest, IpamData, OPT_INTERNAL};
 use crate::error::{NetError, NetResult};
 use crate::ipam::addr::with_prefix;
 use crate::ipam::{PoolRequest, gateway_options};
-use crate::model::{EndpointRequest, NETWORKS, NetworkCreate, NetworkInfo, NetworkRecord, PoolRecord};
+use crate::model::{
+    EndpointRequest, NETWORKS, NetworkCreate, NetworkInfo, NetworkRecord, PoolRecord,
+};
 
 /// Names of the predefined networks.
 pub const PREDEFINED: [&str; 3] = ["bridge", "host", "none"];
@@ -21,23 +23,38 @@ impl Controller {
         self.ready().await?;
         validate_name(&req.name)?;
         if PREDEFINED.contains(&req.name.as_str()) {
-            return Err(NetError::forbidden(format!("{} is a pre-defined network and cannot be created", req.name)));
+            return Err(NetError::forbidden(format!(
+                "{} is a pre-defined network and cannot be created",
+                req.name
+            )));
         }
-        let driver = if req.driver.is_empty() { "bridge".to_string() } else { req.driver.clone() };
+        let driver = if req.driver.is_empty() {
+            "bridge".to_string()
+        } else {
+            req.driver.clone()
+        };
         if driver == "host" || driver == "null" {
-            return Err(NetError::forbidden(format!("only one instance of \"{driver}\" network is allowed")));
+            return Err(NetError::forbidden(format!(
+                "only one instance of \"{driver}\" network is allowed"
+            )));
         }
         self.driver(&driver)?;
         self.ipam(&req.ipam_driver)?;
         if req.config_only || !req.config_from.is_empty() {
-            return Err(NetError::invalid("config-only networks are not supported by berth"));
+            return Err(NetError::invalid(
+                "config-only networks are not supported by berth",
+            ));
         }
         if req.ingress || !(req.scope.is_empty() || req.scope == "local") {
-            return Err(NetError::invalid("only local-scope networks are supported (no swarm)"));
+            return Err(NetError::invalid(
+                "only local-scope networks are supported (no swarm)",
+            ));
         }
         let enable_ipv6 = req.enable_ipv6.unwrap_or(false);
         if enable_ipv6 {
-            return Err(NetError::invalid("IPv6 networks are not supported by berth yet"));
+            return Err(NetError::invalid(
+                "IPv6 networks are not supported by berth yet",
+            ));
         }
         if !req.enable_ipv4.unwrap_or(true) {
             return Err(NetError::invalid("bridge networks need IPv4"));
@@ -54,7 +71,11 @@ impl Controller {
             ingress: false,
             enable_ipv4: true,
             enable_ipv6,
-            ipam_driver: if req.ipam_driver.is_empty() { "default".into() } else { req.ipam_driver },
+            ipam_driver: if req.ipam_driver.is_empty() {
+                "default".into()
+            } else {
+                req.ipam_driver
+            },
             ipam_options: req.ipam_options,
             ipam_config: req.ipam_config,
             pools: Vec::new(),
@@ -64,14 +85,21 @@ impl Controller {
         };
         let mut st = self.st.lock().await;
         if st.nets.values().any(|n| n.name == rec.name) {
-            return Err(NetError::Conflict(format!("network with name {} already exists", rec.name)));
+            return Err(NetError::Conflict(format!(
+                "network with name {} already exists",
+                rec.name
+            )));
         }
         let rec = self.create_locked(&mut st, rec).await?;
         Ok((st.info(&rec), String::new()))
     }
 
     /// Allocate pools, create in the driver, persist.
-    pub(super) async fn create_locked(&self, st: &mut State, mut rec: NetworkRecord) -> NetResult<NetworkRecord> {
+    pub(super) async fn create_locked(
+        &self,
+        st: &mut State,
+        mut rec: NetworkRecord,
+    ) -> NetResult<NetworkRecord> {
         if rec.driver == "bridge" {
             rec.pools = self.allocate_pools(&rec).await?;
         }
@@ -93,7 +121,12 @@ impl Controller {
     async fn allocate_pools(&self, rec: &NetworkRecord) -> NetResult<Vec<PoolRecord>> {
         let ipam = self.ipam(&rec.ipam_driver)?;
         let space = ipam.default_address_spaces().await?.local;
-        let mut specs: Vec<_> = rec.ipam_config.iter().filter(|c| !c.subnet.contains(':')).cloned().collect();
+        let mut specs: Vec<_> = rec
+            .ipam_config
+            .iter()
+            .filter(|c| !c.subnet.contains(':'))
+            .cloned()
+            .collect();
         if specs.is_empty() {
             specs.push(Default::default());
         }
@@ -101,7 +134,11 @@ impl Controller {
         for spec in specs {
             let subnet: Option<IpNet> = spec.subnet.parse().ok();
             let ip_range: Option<IpNet> = spec.ip_range.parse().ok();
-            let exclude = if subnet.is_none() { self.host_exclusions().await } else { Vec::new() };
+            let exclude = if subnet.is_none() {
+                self.host_exclusions().await
+            } else {
+                Vec::new()
+            };
             let req = PoolRequest {
                 address_space: space.clone(),
                 pool: subnet,
@@ -125,7 +162,9 @@ impl Controller {
                 aux: BTreeMap::new(),
                 user_subnet: subnet.is_some(),
             };
-            let res = self.reserve_pool_addresses(&*ipam, &mut p, &spec.gateway, &spec.aux).await;
+            let res = self
+                .reserve_pool_addresses(&*ipam, &mut p, &spec.gateway, &spec.aux)
+                .await;
             out.push(p);
             if let Err(e) = res {
                 self.release_pool_records(&rec.ipam_driver, &out).await;
@@ -144,17 +183,25 @@ impl Controller {
         aux: &BTreeMap<String, String>,
     ) -> NetResult<()> {
         let gw = parse_ip(gateway);
-        p.gateway = Some(ipam.request_address(&p.pool_id, gw, &gateway_options()).await?);
+        p.gateway = Some(
+            ipam.request_address(&p.pool_id, gw, &gateway_options())
+                .await?,
+        );
         for (name, a) in aux {
-            let ip = parse_ip(a).ok_or_else(|| NetError::invalid(format!("invalid auxiliary address {name}")))?;
-            let got = ipam.request_address(&p.pool_id, Some(ip), &BTreeMap::new()).await?;
+            let ip = parse_ip(a)
+                .ok_or_else(|| NetError::invalid(format!("invalid auxiliary address {name}")))?;
+            let got = ipam
+                .request_address(&p.pool_id, Some(ip), &BTreeMap::new())
+                .await?;
             p.aux.insert(name.clone(), got);
         }
         Ok(())
     }
 
     async fn release_pool_records(&self, ipam_name: &str, pools: &[PoolRecord]) {
-        let Ok(ipam) = self.ipam(ipam_name) else { return };
+        let Ok(ipam) = self.ipam(ipam_name) else {
+            return;
+        };
         for p in pools {
             if let Some(g) = p.gateway {
                 let _ = ipam.release_address(&p.pool_id, g.addr()).await;
@@ -167,7 +214,8 @@ impl Controller {
     }
 
     pub(super) async fn release_pools(&self, rec: &NetworkRecord) {
-        self.release_pool_records(&rec.ipam_driver, &rec.pools).await;
+        self.release_pool_records(&rec.ipam_driver, &rec.pools)
+            .await;
     }
 
     /// `DELETE /networks/{id}`.
@@ -176,13 +224,18 @@ impl Controller {
         let mut st = self.st.lock().await;
         let n = st.find(key)?.clone();
         if n.predefined {
-            return Err(NetError::forbidden(format!("{} is a pre-defined network and cannot be removed", n.name)));
+            return Err(NetError::forbidden(format!(
+                "{} is a pre-defined network and cannot be removed",
+                n.name
+            )));
         }
         let eps = st.info(&n).endpoints;
         if !eps.is_empty() {
             let list: Vec<String> = eps
                 .iter()
-                .map(|(id, name, _)| format!("name:\"{name}\" id:\"{}\"", id.get(..12).unwrap_or(id)))
+                .map(|(id, name, _)| {
+                    format!("name:\"{name}\" id:\"{}\"", id.get(..12).unwrap_or(id))
+                })
                 .collect();
             return Err(NetError::forbidden(format!(
                 "error while removing network: network {} has active endpoints ({})",
@@ -204,7 +257,11 @@ impl Controller {
         }
         let candidates: Vec<NetworkRecord> = {
             let st = self.st.lock().await;
-            st.nets.values().filter(|n| !n.predefined && st.info(n).endpoints.is_empty() && matches(n)).cloned().collect()
+            st.nets
+                .values()
+                .filter(|n| !n.predefined && st.info(n).endpoints.is_empty() && matches(n))
+                .cloned()
+                .collect()
         };
         let mut out = Vec::new();
         for n in candidates {
@@ -218,7 +275,11 @@ impl Controller {
 
     /// Check a container's settings for a network before it is created or
     /// connected (`docker create`/`run` fail early, as in Docker).
-    pub async fn validate_endpoint(&self, network: &str, req: &EndpointRequest) -> NetResult<NetworkRecord> {
+    pub async fn validate_endpoint(
+        &self,
+        network: &str,
+        req: &EndpointRequest,
+    ) -> NetResult<NetworkRecord> {
         self.ready().await?;
         let st = self.st.lock().await;
         let n = st.find(network)?;

@@ -14,13 +14,17 @@ use ipnet::IpNet;
 
 use super::networks::driver_request;
 use super::{Controller, Sandbox, State};
-use crate::driver::RestoredEndpoint;
-use crate::driver::bridge::options::{OPT_BRIDGE_NAME, OPT_DEFAULT_BRIDGE, OPT_ENABLE_ICC, OPT_ENABLE_MASQUERADE, OPT_HOST_BINDING};
 use crate::driver::OPT_MTU;
+use crate::driver::bridge::options::{
+    OPT_BRIDGE_NAME, OPT_DEFAULT_BRIDGE, OPT_ENABLE_ICC, OPT_ENABLE_MASQUERADE, OPT_HOST_BINDING,
+};
+use crate::driver::{NetworkDriver, RestoredEndpoint};
 use crate::error::{NetError, NetResult};
 use crate::ipam::addr::overlaps;
 use crate::ipam::{PoolRequest, gateway_options};
-use crate::model::{IpamConfigSpec, NETWORKS, NetworkMode, NetworkRecord, SANDBOXES, SandboxRecord};
+use crate::model::{
+    IpamConfigSpec, NETWORKS, NetworkMode, NetworkRecord, SANDBOXES, SandboxRecord,
+};
 use crate::ns;
 
 impl Controller {
@@ -34,18 +38,35 @@ impl Controller {
         }
         for (id, rec) in sbs {
             for ep in &rec.endpoints {
-                let Some(n) = st.nets.get(&ep.network_id) else { continue };
-                if let (Some(p), Some(a), Ok(ipam)) = (n.pool_v4(), ep.iface.address, self.ipam(&n.ipam_driver)) {
-                    if let Err(e) = ipam.request_address(&p.pool_id, Some(a.addr()), &BTreeMap::new()).await {
-                        tracing::warn!("replay address {a} of {}: {e}", super::sandbox::short(&id));
-                    }
+                let Some(n) = st.nets.get(&ep.network_id) else {
+                    continue;
+                };
+                if let (Some(p), Some(a), Ok(ipam)) =
+                    (n.pool_v4(), ep.iface.address, self.ipam(&n.ipam_driver))
+                    && let Err(e) = ipam
+                        .request_address(&p.pool_id, Some(a.addr()), &BTreeMap::new())
+                        .await
+                {
+                    tracing::warn!("replay address {a} of {}: {e}", super::sandbox::short(&id));
                 }
             }
-            st.sbs.insert(id, Sandbox { rec, nl: None, dns: None });
+            st.sbs.insert(
+                id,
+                Sandbox {
+                    rec,
+                    nl: None,
+                    dns: None,
+                },
+            );
         }
         self.ensure_predefined(&mut st).await?;
         for (name, driver) in &self.drivers {
-            let nets: Vec<_> = st.nets.values().filter(|n| n.driver == *name).map(driver_request).collect();
+            let nets: Vec<_> = st
+                .nets
+                .values()
+                .filter(|n| n.driver == *name)
+                .map(driver_request)
+                .collect();
             let ids: HashSet<&str> = nets.iter().map(|n| n.network_id.as_str()).collect();
             let eps: Vec<RestoredEndpoint> = st
                 .sbs
@@ -66,14 +87,14 @@ impl Controller {
         let ids: Vec<String> = st.sbs.keys().cloned().collect();
         for id in ids {
             self.restore_dns_names(&st, &id);
-            let private_alive = st
-                .sbs
-                .get(&id)
-                .is_some_and(|sb| sb.rec.request.mode == NetworkMode::Private && ns::is_namespace(&sb.rec.key));
-            if private_alive {
-                if let Err(e) = self.refresh_dns(&mut st, &id) {
-                    tracing::warn!("restart embedded DNS of {}: {e}", super::sandbox::short(&id));
-                }
+            let private_alive = st.sbs.get(&id).is_some_and(|sb| {
+                sb.rec.request.mode == NetworkMode::Private && ns::is_namespace(&sb.rec.key)
+            });
+            if private_alive && let Err(e) = self.refresh_dns(&mut st, &id) {
+                tracing::warn!(
+                    "restart embedded DNS of {}: {e}",
+                    super::sandbox::short(&id)
+                );
             }
         }
         Ok(())
@@ -84,18 +105,26 @@ impl Controller {
         for ep in &sb.rec.endpoints {
             if let Some(n) = st.nets.get(&ep.network_id).filter(|n| n.dns_enabled()) {
                 let addrs: Vec<_> = ep.iface.address.iter().map(|a| a.addr()).collect();
-                self.dns.add_endpoint(&n.id, &n.name, &ep.id, &ep.dns_names, &addrs);
+                self.dns
+                    .add_endpoint(&n.id, &n.name, &ep.id, &ep.dns_names, &addrs);
             }
         }
     }
 
     /// Ask the IPAM for a restored network's pools, gateway and aux addresses again.
     async fn replay_pools(&self, n: &mut NetworkRecord) {
-        let Ok(ipam) = self.ipam(&n.ipam_driver) else { return };
+        let Ok(ipam) = self.ipam(&n.ipam_driver) else {
+            return;
+        };
         let mut changed = false;
         for p in &mut n.pools {
             let space = p.pool_id.split('/').next().unwrap_or_default().to_string();
-            let req = PoolRequest { address_space: space, pool: Some(p.subnet), sub_pool: p.ip_range, ..Default::default() };
+            let req = PoolRequest {
+                address_space: space,
+                pool: Some(p.subnet),
+                sub_pool: p.ip_range,
+                ..Default::default()
+            };
             match ipam.request_pool(req).await {
                 Ok(got) => {
                     changed |= got.pool_id != p.pool_id;
@@ -107,16 +136,18 @@ impl Controller {
                 }
             }
             if let Some(g) = p.gateway {
-                let _ = ipam.request_address(&p.pool_id, Some(g.addr()), &gateway_options()).await;
+                let _ = ipam
+                    .request_address(&p.pool_id, Some(g.addr()), &gateway_options())
+                    .await;
             }
             for a in p.aux.values() {
-                let _ = ipam.request_address(&p.pool_id, Some(a.addr()), &BTreeMap::new()).await;
+                let _ = ipam
+                    .request_address(&p.pool_id, Some(a.addr()), &BTreeMap::new())
+                    .await;
             }
         }
-        if changed {
-            if let Err(e) = self.store.put(NETWORKS, &n.id, &*n) {
-                tracing::warn!("save network {}: {e}", n.name);
-            }
+        if changed && let Err(e) = self.store.put(NETWORKS, &n.id, &*n) {
+            tracing::warn!("save network {}: {e}", n.name);
         }
     }
 
@@ -124,7 +155,8 @@ impl Controller {
     async fn ensure_predefined(&self, st: &mut State) -> NetResult<()> {
         for (name, driver) in [("none", "null"), ("host", "host")] {
             if !st.nets.values().any(|n| n.name == name) {
-                self.create_locked(st, predefined(name, driver, BTreeMap::new(), Vec::new())).await?;
+                self.create_locked(st, predefined(name, driver, BTreeMap::new(), Vec::new()))
+                    .await?;
             }
         }
         if st.nets.values().any(|n| n.name == "bridge") {
@@ -134,7 +166,11 @@ impl Controller {
             Some(s) => IpNet::V4(s),
             None => {
                 let mut avoid = self.host_exclusions().await;
-                avoid.extend(st.nets.values().flat_map(|n| n.pools.iter().map(|p| p.subnet)));
+                avoid.extend(
+                    st.nets
+                        .values()
+                        .flat_map(|n| n.pools.iter().map(|p| p.subnet)),
+                );
                 self.cfg
                     .default_pools
                     .iter()
@@ -142,10 +178,18 @@ impl Controller {
                     .filter_map(|p| p.base.subnets(p.size).ok())
                     .flatten()
                     .find(|c| !avoid.iter().any(|a| overlaps(a, c)))
-                    .ok_or_else(|| NetError::Unavailable("no default address pool is free for the default bridge".into()))?
+                    .ok_or_else(|| {
+                        NetError::Unavailable(
+                            "no default address pool is free for the default bridge".into(),
+                        )
+                    })?
             }
         };
-        let gateway = subnet.hosts().next().map(|g| g.to_string()).unwrap_or_default();
+        let gateway = subnet
+            .hosts()
+            .next()
+            .map(|g| g.to_string())
+            .unwrap_or_default();
         let options = BTreeMap::from([
             (OPT_DEFAULT_BRIDGE.to_string(), "true".to_string()),
             (OPT_ENABLE_ICC.to_string(), "true".to_string()),
@@ -154,8 +198,13 @@ impl Controller {
             (OPT_BRIDGE_NAME.to_string(), self.cfg.bridge_name.clone()),
             (OPT_MTU.to_string(), self.cfg.mtu.to_string()),
         ]);
-        let spec = IpamConfigSpec { subnet: subnet.trunc().to_string(), gateway, ..Default::default() };
-        self.create_locked(st, predefined("bridge", "bridge", options, vec![spec])).await?;
+        let spec = IpamConfigSpec {
+            subnet: subnet.trunc().to_string(),
+            gateway,
+            ..Default::default()
+        };
+        self.create_locked(st, predefined("bridge", "bridge", options, vec![spec]))
+            .await?;
         Ok(())
     }
 
@@ -168,11 +217,15 @@ impl Controller {
         let ids: Vec<String> = st.sbs.keys().cloned().collect();
         for id in &ids {
             let Some(sb) = st.sbs.get(id) else { continue };
-            let ns_ok = sb.rec.request.mode != NetworkMode::Private || ns::is_namespace(&sb.rec.key);
+            let ns_ok =
+                sb.rec.request.mode != NetworkMode::Private || ns::is_namespace(&sb.rec.key);
             if running(id) && ns_ok {
                 continue;
             }
-            tracing::info!("releasing network sandbox of stopped container {}", super::sandbox::short(id));
+            tracing::info!(
+                "releasing network sandbox of stopped container {}",
+                super::sandbox::short(id)
+            );
             if let Err(e) = self.delete_sandbox_locked(&mut st, id).await {
                 tracing::warn!("release sandbox {}: {e}", super::sandbox::short(id));
             }
@@ -181,7 +234,12 @@ impl Controller {
             .sbs
             .values()
             .filter(|sb| sb.rec.request.mode == NetworkMode::Private)
-            .filter_map(|sb| sb.rec.key.file_name().map(|f| f.to_string_lossy().to_string()))
+            .filter_map(|sb| {
+                sb.rec
+                    .key
+                    .file_name()
+                    .map(|f| f.to_string_lossy().to_string())
+            })
             .collect();
         for name in ns::sweep(&self.cfg.netns_dir(), &keep) {
             tracing::info!("removed stray network namespace {name}");
@@ -190,7 +248,37 @@ impl Controller {
     }
 }
 
-fn predefined(name: &str, driver: &str, options: BTreeMap<String, String>, ipam_config: Vec<IpamConfigSpec>) -> NetworkRecord {
+impl Controller {
+    /// Daemon shutdown: with no sandbox left (no container running), take
+    /// berth's links and firewall table off the host; the records stay, and
+    /// the next start re-creates the bridges. With sandboxes, leave everything
+    /// so running containers keep their network.
+    pub async fn shutdown(&self) {
+        if self.loaded.get().is_none() {
+            return;
+        }
+        self.settle().await;
+        let st = self.st.lock().await;
+        if !st.sbs.is_empty() {
+            return;
+        }
+        for n in st.nets.values().filter(|n| n.driver == "bridge") {
+            if let Err(e) = self.bridge.delete_network(&n.id).await {
+                tracing::warn!("remove bridge of {}: {e}", n.name);
+            }
+        }
+        if let Err(e) = self.firewall.remove_all().await {
+            tracing::warn!("remove firewall table: {e}");
+        }
+    }
+}
+
+fn predefined(
+    name: &str,
+    driver: &str,
+    options: BTreeMap<String, String>,
+    ipam_config: Vec<IpamConfigSpec>,
+) -> NetworkRecord {
     NetworkRecord {
         id: berth_core::id::generate(),
         name: name.to_string(),

@@ -10,9 +10,14 @@ use ipnet::Ipv4Net;
 
 use super::validate::validate_endpoint;
 use super::{Controller, Sandbox, State};
-use crate::driver::{CreateEndpointRequest, ExternalConnectivity, InterfaceInfo, JoinInfo, JoinRequest};
+use crate::driver::{
+    CreateEndpointRequest, ExternalConnectivity, InterfaceInfo, JoinInfo, JoinRequest,
+};
 use crate::error::{NetError, NetResult};
-use crate::model::{EndpointRecord, EndpointRequest, EndpointView, NetworkMode, NetworkRecord, SANDBOXES, SandboxRecord, SandboxRequest, SandboxView};
+use crate::model::{
+    EndpointRecord, EndpointRequest, EndpointView, NetworkMode, NetworkRecord, SANDBOXES,
+    SandboxRecord, SandboxRequest, SandboxView,
+};
 use crate::nl::{Nl, parse_mac};
 use crate::ns;
 
@@ -40,10 +45,11 @@ impl Controller {
         let (key, nl) = match &req.mode {
             NetworkMode::Host => (PathBuf::new(), None),
             NetworkMode::Container(other) => {
-                let o = st
-                    .sbs
-                    .get(other)
-                    .ok_or_else(|| NetError::Conflict(format!("cannot join network of a non running container: {other}")))?;
+                let o = st.sbs.get(other).ok_or_else(|| {
+                    NetError::Conflict(format!(
+                        "cannot join network of a non running container: {other}"
+                    ))
+                })?;
                 (o.rec.key.clone(), None)
             }
             NetworkMode::Private => {
@@ -58,7 +64,11 @@ impl Controller {
                 (path, Some(nl))
             }
         };
-        let rec = SandboxRecord { request: req, key, endpoints: Vec::new() };
+        let rec = SandboxRecord {
+            request: req,
+            key,
+            endpoints: Vec::new(),
+        };
         if let Err(e) = self.store.put(SANDBOXES, &id, &rec) {
             if rec.request.mode == NetworkMode::Private {
                 let _ = ns::remove(&rec.key);
@@ -73,14 +83,18 @@ impl Controller {
 
     /// Attach a container's sandbox to a network (container start, or
     /// `network connect` on a running container: the interface appears live).
-    pub async fn join(&self, container_id: &str, network: &str, req: EndpointRequest) -> NetResult<EndpointView> {
+    pub async fn join(
+        &self,
+        container_id: &str,
+        network: &str,
+        req: EndpointRequest,
+    ) -> NetResult<EndpointView> {
         self.ready().await?;
         let mut st = self.st.lock().await;
         let net = st.find(network)?.clone();
-        let sb = st
-            .sbs
-            .get(container_id)
-            .ok_or_else(|| NetError::Conflict(format!("container {container_id} is not running")))?;
+        let sb = st.sbs.get(container_id).ok_or_else(|| {
+            NetError::Conflict(format!("container {container_id} is not running"))
+        })?;
         let host_net = |n: &NetworkRecord| n.driver == "host";
         match &sb.rec.request.mode {
             NetworkMode::Container(_) => {
@@ -89,14 +103,22 @@ impl Controller {
                 ));
             }
             NetworkMode::Host if !host_net(&net) => {
-                return Err(NetError::forbidden("container cannot be disconnected from host network or connected to host network"));
+                return Err(NetError::forbidden(
+                    "container cannot be disconnected from host network or connected to host network",
+                ));
             }
             NetworkMode::Private if host_net(&net) => {
-                return Err(NetError::forbidden("container cannot be disconnected from host network or connected to host network"));
+                return Err(NetError::forbidden(
+                    "container cannot be disconnected from host network or connected to host network",
+                ));
             }
             _ => {}
         }
-        let has_null = sb.rec.endpoints.iter().any(|e| st.nets.get(&e.network_id).is_some_and(|n| n.driver == "null"));
+        let has_null = sb.rec.endpoints.iter().any(|e| {
+            st.nets
+                .get(&e.network_id)
+                .is_some_and(|n| n.driver == "null")
+        });
         if (net.driver == "null" && !sb.rec.endpoints.is_empty()) || has_null {
             return Err(NetError::forbidden(
                 "container cannot be connected to multiple networks with one of the networks in private (none) mode",
@@ -111,15 +133,29 @@ impl Controller {
         validate_endpoint(&net, &req)?;
         let ep = self.attach(&mut st, container_id, &net, req).await?;
         self.refresh_dns(&mut st, container_id)?;
-        Ok(EndpointView { network_id: net.id.clone(), network_name: net.name.clone(), driver: net.driver.clone(), endpoint: ep })
+        Ok(EndpointView {
+            network_id: net.id.clone(),
+            network_name: net.name.clone(),
+            driver: net.driver.clone(),
+            endpoint: ep,
+        })
     }
 
-    async fn attach(&self, st: &mut State, cid: &str, net: &NetworkRecord, req: EndpointRequest) -> NetResult<EndpointRecord> {
+    async fn attach(
+        &self,
+        st: &mut State,
+        cid: &str,
+        net: &NetworkRecord,
+        req: EndpointRequest,
+    ) -> NetResult<EndpointRecord> {
         let driver = self.driver(&net.driver)?;
         let ipam = self.ipam(&net.ipam_driver)?;
         let pool = net.pool_v4().cloned();
         let address = match &pool {
-            Some(p) => Some(ipam.request_address(&p.pool_id, req.ipv4, &Default::default()).await?),
+            Some(p) => Some(
+                ipam.request_address(&p.pool_id, req.ipv4, &Default::default())
+                    .await?,
+            ),
             None => None,
         };
         let held = match (&pool, address) {
@@ -131,7 +167,11 @@ impl Controller {
         let creq = CreateEndpointRequest {
             network_id: net.id.clone(),
             endpoint_id: eid.clone(),
-            interface: InterfaceInfo { address, address_v6: None, mac },
+            interface: InterfaceInfo {
+                address,
+                address_v6: None,
+                mac,
+            },
             options: req.driver_opts.clone(),
         };
         let iface = match driver.create_endpoint(&creq).await {
@@ -145,10 +185,12 @@ impl Controller {
             rollback(&*driver, &*ipam, &net.id, Some(&eid), held).await;
             return Err(NetError::NotFound(format!("sandbox of {cid} vanished")));
         };
+        let ifname = next_ifname(&sb.rec.endpoints, "eth");
         let jreq = JoinRequest {
             network_id: net.id.clone(),
             endpoint_id: eid.clone(),
             sandbox_key: sb.rec.key.clone(),
+            ifname: ifname.clone(),
             options: Default::default(),
         };
         let join = match driver.join(&jreq).await {
@@ -159,9 +201,15 @@ impl Controller {
             }
         };
         let is_gateway = join.gateway.is_some() && !sb.rec.endpoints.iter().any(|e| e.is_gateway);
-        let ifname = if join.src_name.is_empty() { String::new() } else { next_ifname(&sb.rec.endpoints, &join.dst_prefix) };
+        let ifname = match (join.src_name.is_empty(), join.in_sandbox) {
+            (true, _) => String::new(),
+            (false, true) => ifname,
+            (false, false) => next_ifname(&sb.rec.endpoints, &join.dst_prefix),
+        };
         if let Err(e) = self.plumb(sb, &join, &ifname, &iface, is_gateway).await {
-            let _ = self.host_nl.delete_named(&join.src_name).await;
+            if !join.in_sandbox {
+                let _ = self.host_nl.delete_named(&join.src_name).await;
+            }
             rollback(&*driver, &*ipam, &net.id, Some(&eid), held).await;
             return Err(e);
         }
@@ -186,8 +234,14 @@ impl Controller {
             ep.dns_names = names;
         }
         if is_gateway && !sb.rec.request.ports.is_empty() {
-            let ext = ExternalConnectivity { bindings: sb.rec.request.ports.clone(), exposed: sb.rec.request.exposed.clone() };
-            match driver.program_external_connectivity(&net.id, &eid, &ext).await {
+            let ext = ExternalConnectivity {
+                bindings: sb.rec.request.ports.clone(),
+                exposed: sb.rec.request.exposed.clone(),
+            };
+            match driver
+                .program_external_connectivity(&net.id, &eid, &ext)
+                .await
+            {
                 Ok(p) => ep.ports = p,
                 Err(e) => {
                     rollback(&*driver, &*ipam, &net.id, Some(&eid), held).await;
@@ -205,30 +259,48 @@ impl Controller {
             return Err(e.into());
         }
         if net.dns_enabled() {
-            let addrs: Vec<IpAddr> = ep.iface.address.iter().chain(ep.iface.address_v6.iter()).map(|a| a.addr()).collect();
-            self.dns.add_endpoint(&net.id, &net.name, &eid, &ep.dns_names, &addrs);
+            let addrs: Vec<IpAddr> = ep
+                .iface
+                .address
+                .iter()
+                .chain(ep.iface.address_v6.iter())
+                .map(|a| a.addr())
+                .collect();
+            self.dns
+                .add_endpoint(&net.id, &net.name, &eid, &ep.dns_names, &addrs);
         }
         Ok(ep)
     }
 
     /// Move the driver's interface into the sandbox and configure it there.
-    async fn plumb(&self, sb: &mut Sandbox, join: &JoinInfo, ifname: &str, iface: &InterfaceInfo, is_gateway: bool) -> NetResult<()> {
+    async fn plumb(
+        &self,
+        sb: &mut Sandbox,
+        join: &JoinInfo,
+        ifname: &str,
+        iface: &InterfaceInfo,
+        is_gateway: bool,
+    ) -> NetResult<()> {
         if join.src_name.is_empty() || sb.rec.key.as_os_str().is_empty() {
             return Ok(());
         }
-        let link = self
-            .host_nl
-            .link(&join.src_name)
-            .await?
-            .ok_or_else(|| NetError::NotFound(format!("interface {} not found", join.src_name)))?;
-        let nsfile = std::fs::File::open(&sb.rec.key).map_err(|e| NetError::io("open sandbox namespace", e))?;
-        self.host_nl.move_to(link.index, nsfile.as_raw_fd()).await?;
+        if !join.in_sandbox {
+            let link = self.host_nl.link(&join.src_name).await?.ok_or_else(|| {
+                NetError::NotFound(format!("interface {} not found", join.src_name))
+            })?;
+            let nsfile = std::fs::File::open(&sb.rec.key)
+                .map_err(|e| NetError::io("open sandbox namespace", e))?;
+            self.host_nl.move_to(link.index, nsfile.as_raw_fd()).await?;
+        }
         let nl = sandbox_nl(sb)?;
-        let l = nl
-            .link(&join.src_name)
-            .await?
-            .ok_or_else(|| NetError::NotFound(format!("interface {} not found in sandbox", join.src_name)))?;
-        nl.rename_up(l.index, ifname, iface.mac).await?;
+        let l = nl.link(&join.src_name).await?.ok_or_else(|| {
+            NetError::NotFound(format!("interface {} not found in sandbox", join.src_name))
+        })?;
+        if join.in_sandbox {
+            nl.up(l.index).await?;
+        } else {
+            nl.rename_up(l.index, ifname, iface.mac).await?;
+        }
         for a in iface.address.iter().chain(iface.address_v6.iter()) {
             nl.add_addr(l.index, *a).await?;
         }
@@ -254,17 +326,30 @@ impl Controller {
         self.ready().await?;
         let mut st = self.st.lock().await;
         let net = st.find(network)?.clone();
-        let sb = st
-            .sbs
-            .get(container_id)
-            .ok_or_else(|| NetError::Failed(format!("container {container_id} is not connected to network {}", net.name)))?;
-        let Some(eid) = sb.rec.endpoints.iter().find(|e| e.network_id == net.id).map(|e| e.id.clone()) else {
-            return Err(NetError::Failed(format!("container {container_id} is not connected to network {}", net.name)));
+        let sb = st.sbs.get(container_id).ok_or_else(|| {
+            NetError::Failed(format!(
+                "container {container_id} is not connected to network {}",
+                net.name
+            ))
+        })?;
+        let Some(eid) = sb
+            .rec
+            .endpoints
+            .iter()
+            .find(|e| e.network_id == net.id)
+            .map(|e| e.id.clone())
+        else {
+            return Err(NetError::Failed(format!(
+                "container {container_id} is not connected to network {}",
+                net.name
+            )));
         };
         if matches!(sb.rec.request.mode, NetworkMode::Host) {
-            return Err(NetError::forbidden("container cannot be disconnected from host network or connected to host network"));
+            return Err(NetError::forbidden(
+                "container cannot be disconnected from host network or connected to host network",
+            ));
         }
-        let was_gateway = self.detach(&mut st, container_id, &eid).await;
+        let was_gateway = self.detach(&mut st, container_id, &eid, true).await;
         if was_gateway {
             self.reselect_gateway(&mut st, container_id).await;
         }
@@ -276,19 +361,34 @@ impl Controller {
     }
 
     /// Undo one endpoint (best effort: every step runs even if one fails, so
-    /// nothing is left half-released). Returns whether it was the gateway.
-    async fn detach(&self, st: &mut State, cid: &str, eid: &str) -> bool {
-        let Some(sb) = st.sbs.get_mut(cid) else { return false };
-        let Some(idx) = sb.rec.endpoints.iter().position(|e| e.id == eid) else { return false };
+    /// nothing is left half-released); `live` when the sandbox stays.
+    /// Returns whether it was the gateway.
+    async fn detach(&self, st: &mut State, cid: &str, eid: &str, live: bool) -> bool {
+        let Some(sb) = st.sbs.get_mut(cid) else {
+            return false;
+        };
+        let Some(idx) = sb.rec.endpoints.iter().position(|e| e.id == eid) else {
+            return false;
+        };
         let ep = sb.rec.endpoints.remove(idx);
+        // The sandbox stays (disconnect): take the interface out now, so it
+        // disappears from the running container at once.
+        if live
+            && !ep.ifname.is_empty()
+            && !sb.rec.key.as_os_str().is_empty()
+            && let Ok(nl) = sandbox_nl(sb)
+            && let Err(e) = nl.delete_named(&ep.ifname).await
+        {
+            tracing::warn!("remove {} from sandbox: {e}", ep.ifname);
+        }
         let net = st.nets.get(&ep.network_id).cloned();
         let Some(net) = net else { return ep.is_gateway };
         self.dns.remove_endpoint(&net.id, &ep.id);
         if let Ok(driver) = self.driver(&net.driver) {
-            if ep.is_gateway {
-                if let Err(e) = driver.revoke_external_connectivity(&net.id, &ep.id).await {
-                    tracing::warn!("revoke ports of {}: {e}", short(&ep.id));
-                }
+            if ep.is_gateway
+                && let Err(e) = driver.revoke_external_connectivity(&net.id, &ep.id).await
+            {
+                tracing::warn!("revoke ports of {}: {e}", short(&ep.id));
             }
             if let Err(e) = driver.leave(&net.id, &ep.id).await {
                 tracing::warn!("leave {}: {e}", short(&ep.id));
@@ -297,7 +397,9 @@ impl Controller {
                 tracing::warn!("delete endpoint {}: {e}", short(&ep.id));
             }
         }
-        if let (Some(p), Some(a), Ok(ipam)) = (net.pool_v4(), ep.iface.address, self.ipam(&net.ipam_driver)) {
+        if let (Some(p), Some(a), Ok(ipam)) =
+            (net.pool_v4(), ep.iface.address, self.ipam(&net.ipam_driver))
+        {
             let _ = ipam.release_address(&p.pool_id, a.addr()).await;
         }
         ep.is_gateway
@@ -305,23 +407,32 @@ impl Controller {
 
     /// Give the default route and published ports to the first endpoint that offers a gateway.
     async fn reselect_gateway(&self, st: &mut State, cid: &str) {
-        let Some(sb) = st.sbs.get_mut(cid) else { return };
-        let Some(idx) = sb.rec.endpoints.iter().position(|e| e.gateway.is_some()) else { return };
+        let Some(sb) = st.sbs.get_mut(cid) else {
+            return;
+        };
+        let Some(idx) = sb.rec.endpoints.iter().position(|e| e.gateway.is_some()) else {
+            return;
+        };
         let (nid, eid, gw) = {
             let ep = &mut sb.rec.endpoints[idx];
             ep.is_gateway = true;
             (ep.network_id.clone(), ep.id.clone(), ep.gateway)
         };
-        if let (Ok(nl), Some(IpAddr::V4(gw))) = (sandbox_nl(sb), gw) {
-            if let Err(e) = nl.add_route_v4(default_route(), Some(gw), None).await {
-                tracing::warn!("default route via {gw}: {e}");
-            }
+        if let (Ok(nl), Some(IpAddr::V4(gw))) = (sandbox_nl(sb), gw)
+            && let Err(e) = nl.add_route_v4(default_route(), Some(gw), None).await
+        {
+            tracing::warn!("default route via {gw}: {e}");
         }
         if sb.rec.request.ports.is_empty() {
             return;
         }
-        let Some(driver) = st.nets.get(&nid).and_then(|n| self.driver(&n.driver).ok()) else { return };
-        let ext = ExternalConnectivity { bindings: sb.rec.request.ports.clone(), exposed: sb.rec.request.exposed.clone() };
+        let Some(driver) = st.nets.get(&nid).and_then(|n| self.driver(&n.driver).ok()) else {
+            return;
+        };
+        let ext = ExternalConnectivity {
+            bindings: sb.rec.request.ports.clone(),
+            exposed: sb.rec.request.exposed.clone(),
+        };
         match driver.program_external_connectivity(&nid, &eid, &ext).await {
             Ok(p) => sb.rec.endpoints[idx].ports = p,
             Err(e) => tracing::warn!("publish ports on {}: {e}", short(&eid)),
@@ -337,20 +448,29 @@ impl Controller {
     }
 
     pub(super) async fn delete_sandbox_locked(&self, st: &mut State, cid: &str) -> NetResult<()> {
-        let Some(eids) = st.sbs.get(cid).map(|sb| sb.rec.endpoints.iter().rev().map(|e| e.id.clone()).collect::<Vec<_>>())
-        else {
+        let Some(sb) = st.sbs.get_mut(cid) else {
             return Ok(());
         };
-        for eid in eids {
-            self.detach(st, cid, &eid).await;
-        }
+        // Close everything that holds the namespace (resolver sockets, the
+        // netlink socket), then unmount it: the kernel destroys it with its
+        // interfaces in the background, batched with other namespaces.
+        sb.dns = None;
+        sb.nl = None;
         self.dns.remove_sandbox(cid);
-        if let Some(sb) = st.sbs.remove(cid) {
-            drop(sb.dns);
-            if sb.rec.request.mode == NetworkMode::Private {
-                ns::remove(&sb.rec.key)?;
-            }
+        if sb.rec.request.mode == NetworkMode::Private {
+            ns::remove(&sb.rec.key)?;
         }
+        let eids: Vec<String> = sb
+            .rec
+            .endpoints
+            .iter()
+            .rev()
+            .map(|e| e.id.clone())
+            .collect();
+        for eid in eids {
+            self.detach(st, cid, &eid, false).await;
+        }
+        st.sbs.remove(cid);
         self.store.delete(SANDBOXES, cid)?;
         Ok(())
     }
@@ -360,7 +480,9 @@ impl Controller {
         self.ready().await?;
         let mut st = self.st.lock().await;
         let State { nets, sbs } = &mut *st;
-        let Some(sb) = sbs.get_mut(container_id) else { return Ok(()) };
+        let Some(sb) = sbs.get_mut(container_id) else {
+            return Ok(());
+        };
         let old = std::mem::replace(&mut sb.rec.request.container_name, new_name.to_string());
         for ep in &mut sb.rec.endpoints {
             if let Some(first) = ep.dns_names.first_mut().filter(|n| **n == old) {
@@ -368,7 +490,8 @@ impl Controller {
             }
             if let Some(n) = nets.get(&ep.network_id).filter(|n| n.dns_enabled()) {
                 let addrs: Vec<IpAddr> = ep.iface.address.iter().map(|a| a.addr()).collect();
-                self.dns.add_endpoint(&n.id, &n.name, &ep.id, &ep.dns_names, &addrs);
+                self.dns
+                    .add_endpoint(&n.id, &n.name, &ep.id, &ep.dns_names, &addrs);
             }
         }
         self.store.put(SANDBOXES, container_id, &sb.rec)?;
@@ -378,13 +501,22 @@ impl Controller {
     /// Point the sandbox's resolver at its current networks, starting it the
     /// first time the sandbox joins a network with embedded DNS.
     pub(super) fn refresh_dns(&self, st: &mut State, cid: &str) -> NetResult<()> {
-        let Some(sb) = st.sbs.get(cid) else { return Ok(()) };
+        let Some(sb) = st.sbs.get(cid) else {
+            return Ok(());
+        };
         let dns = st.sandbox_dns(&sb.rec);
         let wants = !dns.networks.is_empty();
         self.dns.set_sandbox(cid, dns);
-        let Some(sb) = st.sbs.get_mut(cid) else { return Ok(()) };
+        let Some(sb) = st.sbs.get_mut(cid) else {
+            return Ok(());
+        };
         if wants && sb.dns.is_none() && sb.rec.request.mode == NetworkMode::Private {
-            sb.dns = Some(crate::dns::server::start(&sb.rec.key, cid, self.dns.clone(), self.fwd.clone())?);
+            sb.dns = Some(crate::dns::server::start(
+                &sb.rec.key,
+                cid,
+                self.dns.clone(),
+                self.fwd.clone(),
+            )?);
         }
         Ok(())
     }

@@ -13,7 +13,11 @@ use crate::nl::parse_mac;
 
 /// Parse an address, accepting Docker's bracketed IPv6 form.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
-    s.trim().trim_start_matches('[').trim_end_matches(']').parse().ok()
+    s.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 fn family(v6: bool) -> &'static str {
@@ -21,12 +25,19 @@ fn family(v6: bool) -> &'static str {
 }
 
 fn check_addr(addr: &str, subnet: &IpNet) -> Result<(), String> {
-    let Some(ip) = parse_ip(addr) else { return Err("invalid address".into()) };
+    let Some(ip) = parse_ip(addr) else {
+        return Err("invalid address".into());
+    };
     if ip.is_ipv6() != subnet.addr().is_ipv6() {
-        return Err(format!("parent subnet is an {} block", family(subnet.addr().is_ipv6())));
+        return Err(format!(
+            "parent subnet is an {} block",
+            family(subnet.addr().is_ipv6())
+        ));
     }
     if !subnet.contains(&ip) {
-        return Err(format!("parent subnet {subnet} doesn't contain this address"));
+        return Err(format!(
+            "parent subnet {subnet} doesn't contain this address"
+        ));
     }
     Ok(())
 }
@@ -38,7 +49,10 @@ pub fn validate_ipam(config: &[IpamConfigSpec], enable_ipv6: bool) -> NetResult<
         let subnet: IpNet = match c.subnet.parse() {
             Ok(s) => s,
             Err(_) => {
-                errs.push(format!("invalid subnet {}: invalid CIDR block notation", c.subnet));
+                errs.push(format!(
+                    "invalid subnet {}: invalid CIDR block notation",
+                    c.subnet
+                ));
                 continue;
             }
         };
@@ -46,11 +60,17 @@ pub fn validate_ipam(config: &[IpamConfigSpec], enable_ipv6: bool) -> NetResult<
             continue;
         }
         if subnet != subnet.trunc() {
-            errs.push(format!("invalid subnet {subnet}: it should be {}", subnet.trunc()));
+            errs.push(format!(
+                "invalid subnet {subnet}: it should be {}",
+                subnet.trunc()
+            ));
         }
         if !c.ip_range.is_empty() {
             match c.ip_range.parse::<IpNet>() {
-                Err(_) => errs.push(format!("invalid ip-range {}: invalid CIDR block notation", c.ip_range)),
+                Err(_) => errs.push(format!(
+                    "invalid ip-range {}: invalid CIDR block notation",
+                    c.ip_range
+                )),
                 Ok(r) if r.addr().is_ipv6() != subnet.addr().is_ipv6() => errs.push(format!(
                     "invalid ip-range {}: parent subnet is an {} block",
                     c.ip_range,
@@ -64,15 +84,18 @@ pub fn validate_ipam(config: &[IpamConfigSpec], enable_ipv6: bool) -> NetResult<
                         errs.push(format!("invalid ip-range {r}: it should be {}", r.trunc()));
                     }
                     if !overlaps(&subnet, &r) {
-                        errs.push(format!("invalid ip-range {}: parent subnet {subnet} doesn't contain ip-range", c.ip_range));
+                        errs.push(format!(
+                            "invalid ip-range {}: parent subnet {subnet} doesn't contain ip-range",
+                            c.ip_range
+                        ));
                     }
                 }
             }
         }
-        if !c.gateway.is_empty() {
-            if let Err(e) = check_addr(&c.gateway, &subnet) {
-                errs.push(format!("invalid gateway {}: {e}", c.gateway));
-            }
+        if !c.gateway.is_empty()
+            && let Err(e) = check_addr(&c.gateway, &subnet)
+        {
+            errs.push(format!("invalid gateway {}: {e}", c.gateway));
         }
         for (name, a) in &c.aux {
             if let Err(e) = check_addr(a, &subnet) {
@@ -80,13 +103,22 @@ pub fn validate_ipam(config: &[IpamConfigSpec], enable_ipv6: bool) -> NetResult<
             }
         }
     }
-    if config.iter().any(|c| c.subnet.is_empty() && (!c.gateway.is_empty() || !c.ip_range.is_empty())) {
+    if config
+        .iter()
+        .any(|c| c.subnet.is_empty() && (!c.gateway.is_empty() || !c.ip_range.is_empty()))
+    {
         errs.push("a gateway or ip-range needs a subnet".into());
     }
     match errs.len() {
         0 => Ok(()),
-        1 => Err(NetError::invalid(format!("invalid network config:\n{}", errs[0]))),
-        _ => Err(NetError::invalid(format!("invalid network config:\n* {}", errs.join("\n* ")))),
+        1 => Err(NetError::invalid(format!(
+            "invalid network config:\n{}",
+            errs[0]
+        ))),
+        _ => Err(NetError::invalid(format!(
+            "invalid network config:\n* {}",
+            errs.join("\n* ")
+        ))),
     }
 }
 
@@ -96,38 +128,65 @@ pub fn validate_endpoint(net: &NetworkRecord, req: &EndpointRequest) -> NetResul
     let user_defined = !net.predefined;
     for ip in [req.ipv4, req.ipv6].into_iter().flatten() {
         if !user_defined {
-            errs.push("user specified IP address is supported on user defined networks only".into());
+            errs.push(
+                "user specified IP address is supported on user defined networks only".into(),
+            );
             continue;
         }
-        let user_pools: Vec<_> = net.pools.iter().filter(|p| p.user_subnet && p.subnet.addr().is_ipv4() == ip.is_ipv4()).collect();
+        let user_pools: Vec<_> = net
+            .pools
+            .iter()
+            .filter(|p| p.user_subnet && p.subnet.addr().is_ipv4() == ip.is_ipv4())
+            .collect();
         if user_pools.is_empty() {
             errs.push("user specified IP address is supported only when connecting to networks with user configured subnets".into());
             continue;
         }
-        if !user_pools.iter().any(|p| p.subnet.contains(&ip) || p.ip_range.is_some_and(|r| r.contains(&ip))) {
-            errs.push(format!("no configured subnet or ip-range contain the IP address {ip}"));
+        if !user_pools
+            .iter()
+            .any(|p| p.subnet.contains(&ip) || p.ip_range.is_some_and(|r| r.contains(&ip)))
+        {
+            errs.push(format!(
+                "no configured subnet or ip-range contain the IP address {ip}"
+            ));
         }
     }
     if !req.aliases.is_empty() && !user_defined {
-        errs.push("network-scoped alias is supported only for containers in user defined networks".into());
+        errs.push(
+            "network-scoped alias is supported only for containers in user defined networks".into(),
+        );
     }
-    if let Some(m) = &req.mac {
-        if parse_mac(m).is_none() {
-            errs.push(format!("invalid MAC address: {m}"));
-        }
+    if let Some(m) = &req.mac
+        && parse_mac(m).is_none()
+    {
+        errs.push(format!("invalid MAC address: {m}"));
     }
     match errs.len() {
         0 => Ok(()),
-        _ => Err(NetError::invalid(format!("invalid endpoint settings:\n{}", errs.join("\n")))),
+        _ => Err(NetError::invalid(format!(
+            "invalid endpoint settings:\n{}",
+            errs.join("\n")
+        ))),
     }
 }
 
 /// Network names Docker accepts.
 pub fn validate_name(name: &str) -> NetResult<()> {
     let ok = !name.is_empty()
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    if ok { Ok(()) } else { Err(NetError::invalid(format!("invalid network name {name:?}: it must match [a-zA-Z0-9][a-zA-Z0-9_.-]*"))) }
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(NetError::invalid(format!(
+            "invalid network name {name:?}: it must match [a-zA-Z0-9][a-zA-Z0-9_.-]*"
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -135,18 +194,41 @@ mod tests {
     use super::*;
 
     fn spec(subnet: &str, range: &str, gw: &str) -> IpamConfigSpec {
-        IpamConfigSpec { subnet: subnet.into(), ip_range: range.into(), gateway: gw.into(), ..Default::default() }
+        IpamConfigSpec {
+            subnet: subnet.into(),
+            ip_range: range.into(),
+            gateway: gw.into(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn ipam_messages_match_docker() {
         assert!(validate_ipam(&[spec("10.1.0.0/16", "10.1.2.0/24", "10.1.0.1")], false).is_ok());
-        let e = validate_ipam(&[spec("10.1.0.1/16", "", "")], false).unwrap_err().to_string();
-        assert_eq!(e, "invalid network config:\ninvalid subnet 10.1.0.1/16: it should be 10.1.0.0/16");
-        let e = validate_ipam(&[spec("10.1.0.0/16", "", "10.2.0.1")], false).unwrap_err().to_string();
-        assert!(e.contains("invalid gateway 10.2.0.1: parent subnet 10.1.0.0/16 doesn't contain this address"), "{e}");
-        let e = validate_ipam(&[spec("nope", "", "")], false).unwrap_err().to_string();
+        let e = validate_ipam(&[spec("10.1.0.1/16", "", "")], false)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid network config:\ninvalid subnet 10.1.0.1/16: it should be 10.1.0.0/16"
+        );
+        let e = validate_ipam(&[spec("10.1.0.0/16", "", "10.2.0.1")], false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "invalid gateway 10.2.0.1: parent subnet 10.1.0.0/16 doesn't contain this address"
+            ),
+            "{e}"
+        );
+        let e = validate_ipam(&[spec("nope", "", "")], false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("invalid CIDR block notation"));
-        assert!(validate_name("my-net_1.x").is_ok() && validate_name("-x").is_err() && validate_name("").is_err());
+        assert!(
+            validate_name("my-net_1.x").is_ok()
+                && validate_name("-x").is_err()
+                && validate_name("").is_err()
+        );
     }
 }

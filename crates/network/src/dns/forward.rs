@@ -58,11 +58,18 @@ impl Forwarder {
     }
 
     async fn udp_socket(&self, v6: bool) -> std::io::Result<tokio::net::UdpSocket> {
-        let bind: SocketAddr = if v6 { "[::]:0".parse() } else { "0.0.0.0:0".parse() }
-            .map_err(|_| std::io::Error::other("bad bind address"))?;
+        let bind: SocketAddr = if v6 {
+            "[::]:0".parse()
+        } else {
+            "0.0.0.0:0".parse()
+        }
+        .map_err(|_| std::io::Error::other("bad bind address"))?;
         let std_sock = match self.host.path() {
             None => std::net::UdpSocket::bind(bind)?,
-            Some(_) => self.host.run(move || std::net::UdpSocket::bind(bind)).map_err(std::io::Error::other)?,
+            Some(_) => self
+                .host
+                .run(move || std::net::UdpSocket::bind(bind))
+                .map_err(std::io::Error::other)?,
         };
         std_sock.set_nonblocking(true)?;
         tokio::net::UdpSocket::from_std(std_sock)
@@ -100,7 +107,8 @@ impl Forwarder {
     /// One TCP exchange with one upstream (2-byte length framing).
     async fn tcp_once(&self, to: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
         let mut s = self.tcp_stream(to).await?;
-        let len = u16::try_from(query.len()).map_err(|_| std::io::Error::other("query too long"))?;
+        let len =
+            u16::try_from(query.len()).map_err(|_| std::io::Error::other("query too long"))?;
         let exchange = async {
             s.write_all(&len.to_be_bytes()).await?;
             s.write_all(query).await?;
@@ -110,13 +118,24 @@ impl Forwarder {
             s.read_exact(&mut buf).await?;
             Ok::<_, std::io::Error>(buf)
         };
-        tokio::time::timeout(TIMEOUT, exchange).await.map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
+        tokio::time::timeout(TIMEOUT, exchange)
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
     }
 
     /// Ask each upstream in turn; the first answer wins.
-    pub async fn forward(&self, upstreams: &[SocketAddr], query: &[u8], tcp: bool) -> Option<Vec<u8>> {
+    pub async fn forward(
+        &self,
+        upstreams: &[SocketAddr],
+        query: &[u8],
+        tcp: bool,
+    ) -> Option<Vec<u8>> {
         for up in upstreams {
-            let res = if tcp { self.tcp_once(*up, query).await } else { self.udp_once(*up, query).await };
+            let res = if tcp {
+                self.tcp_once(*up, query).await
+            } else {
+                self.udp_once(*up, query).await
+            };
             match res {
                 Ok(reply) if reply.len() >= 12 && reply[..2] == query[..2] => return Some(reply),
                 Ok(_) => tracing::debug!("dns: malformed reply from {up}"),
@@ -133,7 +152,9 @@ mod tests {
 
     #[test]
     fn resolv_conf_parsing() {
-        let s = resolv_conf_servers("# x\nnameserver 10.0.0.1\nnameserver 127.0.0.11\nnameserver fe80::1%eth0\nsearch a\n");
+        let s = resolv_conf_servers(
+            "# x\nnameserver 10.0.0.1\nnameserver 127.0.0.11\nnameserver fe80::1%eth0\nsearch a\n",
+        );
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].to_string(), "10.0.0.1:53");
     }

@@ -57,13 +57,31 @@ fn norm(name: &str) -> String {
 
 impl DnsTable {
     /// Register (or replace) an endpoint's names on a network.
-    pub fn add_endpoint(&self, network_id: &str, network_name: &str, endpoint_id: &str, names: &[String], addrs: &[IpAddr]) {
+    pub fn add_endpoint(
+        &self,
+        network_id: &str,
+        network_name: &str,
+        endpoint_id: &str,
+        names: &[String],
+        addrs: &[IpAddr],
+    ) {
         let mut nets = self.nets.write().unwrap_or_else(|p| p.into_inner());
         let n = nets.entry(network_id.to_string()).or_default();
         n.name = norm(network_name);
-        let names: Vec<String> = names.iter().filter(|s| !s.is_empty()).map(|s| norm(s)).collect();
+        let names: Vec<String> = names
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| norm(s))
+            .collect();
         let ptr = format!("{}.{}", names.first().cloned().unwrap_or_default(), n.name);
-        n.entries.insert(endpoint_id.to_string(), Entry { names, addrs: addrs.to_vec(), ptr });
+        n.entries.insert(
+            endpoint_id.to_string(),
+            Entry {
+                names,
+                addrs: addrs.to_vec(),
+                ptr,
+            },
+        );
     }
 
     /// Forget an endpoint.
@@ -79,17 +97,27 @@ impl DnsTable {
 
     /// Set what a sandbox sees.
     pub fn set_sandbox(&self, sandbox_id: &str, dns: SandboxDns) {
-        self.sandboxes.write().unwrap_or_else(|p| p.into_inner()).insert(sandbox_id.to_string(), dns);
+        self.sandboxes
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sandbox_id.to_string(), dns);
     }
 
     /// Forget a sandbox.
     pub fn remove_sandbox(&self, sandbox_id: &str) {
-        self.sandboxes.write().unwrap_or_else(|p| p.into_inner()).remove(sandbox_id);
+        self.sandboxes
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(sandbox_id);
     }
 
     /// What a sandbox sees.
     pub fn sandbox(&self, sandbox_id: &str) -> Option<SandboxDns> {
-        self.sandboxes.read().unwrap_or_else(|p| p.into_inner()).get(sandbox_id).cloned()
+        self.sandboxes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sandbox_id)
+            .cloned()
     }
 
     /// Addresses of `name` as seen from a sandbox: from the first of its
@@ -122,9 +150,15 @@ impl DnsTable {
     pub fn reverse(&self, sandbox_id: &str, ip: IpAddr) -> Option<String> {
         let sb = self.sandbox(sandbox_id)?;
         let nets = self.nets.read().unwrap_or_else(|p| p.into_inner());
-        sb.networks.iter().filter_map(|nid| nets.get(nid)).find_map(|n| {
-            n.entries.values().find(|e| e.addrs.contains(&ip)).map(|e| e.ptr.clone())
-        })
+        sb.networks
+            .iter()
+            .filter_map(|nid| nets.get(nid))
+            .find_map(|n| {
+                n.entries
+                    .values()
+                    .find(|e| e.addrs.contains(&ip))
+                    .map(|e| e.ptr.clone())
+            })
     }
 }
 
@@ -132,7 +166,10 @@ impl DnsTable {
 pub fn parse_reverse(name: &str) -> Option<IpAddr> {
     let n = norm(name);
     let rest = n.strip_suffix(".in-addr.arpa")?;
-    let parts: Vec<u8> = rest.split('.').map(|p| p.parse().ok()).collect::<Option<Vec<u8>>>()?;
+    let parts: Vec<u8> = rest
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<Vec<u8>>>()?;
     if parts.len() != 4 {
         return None;
     }
@@ -150,15 +187,33 @@ mod tests {
     #[test]
     fn names_aliases_scoped_and_live() {
         let t = DnsTable::default();
-        t.add_endpoint("n1", "front", "e1", &["web".into(), "www".into()], &[ip("10.0.0.2")]);
+        t.add_endpoint(
+            "n1",
+            "front",
+            "e1",
+            &["web".into(), "www".into()],
+            &[ip("10.0.0.2")],
+        );
         t.add_endpoint("n2", "back", "e2", &["db".into()], &[ip("10.1.0.2")]);
-        t.set_sandbox("s", SandboxDns { networks: vec!["n1".into()], ..Default::default() });
+        t.set_sandbox(
+            "s",
+            SandboxDns {
+                networks: vec!["n1".into()],
+                ..Default::default()
+            },
+        );
         assert_eq!(t.lookup("s", "WEB.").unwrap(), vec![ip("10.0.0.2")]);
         assert_eq!(t.lookup("s", "www.front").unwrap(), vec![ip("10.0.0.2")]);
-        assert!(t.lookup("s", "db").is_none(), "other network must be invisible");
+        assert!(
+            t.lookup("s", "db").is_none(),
+            "other network must be invisible"
+        );
         assert_eq!(t.reverse("s", ip("10.0.0.2")).unwrap(), "web.front");
         t.remove_endpoint("n1", "e1");
         assert!(t.lookup("s", "web").is_none());
-        assert_eq!(parse_reverse("2.0.0.10.in-addr.arpa.").unwrap(), ip("10.0.0.2"));
+        assert_eq!(
+            parse_reverse("2.0.0.10.in-addr.arpa.").unwrap(),
+            ip("10.0.0.2")
+        );
     }
 }

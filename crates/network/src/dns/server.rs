@@ -43,7 +43,12 @@ impl Drop for DnsServer {
 }
 
 /// Start the resolver of `sandbox_id` in the namespace at `netns`.
-pub fn start(netns: &Path, sandbox_id: &str, table: Arc<DnsTable>, fwd: Arc<Forwarder>) -> NetResult<DnsServer> {
+pub fn start(
+    netns: &Path,
+    sandbox_id: &str,
+    table: Arc<DnsTable>,
+    fwd: Arc<Forwarder>,
+) -> NetResult<DnsServer> {
     let addr = SocketAddr::new(IpAddr::V4(RESOLVER_IP), 53);
     let (udp, tcp) = ns::run_in(netns, move || {
         let udp = std::net::UdpSocket::bind(addr)?;
@@ -52,9 +57,15 @@ pub fn start(netns: &Path, sandbox_id: &str, table: Arc<DnsTable>, fwd: Arc<Forw
         tcp.set_nonblocking(true)?;
         Ok((udp, tcp))
     })?;
-    let udp = tokio::net::UdpSocket::from_std(udp).map_err(|e| crate::error::NetError::io("dns socket", e))?;
-    let tcp = tokio::net::TcpListener::from_std(tcp).map_err(|e| crate::error::NetError::io("dns socket", e))?;
-    let mut server = Server::new(Handler { sandbox: sandbox_id.to_string(), table, fwd });
+    let udp = tokio::net::UdpSocket::from_std(udp)
+        .map_err(|e| crate::error::NetError::io("dns socket", e))?;
+    let tcp = tokio::net::TcpListener::from_std(tcp)
+        .map_err(|e| crate::error::NetError::io("dns socket", e))?;
+    let mut server = Server::new(Handler {
+        sandbox: sandbox_id.to_string(),
+        table,
+        fwd,
+    });
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(5), 16);
     Ok(DnsServer { server })
@@ -82,8 +93,12 @@ impl Handler {
                     addrs
                         .into_iter()
                         .filter_map(|ip| match (ip, qtype) {
-                            (IpAddr::V4(a), RecordType::A | RecordType::ANY) => Some(record(name, RData::A(A(a)))),
-                            (IpAddr::V6(a), RecordType::AAAA | RecordType::ANY) => Some(record(name, RData::AAAA(AAAA(a)))),
+                            (IpAddr::V4(a), RecordType::A | RecordType::ANY) => {
+                                Some(record(name, RData::A(A(a))))
+                            }
+                            (IpAddr::V6(a), RecordType::AAAA | RecordType::ANY) => {
+                                Some(record(name, RData::AAAA(AAAA(a))))
+                            }
                             _ => None,
                         })
                         .collect(),
@@ -102,7 +117,11 @@ impl Handler {
 
 #[async_trait::async_trait]
 impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response: R) -> ResponseInfo {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response: R,
+    ) -> ResponseInfo {
         let builder = MessageResponseBuilder::from_message_request(request);
         let meta = request.metadata;
         let fail = |code: ResponseCode| {
@@ -112,28 +131,65 @@ impl RequestHandler for Handler {
             m
         };
         if meta.message_type != MessageType::Query || meta.op_code != OpCode::Query {
-            return send(&mut response, builder.build_no_records(fail(ResponseCode::NotImp)), &meta).await;
+            return send(
+                &mut response,
+                builder.build_no_records(fail(ResponseCode::NotImp)),
+                &meta,
+            )
+            .await;
         }
         let Ok(info) = request.request_info() else {
-            return send(&mut response, builder.build_no_records(fail(ResponseCode::FormErr)), &meta).await;
+            return send(
+                &mut response,
+                builder.build_no_records(fail(ResponseCode::FormErr)),
+                &meta,
+            )
+            .await;
         };
         let name: Name = info.query.name().into();
         if let Some(answers) = self.local(&name, info.query.query_type()) {
             let mut m = fail(ResponseCode::NoError);
             m.authoritative = true;
-            return send(&mut response, builder.build(m, answers.iter(), None.iter(), None.iter(), None.iter()), &meta).await;
+            return send(
+                &mut response,
+                builder.build(m, answers.iter(), None.iter(), None.iter(), None.iter()),
+                &meta,
+            )
+            .await;
         }
         let Some(sb) = self.table.sandbox(&self.sandbox) else {
-            return send(&mut response, builder.build_no_records(fail(ResponseCode::Refused)), &meta).await;
+            return send(
+                &mut response,
+                builder.build_no_records(fail(ResponseCode::Refused)),
+                &meta,
+            )
+            .await;
         };
         if !sb.forward {
-            return send(&mut response, builder.build_no_records(fail(ResponseCode::ServFail)), &meta).await;
+            return send(
+                &mut response,
+                builder.build_no_records(fail(ResponseCode::ServFail)),
+                &meta,
+            )
+            .await;
         }
         let ups = self.fwd.upstreams(&sb.upstream);
         let tcp = matches!(request.protocol(), hickory_server::net::xfer::Protocol::Tcp);
-        let reply = match self.fwd.forward(&ups, request.as_slice(), tcp).await.map(|b| Message::from_vec(&b)) {
+        let reply = match self
+            .fwd
+            .forward(&ups, request.as_slice(), tcp)
+            .await
+            .map(|b| Message::from_vec(&b))
+        {
             Some(Ok(m)) => m,
-            _ => return send(&mut response, builder.build_no_records(fail(ResponseCode::ServFail)), &meta).await,
+            _ => {
+                return send(
+                    &mut response,
+                    builder.build_no_records(fail(ResponseCode::ServFail)),
+                    &meta,
+                )
+                .await;
+            }
         };
         let mut m = fail(reply.metadata.response_code);
         m.truncation = reply.metadata.truncation;
@@ -143,7 +199,10 @@ impl RequestHandler for Handler {
             reply.answers.iter(),
             reply.authorities.iter(),
             None.iter(),
-            reply.additionals.iter().filter(|r| r.record_type() != RecordType::OPT),
+            reply
+                .additionals
+                .iter()
+                .filter(|r| r.record_type() != RecordType::OPT),
         );
         send(&mut response, resp, &meta).await
     }
@@ -167,7 +226,11 @@ async fn send<'a, R: ResponseHandler>(
             tracing::debug!("dns: cannot send response: {e}");
             let mut m = Metadata::response_from_request(meta);
             m.response_code = ResponseCode::ServFail;
-            hickory_server::proto::op::Header { metadata: m, counts: Default::default() }.into()
+            hickory_server::proto::op::Header {
+                metadata: m,
+                counts: Default::default(),
+            }
+            .into()
         }
     }
 }

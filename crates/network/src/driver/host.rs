@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use super::{Capabilities, CreateEndpointRequest, CreateNetworkRequest, InterfaceInfo, JoinInfo, JoinRequest, NetworkDriver};
+use super::{
+    Capabilities, CreateEndpointRequest, CreateNetworkRequest, InterfaceInfo, JoinInfo,
+    JoinRequest, NetworkDriver,
+};
 use crate::error::NetResult;
 
 /// The `host` driver.
@@ -33,11 +36,18 @@ impl NetworkDriver for HostDriver {
     async fn delete_endpoint(&self, _network_id: &str, _endpoint_id: &str) -> NetResult<()> {
         Ok(())
     }
-    async fn endpoint_info(&self, _n: &str, _e: &str) -> NetResult<BTreeMap<String, serde_json::Value>> {
+    async fn endpoint_info(
+        &self,
+        _n: &str,
+        _e: &str,
+    ) -> NetResult<BTreeMap<String, serde_json::Value>> {
         Ok(BTreeMap::new())
     }
     async fn join(&self, _req: &JoinRequest) -> NetResult<JoinInfo> {
-        Ok(JoinInfo { disable_gateway_service: true, ..JoinInfo::default() })
+        Ok(JoinInfo {
+            disable_gateway_service: true,
+            ..JoinInfo::default()
+        })
     }
     async fn leave(&self, _network_id: &str, _endpoint_id: &str) -> NetResult<()> {
         Ok(())

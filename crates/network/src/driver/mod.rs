@@ -43,7 +43,11 @@ pub struct Capabilities {
 impl Capabilities {
     /// A local-scope driver.
     pub fn local() -> Capabilities {
-        Capabilities { scope: "local".into(), connectivity_scope: "local".into(), gw_alloc_checker: false }
+        Capabilities {
+            scope: "local".into(),
+            connectivity_scope: "local".into(),
+            gw_alloc_checker: false,
+        }
     }
 }
 
@@ -113,6 +117,10 @@ pub struct JoinRequest {
     pub endpoint_id: String,
     /// The sandbox's namespace file.
     pub sandbox_key: PathBuf,
+    /// The name the controller gives the interface inside the sandbox
+    /// (`eth0`, `eth1`, …); a driver that creates the interface directly in
+    /// the sandbox uses it (remote drivers ignore it, as the protocol has no such field).
+    pub ifname: String,
     /// Sandbox options.
     pub options: BTreeMap<String, String>,
 }
@@ -142,6 +150,12 @@ pub struct JoinInfo {
     pub static_routes: Vec<StaticRoute>,
     /// Do not add a gateway bridge when no default route is offered.
     pub disable_gateway_service: bool,
+    /// The driver created the interface directly inside the sandbox, already
+    /// named `JoinRequest::ifname` with its MAC and MTU set: the controller
+    /// need not move it. Built-in drivers do this because moving a link
+    /// between namespaces waits for an RCU grace period (~20 ms) while
+    /// creating it there does not.
+    pub in_sandbox: bool,
 }
 
 /// `ProgramExternalConnectivity`: the ports to publish for the endpoint that
@@ -186,7 +200,11 @@ pub trait NetworkDriver: Send + Sync {
     /// `DeleteEndpoint`; unknown endpoints are not an error (idempotent cleanup).
     async fn delete_endpoint(&self, network_id: &str, endpoint_id: &str) -> NetResult<()>;
     /// `EndpointOperInfo`: free-form data for inspect.
-    async fn endpoint_info(&self, network_id: &str, endpoint_id: &str) -> NetResult<BTreeMap<String, serde_json::Value>>;
+    async fn endpoint_info(
+        &self,
+        network_id: &str,
+        endpoint_id: &str,
+    ) -> NetResult<BTreeMap<String, serde_json::Value>>;
     /// `Join`: the endpoint is attached to the sandbox at `sandbox_key`.
     async fn join(&self, req: &JoinRequest) -> NetResult<JoinInfo>;
     /// `Leave`.
@@ -201,13 +219,21 @@ pub trait NetworkDriver: Send + Sync {
         Ok(Vec::new())
     }
     /// `RevokeExternalConnectivity`.
-    async fn revoke_external_connectivity(&self, _network_id: &str, _endpoint_id: &str) -> NetResult<()> {
+    async fn revoke_external_connectivity(
+        &self,
+        _network_id: &str,
+        _endpoint_id: &str,
+    ) -> NetResult<()> {
         Ok(())
     }
     /// Daemon restart: take back networks and endpoints that survived in the
     /// kernel (built-in drivers keep no state of their own on disk). Remote
     /// drivers keep their own state, hence the no-op default.
-    async fn restore(&self, _networks: &[CreateNetworkRequest], _endpoints: &[RestoredEndpoint]) -> NetResult<()> {
+    async fn restore(
+        &self,
+        _networks: &[CreateNetworkRequest],
+        _endpoints: &[RestoredEndpoint],
+    ) -> NetResult<()> {
         Ok(())
     }
 }

@@ -18,7 +18,10 @@ use std::net::Ipv4Addr;
 
 use async_trait::async_trait;
 use nftables::batch::Batch;
-use nftables::expr::{CT, Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression, Payload, PayloadField, Prefix, SetItem};
+use nftables::expr::{
+    CT, Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression, Payload, PayloadField,
+    Prefix, SetItem,
+};
 use nftables::schema::{Chain, NfListObject, Nftables, Rule, Table};
 use nftables::stmt::{JumpTarget, Match, NAT, NATFamily, Operator, Statement};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
@@ -36,7 +39,10 @@ pub struct NftFirewall {
 impl NftFirewall {
     /// A firewall owning `table inet <table>` in `host`.
     pub fn new(host: HostNs, table: impl Into<String>) -> NftFirewall {
-        NftFirewall { host, table: table.into() }
+        NftFirewall {
+            host,
+            table: table.into(),
+        }
     }
 
     async fn run(&self, doc: Nftables<'static>) -> NetResult<()> {
@@ -46,7 +52,11 @@ impl NftFirewall {
                 None => nftables::helper::apply_ruleset(&doc),
                 Some(p) => {
                     let net = format!("--net={}", p.display());
-                    nftables::helper::apply_ruleset_with_args(&doc, Some("nsenter"), [net.as_str(), "nft"])
+                    nftables::helper::apply_ruleset_with_args(
+                        &doc,
+                        Some("nsenter"),
+                        [net.as_str(), "nft"],
+                    )
                 }
             };
             res.map_err(|e| NetError::Firewall(e.to_string()))
@@ -71,7 +81,11 @@ impl Firewall for NftFirewall {
 }
 
 fn table(name: &str) -> NfListObject<'static> {
-    NfListObject::Table(Table { family: NfFamily::INet, name: name.to_string().into(), handle: None })
+    NfListObject::Table(Table {
+        family: NfFamily::INet,
+        name: name.to_string().into(),
+        handle: None,
+    })
 }
 
 fn s(v: &str) -> Expression<'static> {
@@ -83,14 +97,20 @@ fn meta(key: MetaKey) -> Expression<'static> {
 }
 
 fn payload(proto: &str, field: &str) -> Expression<'static> {
-    Expression::Named(NamedExpression::Payload(Payload::PayloadField(PayloadField {
-        protocol: proto.to_string().into(),
-        field: field.to_string().into(),
-    })))
+    Expression::Named(NamedExpression::Payload(Payload::PayloadField(
+        PayloadField {
+            protocol: proto.to_string().into(),
+            field: field.to_string().into(),
+        },
+    )))
 }
 
 fn ct(key: &str) -> Expression<'static> {
-    Expression::Named(NamedExpression::CT(CT { key: key.to_string().into(), family: None, dir: None }))
+    Expression::Named(NamedExpression::CT(CT {
+        key: key.to_string().into(),
+        family: None,
+        dir: None,
+    }))
 }
 
 fn m(left: Expression<'static>, op: Operator, right: Expression<'static>) -> Statement<'static> {
@@ -98,16 +118,28 @@ fn m(left: Expression<'static>, op: Operator, right: Expression<'static>) -> Sta
 }
 
 fn set(items: &[String]) -> Expression<'static> {
-    Expression::Named(NamedExpression::Set(items.iter().map(|i| SetItem::Element(s(i))).collect()))
+    Expression::Named(NamedExpression::Set(
+        items.iter().map(|i| SetItem::Element(s(i))).collect(),
+    ))
 }
 
 fn prefix(addr: Ipv4Addr, len: u8) -> Expression<'static> {
-    Expression::Named(NamedExpression::Prefix(Prefix { addr: Box::new(s(&addr.to_string())), len: len as u32 }))
+    Expression::Named(NamedExpression::Prefix(Prefix {
+        addr: Box::new(s(&addr.to_string())),
+        len: len as u32,
+    }))
 }
 
 fn local_daddr() -> Statement<'static> {
-    let fib = Fib { result: FibResult::Type, flags: [FibFlag::Daddr].into_iter().collect() };
-    m(Expression::Named(NamedExpression::Fib(fib)), Operator::EQ, s("local"))
+    let fib = Fib {
+        result: FibResult::Type,
+        flags: [FibFlag::Daddr].into_iter().collect(),
+    };
+    m(
+        Expression::Named(NamedExpression::Fib(fib)),
+        Operator::EQ,
+        s("local"),
+    )
 }
 
 struct Doc<'t> {
@@ -145,27 +177,48 @@ impl Doc<'_> {
 
 /// The transaction that replaces the table with `rules`.
 pub fn render(table_name: &str, rules: &Ruleset) -> Nftables<'static> {
-    let mut d = Doc { table: table_name, batch: Batch::new() };
+    let mut d = Doc {
+        table: table_name,
+        batch: Batch::new(),
+    };
     // add + delete + add: atomic replace that also works when the table is absent.
     d.batch.add(table(table_name));
     d.batch.delete(table(table_name));
     d.batch.add(table(table_name));
-    d.chain("prerouting", Some((NfChainType::NAT, NfHook::Prerouting, -100)));
+    d.chain(
+        "prerouting",
+        Some((NfChainType::NAT, NfHook::Prerouting, -100)),
+    );
     d.chain("output", Some((NfChainType::NAT, NfHook::Output, -100)));
     d.chain("ports", None);
-    d.chain("postrouting", Some((NfChainType::NAT, NfHook::Postrouting, 100)));
+    d.chain(
+        "postrouting",
+        Some((NfChainType::NAT, NfHook::Postrouting, 100)),
+    );
     d.chain("forward", Some((NfChainType::Filter, NfHook::Forward, 0)));
     if !rules.ports.is_empty() {
         for c in ["prerouting", "output"] {
-            d.rule(c, vec![local_daddr(), Statement::Jump(JumpTarget { target: "ports".into() })]);
+            d.rule(
+                c,
+                vec![
+                    local_daddr(),
+                    Statement::Jump(JumpTarget {
+                        target: "ports".into(),
+                    }),
+                ],
+            );
         }
     }
     for p in &rules.ports {
         port_rule(&mut d, p);
     }
     for b in &rules.bridges {
-        let others: Vec<String> =
-            rules.bridges.iter().filter(|o| o.name != b.name).map(|o| o.name.clone()).collect();
+        let others: Vec<String> = rules
+            .bridges
+            .iter()
+            .filter(|o| o.name != b.name)
+            .map(|o| o.name.clone())
+            .collect();
         bridge_rules(&mut d, b, &others);
     }
     d.batch.to_nftables()
@@ -176,7 +229,11 @@ fn port_rule(d: &mut Doc<'_>, p: &PortRule) {
     if let Some(ip) = p.host_ip {
         e.push(m(payload("ip", "daddr"), Operator::EQ, s(&ip.to_string())));
     }
-    e.push(m(payload(p.proto.as_str(), "dport"), Operator::EQ, Expression::Number(p.host_port as u32)));
+    e.push(m(
+        payload(p.proto.as_str(), "dport"),
+        Operator::EQ,
+        Expression::Number(p.host_port as u32),
+    ));
     e.push(Statement::DNAT(Some(NAT {
         addr: Some(s(&p.container_ip.to_string())),
         family: Some(NATFamily::IP),
@@ -194,14 +251,22 @@ fn bridge_rules(d: &mut Doc<'_>, b: &BridgeRules, others: &[String]) {
     if b.masquerade && !b.internal {
         d.rule(
             "postrouting",
-            vec![m(payload("ip", "saddr"), Operator::EQ, subnet()), m(meta(MetaKey::Oifname), Operator::NEQ, br()), masq()],
+            vec![
+                m(payload("ip", "saddr"), Operator::EQ, subnet()),
+                m(meta(MetaKey::Oifname), Operator::NEQ, br()),
+                masq(),
+            ],
         );
     }
     d.rule(
         "postrouting",
         vec![
             m(meta(MetaKey::Oifname), Operator::EQ, br()),
-            m(payload("ip", "saddr"), Operator::EQ, prefix(Ipv4Addr::new(127, 0, 0, 0), 8)),
+            m(
+                payload("ip", "saddr"),
+                Operator::EQ,
+                prefix(Ipv4Addr::new(127, 0, 0, 0), 8),
+            ),
             masq(),
         ],
     );
@@ -218,20 +283,68 @@ fn bridge_rules(d: &mut Doc<'_>, b: &BridgeRules, others: &[String]) {
     let drop = || Statement::Drop(None);
     let accept = || Statement::Accept(None);
     if b.internal {
-        d.rule("forward", vec![m(meta(MetaKey::Iifname), Operator::EQ, br()), m(meta(MetaKey::Oifname), Operator::NEQ, br()), drop()]);
-        d.rule("forward", vec![m(meta(MetaKey::Oifname), Operator::EQ, br()), m(meta(MetaKey::Iifname), Operator::NEQ, br()), drop()]);
+        d.rule(
+            "forward",
+            vec![
+                m(meta(MetaKey::Iifname), Operator::EQ, br()),
+                m(meta(MetaKey::Oifname), Operator::NEQ, br()),
+                drop(),
+            ],
+        );
+        d.rule(
+            "forward",
+            vec![
+                m(meta(MetaKey::Oifname), Operator::EQ, br()),
+                m(meta(MetaKey::Iifname), Operator::NEQ, br()),
+                drop(),
+            ],
+        );
     }
     if !others.is_empty() {
-        d.rule("forward", vec![m(meta(MetaKey::Iifname), Operator::EQ, br()), m(meta(MetaKey::Oifname), Operator::EQ, set(others)), drop()]);
+        d.rule(
+            "forward",
+            vec![
+                m(meta(MetaKey::Iifname), Operator::EQ, br()),
+                m(meta(MetaKey::Oifname), Operator::EQ, set(others)),
+                drop(),
+            ],
+        );
     }
     if !b.icc {
-        d.rule("forward", vec![m(meta(MetaKey::Iifname), Operator::EQ, br()), m(meta(MetaKey::Oifname), Operator::EQ, br()), drop()]);
+        d.rule(
+            "forward",
+            vec![
+                m(meta(MetaKey::Iifname), Operator::EQ, br()),
+                m(meta(MetaKey::Oifname), Operator::EQ, br()),
+                drop(),
+            ],
+        );
     }
     let state = Expression::List(vec![s("established"), s("related")]);
-    d.rule("forward", vec![m(meta(MetaKey::Oifname), Operator::EQ, br()), m(ct("state"), Operator::IN, state), accept()]);
-    d.rule("forward", vec![m(meta(MetaKey::Oifname), Operator::EQ, br()), m(ct("status"), Operator::IN, s("dnat")), accept()]);
-    d.rule("forward", vec![m(meta(MetaKey::Iifname), Operator::EQ, br()), accept()]);
-    d.rule("forward", vec![m(meta(MetaKey::Oifname), Operator::EQ, br()), drop()]);
+    d.rule(
+        "forward",
+        vec![
+            m(meta(MetaKey::Oifname), Operator::EQ, br()),
+            m(ct("state"), Operator::IN, state),
+            accept(),
+        ],
+    );
+    d.rule(
+        "forward",
+        vec![
+            m(meta(MetaKey::Oifname), Operator::EQ, br()),
+            m(ct("status"), Operator::IN, s("dnat")),
+            accept(),
+        ],
+    );
+    d.rule(
+        "forward",
+        vec![m(meta(MetaKey::Iifname), Operator::EQ, br()), accept()],
+    );
+    d.rule(
+        "forward",
+        vec![m(meta(MetaKey::Oifname), Operator::EQ, br()), drop()],
+    );
 }
 
 #[cfg(test)]
@@ -266,7 +379,10 @@ mod tests {
             }],
         };
         let json = serde_json::to_string(&render("berth", &rules)).unwrap();
-        assert!(json.contains("\"dnat\"") && json.contains("\"masquerade\""), "{json}");
+        assert!(
+            json.contains("\"dnat\"") && json.contains("\"masquerade\""),
+            "{json}"
+        );
         assert!(json.contains("\"jump\""));
     }
 }

@@ -63,7 +63,10 @@ mod tests {
         assert!(overlaps(&a, &b) && overlaps(&b, &a) && !overlaps(&a, &c));
         assert_eq!(reserved(&b).len(), 2);
         assert!(reserved(&"10.0.0.0/31".parse().unwrap()).is_empty());
-        let ip = from_u128(to_u128("10.0.5.7".parse().unwrap()), "0.0.0.0".parse().unwrap());
+        let ip = from_u128(
+            to_u128("10.0.5.7".parse().unwrap()),
+            "0.0.0.0".parse().unwrap(),
+        );
         assert_eq!(ip.to_string(), "10.0.5.7");
     }
 }

@@ -15,12 +15,16 @@ use async_trait::async_trait;
 use ipnet::IpNet;
 
 use super::addr::{bounds, from_u128, overlaps, reserved, to_u128, with_prefix};
-use super::{AddressSpaces, AllocatedPool, GLOBAL_DEFAULT, IpamCapabilities, IpamDriver, LOCAL_DEFAULT, PoolRequest};
+use super::{
+    AddressSpaces, AllocatedPool, GLOBAL_DEFAULT, IpamCapabilities, IpamDriver, LOCAL_DEFAULT,
+    PoolRequest,
+};
 use crate::config::PoolSpec;
 use crate::error::{NetError, NetResult};
 
 /// Docker's wording for an overlapping static pool.
-pub const POOL_OVERLAP: &str = "invalid pool request: Pool overlaps with other one on this address space";
+pub const POOL_OVERLAP: &str =
+    "invalid pool request: Pool overlaps with other one on this address space";
 
 #[derive(Debug)]
 struct Pool {
@@ -39,7 +43,10 @@ pub struct DefaultIpam {
 impl DefaultIpam {
     /// A driver carving dynamic pools from `predefined`, in order.
     pub fn new(predefined: Vec<PoolSpec>) -> DefaultIpam {
-        DefaultIpam { predefined, pools: Mutex::new(HashMap::new()) }
+        DefaultIpam {
+            predefined,
+            pools: Mutex::new(HashMap::new()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pool>> {
@@ -47,14 +54,24 @@ impl DefaultIpam {
     }
 
     /// The first predefined subnet overlapping neither a pool of `space` nor `exclude`.
-    fn pick(&self, pools: &HashMap<String, Pool>, space: &str, v6: bool, exclude: &[IpNet]) -> Option<IpNet> {
+    fn pick(
+        &self,
+        pools: &HashMap<String, Pool>,
+        space: &str,
+        v6: bool,
+        exclude: &[IpNet],
+    ) -> Option<IpNet> {
         for spec in &self.predefined {
             if spec.base.addr().is_ipv6() != v6 {
                 continue;
             }
-            let Ok(subnets) = spec.base.subnets(spec.size) else { continue };
+            let Ok(subnets) = spec.base.subnets(spec.size) else {
+                continue;
+            };
             for cand in subnets {
-                let taken = pools.values().any(|p| p.space == space && overlaps(&p.net, &cand))
+                let taken = pools
+                    .values()
+                    .any(|p| p.space == space && overlaps(&p.net, &cand))
                     || exclude.iter().any(|x| overlaps(x, &cand));
                 if !taken {
                     return Some(cand);
@@ -72,16 +89,25 @@ impl IpamDriver for DefaultIpam {
     }
 
     async fn capabilities(&self) -> NetResult<IpamCapabilities> {
-        Ok(IpamCapabilities { requires_mac_address: false, requires_request_replay: true })
+        Ok(IpamCapabilities {
+            requires_mac_address: false,
+            requires_request_replay: true,
+        })
     }
 
     async fn default_address_spaces(&self) -> NetResult<AddressSpaces> {
-        Ok(AddressSpaces { local: LOCAL_DEFAULT.to_string(), global: GLOBAL_DEFAULT.to_string() })
+        Ok(AddressSpaces {
+            local: LOCAL_DEFAULT.to_string(),
+            global: GLOBAL_DEFAULT.to_string(),
+        })
     }
 
     async fn request_pool(&self, req: PoolRequest) -> NetResult<AllocatedPool> {
         if req.address_space != LOCAL_DEFAULT && req.address_space != GLOBAL_DEFAULT {
-            return Err(NetError::invalid(format!("cannot find address space {}", req.address_space)));
+            return Err(NetError::invalid(format!(
+                "cannot find address space {}",
+                req.address_space
+            )));
         }
         if req.pool.is_none() && req.sub_pool.is_some() {
             return Err(NetError::invalid("invalid address subpool"));
@@ -90,22 +116,31 @@ impl IpamDriver for DefaultIpam {
         let net = match req.pool {
             Some(p) => {
                 let p = p.trunc();
-                if pools.values().any(|x| x.space == req.address_space && overlaps(&x.net, &p)) {
+                if pools
+                    .values()
+                    .any(|x| x.space == req.address_space && overlaps(&x.net, &p))
+                {
                     return Err(NetError::forbidden(POOL_OVERLAP));
                 }
                 p
             }
-            None => self.pick(&pools, &req.address_space, req.v6, &req.exclude).ok_or_else(|| {
-                NetError::forbidden("all predefined address pools have been fully subnetted")
-            })?,
+            None => self
+                .pick(&pools, &req.address_space, req.v6, &req.exclude)
+                .ok_or_else(|| {
+                    NetError::forbidden("all predefined address pools have been fully subnetted")
+                })?,
         };
         let range = req.sub_pool.map(|s| s.trunc());
         if let Some(r) = range {
             if r.addr().is_ipv4() != net.addr().is_ipv4() {
-                return Err(NetError::invalid("pool and subpool are of incompatible address families"));
+                return Err(NetError::invalid(
+                    "pool and subpool are of incompatible address families",
+                ));
             }
             if !net.contains(&r.network()) {
-                return Err(NetError::invalid("address space does not contain specified address pool"));
+                return Err(NetError::invalid(
+                    "address space does not contain specified address pool",
+                ));
             }
         }
         let pool_id = match range {
@@ -113,8 +148,20 @@ impl IpamDriver for DefaultIpam {
             None => format!("{}/{net}", req.address_space),
         };
         let used = reserved(&net).into_iter().collect();
-        pools.insert(pool_id.clone(), Pool { space: req.address_space, net, range, used });
-        Ok(AllocatedPool { pool_id, pool: net, data: BTreeMap::new() })
+        pools.insert(
+            pool_id.clone(),
+            Pool {
+                space: req.address_space,
+                net,
+                range,
+                used,
+            },
+        );
+        Ok(AllocatedPool {
+            pool_id,
+            pool: net,
+            data: BTreeMap::new(),
+        })
     }
 
     async fn release_pool(&self, pool_id: &str) -> NetResult<()> {
@@ -129,7 +176,9 @@ impl IpamDriver for DefaultIpam {
         _options: &BTreeMap<String, String>,
     ) -> NetResult<IpNet> {
         let mut pools = self.lock();
-        let pool = pools.get_mut(pool_id).ok_or_else(|| NetError::invalid(format!("invalid pool id: {pool_id}")))?;
+        let pool = pools
+            .get_mut(pool_id)
+            .ok_or_else(|| NetError::invalid(format!("invalid pool id: {pool_id}")))?;
         if let Some(ip) = preferred {
             if !pool.net.contains(&ip) {
                 return Err(NetError::invalid("requested address is out of range"));
@@ -155,7 +204,9 @@ impl IpamDriver for DefaultIpam {
             cand = u + 1;
         }
         if cand > hi {
-            return Err(NetError::Unavailable("no available addresses on this pool".into()));
+            return Err(NetError::Unavailable(
+                "no available addresses on this pool".into(),
+            ));
         }
         pool.used.insert(cand);
         Ok(with_prefix(from_u128(cand, pool.net.addr()), &pool.net))

@@ -105,5 +105,8 @@ pub trait IpamDriver: Send + Sync {
 
 /// Options for a gateway request.
 pub fn gateway_options() -> BTreeMap<String, String> {
-    BTreeMap::from([(REQUEST_ADDRESS_TYPE.to_string(), GATEWAY_ADDRESS.to_string())])
+    BTreeMap::from([(
+        REQUEST_ADDRESS_TYPE.to_string(),
+        GATEWAY_ADDRESS.to_string(),
+    )])
 }

@@ -37,13 +37,22 @@ impl Env {
     }
 
     pub async fn with(tweak: impl FnOnce(&mut NetworkConfig)) -> Env {
-        let dir = tempfile::Builder::new().prefix("bnet").tempdir_in("/tmp").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("bnet")
+            .tempdir_in("/tmp")
+            .unwrap();
         let host = dir.path().join("hostns");
         ns::create(&host, || Ok(())).unwrap();
         Nl::open_in(&host).unwrap().up(1).await.unwrap();
         fake_upstream(&host);
         let store = Arc::new(Store::open(&dir.path().join("meta.db")).unwrap());
-        let mut env = Env { dir, host, store, ctl: None, children: Vec::new() };
+        let mut env = Env {
+            dir,
+            host,
+            store,
+            ctl: None,
+            children: Vec::new(),
+        };
         let mut cfg = env.config();
         tweak(&mut cfg);
         env.ctl = Some(Controller::open(cfg, env.store.clone()).await.unwrap());
@@ -66,25 +75,45 @@ impl Env {
         self.ctl = None;
         // Let the runtime drop the old DNS servers' tasks and sockets.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        self.ctl = Some(Controller::open(self.config(), self.store.clone()).await.unwrap());
+        self.ctl = Some(
+            Controller::open(self.config(), self.store.clone())
+                .await
+                .unwrap(),
+        );
     }
 
     pub async fn network(&self, name: &str, subnet: &str) -> String {
-        let mut req = NetworkCreate { name: name.into(), ..Default::default() };
+        let mut req = NetworkCreate {
+            name: name.into(),
+            ..Default::default()
+        };
         if !subnet.is_empty() {
-            req.ipam_config = vec![berth_network::model::IpamConfigSpec { subnet: subnet.into(), ..Default::default() }];
+            req.ipam_config = vec![berth_network::model::IpamConfigSpec {
+                subnet: subnet.into(),
+                ..Default::default()
+            }];
         }
         self.ctl().create_network(req).await.unwrap().0.network.id
     }
 
     /// A "container": a sandbox joined to `networks`.
-    pub async fn container(&self, name: &str, networks: &[(&str, EndpointRequest)], ports: &[(&str, &str, &str)]) -> SandboxView {
+    pub async fn container(
+        &self,
+        name: &str,
+        networks: &[(&str, EndpointRequest)],
+        ports: &[(&str, &str, &str)],
+    ) -> SandboxView {
         let id = berth_core::id::generate();
         let ports = ports
             .iter()
             .map(|(c, ip, hp)| berth_network::ports::PortBinding::parse(c, ip, hp).unwrap())
             .collect();
-        let req = SandboxRequest { container_id: id.clone(), container_name: name.into(), ports, ..Default::default() };
+        let req = SandboxRequest {
+            container_id: id.clone(),
+            container_name: name.into(),
+            ports,
+            ..Default::default()
+        };
         self.ctl().create_sandbox(req).await.unwrap();
         for (n, r) in networks {
             self.ctl().join(&id, n, r.clone()).await.unwrap();
@@ -94,7 +123,11 @@ impl Env {
 
     /// Run `sh -c cmd` in a namespace.
     pub fn sh(&self, netns: &Path, cmd: &str) -> Output {
-        Command::new("nsenter").arg(format!("--net={}", netns.display())).args(["sh", "-c", cmd]).output().unwrap()
+        Command::new("nsenter")
+            .arg(format!("--net={}", netns.display()))
+            .args(["sh", "-c", cmd])
+            .output()
+            .unwrap()
     }
 
     /// Run `cmd` in a sandbox with its resolv.conf pointing at the embedded DNS
@@ -112,7 +145,12 @@ impl Env {
 
     pub fn ok(&self, netns: &Path, cmd: &str) -> String {
         let o = self.sh(netns, cmd);
-        assert!(o.status.success(), "{cmd}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{cmd}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).to_string()
     }
 
@@ -132,7 +170,14 @@ impl Env {
         self.children.push(child);
         // httpd binds right away; wait until it answers.
         for _ in 0..100 {
-            if self.sh(netns, "timeout 1 busybox wget -q -O- http://127.0.0.1/ >/dev/null 2>&1").status.success() {
+            if self
+                .sh(
+                    netns,
+                    "timeout 1 busybox wget -q -O- http://127.0.0.1/ >/dev/null 2>&1",
+                )
+                .status
+                .success()
+            {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -142,11 +187,15 @@ impl Env {
 
     pub fn wget(&self, netns: &Path, url: &str) -> Option<String> {
         let o = self.sh(netns, &format!("timeout 5 busybox wget -q -O- {url}"));
-        o.status.success().then(|| String::from_utf8_lossy(&o.stdout).to_string())
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).to_string())
     }
 
     pub fn ping(&self, netns: &Path, ip: &str) -> bool {
-        self.sh(netns, &format!("busybox ping -c1 -W1 {ip} >/dev/null 2>&1")).status.success()
+        self.sh(netns, &format!("busybox ping -c1 -W1 {ip} >/dev/null 2>&1"))
+            .status
+            .success()
     }
 
     /// Links of the host namespace.
@@ -156,12 +205,17 @@ impl Env {
 
     /// `nft list table inet berth` in the host namespace.
     pub fn nft(&self) -> String {
-        String::from_utf8_lossy(&self.sh(&self.host, "nft list table inet berth").stdout).to_string()
+        String::from_utf8_lossy(&self.sh(&self.host, "nft list table inet berth").stdout)
+            .to_string()
     }
 
     pub fn netns_files(&self) -> Vec<String> {
         std::fs::read_dir(self.dir.path().join("exec/netns"))
-            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }

@@ -37,7 +37,12 @@ pub fn routes<B: ImageApi + ?Sized>() -> Router<Arc<B>> {
         .route("/images/load", post(load::<B>))
         .route("/images/get", get(save_many::<B>))
         .route("/images/prune", post(prune::<B>))
-        .route("/images/{*rest}", get(get_named::<B>).post(post_named::<B>).delete(delete::<B>))
+        .route(
+            "/images/{*rest}",
+            get(get_named::<B>)
+                .post(post_named::<B>)
+                .delete(delete::<B>),
+        )
         .route("/distribution/{*rest}", get(distribution::<B>))
         .route("/auth", post(auth::<B>))
 }
@@ -47,7 +52,9 @@ const LIST_FILTERS: &[&str] = &["before", "dangling", "label", "reference", "sin
 
 /// Decode `X-Registry-Auth` (base64url JSON; padding optional, standard alphabet tolerated).
 pub fn registry_auth(headers: &HeaderMap) -> Result<Option<AuthConfig>, Error> {
-    let Some(v) = headers.get("X-Registry-Auth").and_then(|v| v.to_str().ok()) else { return Ok(None) };
+    let Some(v) = headers.get("X-Registry-Auth").and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
     let v = v.trim();
     if v.is_empty() || v == "null" {
         return Ok(None);
@@ -65,14 +72,24 @@ pub fn registry_auth(headers: &HeaderMap) -> Result<Option<AuthConfig>, Error> {
     if raw.trim_ascii() == b"{}" || raw.trim_ascii().is_empty() {
         return Ok(None);
     }
-    serde_json::from_slice(&raw).map(Some).map_err(|e| Error::invalid(format!("invalid X-Registry-Auth header: {e}")))
+    serde_json::from_slice(&raw)
+        .map(Some)
+        .map_err(|e| Error::invalid(format!("invalid X-Registry-Auth header: {e}")))
 }
 
 fn body_stream(req: Request) -> ByteStream {
-    Box::pin(req.into_body().into_data_stream().map_err(std::io::Error::other))
+    Box::pin(
+        req.into_body()
+            .into_data_stream()
+            .map_err(std::io::Error::other),
+    )
 }
 
-async fn list<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, q: Query, req: Request) -> ApiResult<Response> {
+async fn list<B: ImageApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    q: Query,
+    req: Request,
+) -> ApiResult<Response> {
     let filters = q.filters()?;
     filters.validate(LIST_FILTERS)?;
     // Old clients send `filter=<reference>`.
@@ -85,11 +102,16 @@ async fn list<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, q: Query, req: Requ
                 }
             }
             pairs.push(("reference".into(), f.to_string()));
-            berth_core::filters::Filters::from_pairs(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+            berth_core::filters::Filters::from_pairs(
+                pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+            )
         }
         _ => filters,
     };
-    let api_version = req.extensions().get::<berth_api::ApiVersion>().map(|v| (v.major, v.minor));
+    let api_version = req
+        .extensions()
+        .get::<berth_api::ApiVersion>()
+        .map(|v| (v.major, v.minor));
     let out = s
         .image_list(ImageListQuery {
             all: q.bool("all"),
@@ -102,7 +124,11 @@ async fn list<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, q: Query, req: Requ
     Ok(Json(out).into_response())
 }
 
-async fn create<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, q: Query, req: Request) -> ApiResult<Response> {
+async fn create<B: ImageApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    q: Query,
+    req: Request,
+) -> ApiResult<Response> {
     let auth = registry_auth(req.headers())?;
     if let Some(src) = q.get("fromSrc") {
         let iq = ImageImportQuery {
@@ -120,19 +146,30 @@ async fn create<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, q: Query, req: Re
     if from.is_empty() {
         return Err(Error::invalid("fromImage or fromSrc is required").into());
     }
-    let pq = ImagePullQuery { from_image: from.to_string(), tag: q.str("tag").to_string(), platform: q.str("platform").to_string() };
+    let pq = ImagePullQuery {
+        from_image: from.to_string(),
+        tag: q.str("tag").to_string(),
+        platform: q.str("platform").to_string(),
+    };
     let stream = s.image_pull(pq, auth).await?;
     Ok(jsonstream::respond(stream).await)
 }
 
-async fn load<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, q: Query, req: Request) -> ApiResult<Response> {
+async fn load<B: ImageApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    q: Query,
+    req: Request,
+) -> ApiResult<Response> {
     let stream = s.image_load(body_stream(req), q.bool("quiet")).await?;
     Ok(jsonstream::respond(stream).await)
 }
 
 fn tar_response(body: ByteStream) -> Response {
     let mut resp = Response::new(Body::from_stream(body));
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
     resp
 }
 
@@ -148,7 +185,10 @@ async fn prune<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, q: Query) -> ApiRe
     Ok(Json(s.image_prune(q.filters()?).await?).into_response())
 }
 
-async fn get_named<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, Path(rest): Path<String>) -> ApiResult<Response> {
+async fn get_named<B: ImageApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    Path(rest): Path<String>,
+) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/json") {
         return Ok(Json(s.image_inspect(name).await?).into_response());
     }
@@ -161,7 +201,12 @@ async fn get_named<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, Path(rest): Pa
     Err(Error::not_found("page not found").into())
 }
 
-async fn post_named<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, Path(rest): Path<String>, q: Query, headers: HeaderMap) -> ApiResult<Response> {
+async fn post_named<B: ImageApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    Path(rest): Path<String>,
+    q: Query,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/tag") {
         s.image_tag(name, q.str("repo"), q.str("tag")).await?;
         return Ok(StatusCode::CREATED.into_response());
@@ -174,16 +219,33 @@ async fn post_named<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, Path(rest): P
     Err(Error::not_found("page not found").into())
 }
 
-async fn delete<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, Path(name): Path<String>, q: Query) -> ApiResult<Response> {
-    Ok(Json(s.image_delete(&name, q.bool("force"), q.bool("noprune")).await?).into_response())
+async fn delete<B: ImageApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    Path(name): Path<String>,
+    q: Query,
+) -> ApiResult<Response> {
+    Ok(Json(
+        s.image_delete(&name, q.bool("force"), q.bool("noprune"))
+            .await?,
+    )
+    .into_response())
 }
 
-async fn distribution<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, Path(rest): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
-    let Some(name) = rest.strip_suffix("/json") else { return Err(Error::not_found("page not found").into()) };
+async fn distribution<B: ImageApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let Some(name) = rest.strip_suffix("/json") else {
+        return Err(Error::not_found("page not found").into());
+    };
     let auth = registry_auth(&headers)?;
     Ok(Json(s.distribution_inspect(name, auth).await?).into_response())
 }
 
-async fn auth<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, JsonBody(cfg): JsonBody<AuthConfig>) -> ApiResult<Response> {
+async fn auth<B: ImageApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    JsonBody(cfg): JsonBody<AuthConfig>,
+) -> ApiResult<Response> {
     Ok(Json(s.auth(cfg).await?).into_response())
 }

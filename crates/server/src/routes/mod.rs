@@ -6,6 +6,7 @@ pub mod body;
 pub mod containers;
 pub mod exec;
 pub mod fallback;
+pub mod plugins;
 pub mod images;
 pub mod networks;
 pub mod system;
@@ -28,6 +29,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
     let state = AppState { backend: backend.clone() };
     Router::new()
         .merge(system::routes())
+        .merge(plugins::routes())
         .merge(containers::routes::<dyn Backend>().with_state(backend.clone()))
         .merge(exec::routes::<dyn Backend>().with_state(backend.clone()))
         .merge(images::routes::<dyn Backend>().with_state(backend.clone()))

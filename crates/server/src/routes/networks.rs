@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use berth_api::backend::network::NetworkBackend;
-use berth_api::types::network::{NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest};
+use berth_api::types::network::{
+    NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
+};
 use berth_core::Error;
 
 use super::body::JsonBody;
@@ -52,15 +54,29 @@ async fn list<B: NetworkApi + ?Sized>(State(s): State<Arc<B>>, q: Query) -> ApiR
     Ok(Json(s.network_list(filters).await?).into_response())
 }
 
-async fn inspect<B: NetworkApi + ?Sized>(State(s): State<Arc<B>>, Path(id): Path<String>, q: Query) -> ApiResult<Response> {
-    Ok(Json(s.network_inspect(&id, q.bool("verbose"), q.str("scope")).await?).into_response())
+async fn inspect<B: NetworkApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<Response> {
+    Ok(Json(
+        s.network_inspect(&id, q.bool("verbose"), q.str("scope"))
+            .await?,
+    )
+    .into_response())
 }
 
-async fn create<B: NetworkApi + ?Sized>(State(s): State<Arc<B>>, JsonBody(body): JsonBody<NetworkCreateRequest>) -> ApiResult<Response> {
+async fn create<B: NetworkApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    JsonBody(body): JsonBody<NetworkCreateRequest>,
+) -> ApiResult<Response> {
     Ok((StatusCode::CREATED, Json(s.network_create(body).await?)).into_response())
 }
 
-async fn remove<B: NetworkApi + ?Sized>(State(s): State<Arc<B>>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn remove<B: NetworkApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     s.network_remove(&id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -70,7 +86,8 @@ async fn connect<B: NetworkApi + ?Sized>(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<NetworkConnectRequest>,
 ) -> ApiResult<Response> {
-    s.network_connect(&id, &body.container, body.endpoint_config).await?;
+    s.network_connect(&id, &body.container, body.endpoint_config)
+        .await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -79,7 +96,8 @@ async fn disconnect<B: NetworkApi + ?Sized>(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<NetworkDisconnectRequest>,
 ) -> ApiResult<Response> {
-    s.network_disconnect(&id, &body.container, body.force).await?;
+    s.network_disconnect(&id, &body.container, body.force)
+        .await?;
     Ok(StatusCode::OK.into_response())
 }
 

@@ -15,12 +15,17 @@ pub const HUB: &str = "https://index.docker.io/v1/";
 pub fn config_path() -> PathBuf {
     let dir = std::env::var_os("DOCKER_CONFIG")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".docker"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".docker")
+        });
     dir.join("config.json")
 }
 
 fn read() -> Value {
-    std::fs::read(config_path()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_else(|| json!({}))
+    std::fs::read(config_path())
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_else(|| json!({}))
 }
 
 fn write(v: &Value) -> Result<()> {
@@ -29,7 +34,8 @@ fn write(v: &Value) -> Result<()> {
         std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
     }
     let tmp = p.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(v)?).with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::write(&tmp, serde_json::to_vec_pretty(v)?)
+        .with_context(|| format!("write {}", tmp.display()))?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
     std::fs::rename(&tmp, &p).with_context(|| format!("write {}", p.display()))?;
@@ -38,9 +44,14 @@ fn write(v: &Value) -> Result<()> {
 
 /// The config.json key for a registry given on the command line or in a reference.
 pub fn server_key(server: &str) -> String {
-    let s = server.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
+    let s = server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
     match s {
-        "" | "docker.io" | "index.docker.io" | "index.docker.io/v1" | "registry-1.docker.io" => HUB.to_string(),
+        "" | "docker.io" | "index.docker.io" | "index.docker.io/v1" | "registry-1.docker.io" => {
+            HUB.to_string()
+        }
         s => s.to_string(),
     }
 }
@@ -48,7 +59,9 @@ pub fn server_key(server: &str) -> String {
 /// The registry domain of an image reference (`docker.io` when none).
 pub fn domain_of(image: &str) -> String {
     match image.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => first.to_string(),
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            first.to_string()
+        }
         _ => "docker.io".to_string(),
     }
 }
@@ -71,7 +84,10 @@ pub fn store(server: &str, user: &str, password: &str, identity_token: &str) -> 
 /// Forget `server`; false when nothing was stored.
 pub fn erase(server: &str) -> Result<bool> {
     let mut cfg = read();
-    let removed = cfg["auths"].as_object_mut().and_then(|m| m.remove(&server_key(server))).is_some();
+    let removed = cfg["auths"]
+        .as_object_mut()
+        .and_then(|m| m.remove(&server_key(server)))
+        .is_some();
     if removed {
         write(&cfg)?;
     }

@@ -20,8 +20,14 @@ pub struct Renderer {
 }
 
 fn style(bytes: bool) -> ProgressStyle {
-    let t = if bytes { "{prefix}: {msg:<12} [{bar:40}] {bytes}/{total_bytes}" } else { "{prefix}: {msg}" };
-    ProgressStyle::with_template(t).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ")
+    let t = if bytes {
+        "{prefix}: {msg:<12} [{bar:40}] {bytes}/{total_bytes}"
+    } else {
+        "{prefix}: {msg}"
+    };
+    ProgressStyle::with_template(t)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
 }
 
 impl Renderer {
@@ -29,7 +35,12 @@ impl Renderer {
     pub fn new(quiet: bool) -> Renderer {
         let tty = std::io::stdout().is_terminal() && !quiet;
         let mp = tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
-        Renderer { mp, bars: HashMap::new(), quiet, aux: Vec::new() }
+        Renderer {
+            mp,
+            bars: HashMap::new(),
+            quiet,
+            aux: Vec::new(),
+        }
     }
 
     fn line(&self, s: &str) {
@@ -111,7 +122,9 @@ pub async fn render(resp: hyper::Response<Incoming>, r: &mut Renderer) -> Result
         }
         while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buf.drain(..=nl).collect();
-            let Ok(m) = serde_json::from_slice::<Value>(&line) else { continue };
+            let Ok(m) = serde_json::from_slice::<Value>(&line) else {
+                continue;
+            };
             r.message(&m)?;
         }
     }

@@ -20,8 +20,8 @@ use ipnet::{IpNet, Ipv4Net};
 
 use self::options::BridgeOptions;
 use super::{
-    Capabilities, CreateEndpointRequest, CreateNetworkRequest, ExternalConnectivity, InterfaceInfo, JoinInfo,
-    JoinRequest, NetworkDriver, RestoredEndpoint,
+    Capabilities, CreateEndpointRequest, CreateNetworkRequest, ExternalConnectivity, InterfaceInfo,
+    JoinInfo, JoinRequest, NetworkDriver, RestoredEndpoint,
 };
 use crate::error::{NetError, NetResult};
 use crate::firewall::{BridgeRules, Firewall, PortRule, Ruleset};
@@ -34,10 +34,17 @@ use crate::ports::PortMapping;
 pub const HOST_VETH_PREFIX: &str = "veth";
 /// Prefix of the container-side veth before it moves into the sandbox.
 pub const PEER_VETH_PREFIX: &str = "vpeer";
+/// How long a deleted endpoint's veth is left to the kernel's namespace cleanup.
+const DELETE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a network without endpoints keeps its firewall rules.
+const RULES_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 struct Net {
     opts: BridgeOptions,
-    index: u32,
+    /// The link's index once it exists: bridges are created when their
+    /// first endpoint joins and removed when the last one has been gone for
+    /// [`RULES_GRACE`], so a daemon with no containers leaves nothing on the host.
+    index: Option<u32>,
     subnet: Option<Ipv4Net>,
     gateway: Option<IpNet>,
     internal: bool,
@@ -56,6 +63,10 @@ struct Ep {
 struct State {
     nets: HashMap<String, Net>,
     eps: HashMap<String, Ep>,
+    /// Networks whose last endpoint left recently, with when: their rules
+    /// stay for [`RULES_GRACE`], so container churn (`run --rm` in a loop)
+    /// does not rewrite the firewall twice per container.
+    warm: HashMap<String, std::time::Instant>,
 }
 
 /// The bridge driver.
@@ -70,18 +81,32 @@ pub struct BridgeDriver {
     /// Serialises firewall applies and remembers the last one, so a change
     /// that leaves the ruleset as it was costs no `nft` run.
     applied: tokio::sync::Mutex<Option<Ruleset>>,
+    /// Link deletions still running in the background.
+    pending: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// This driver, for background tasks (a cooldown outlives no driver).
+    me: std::sync::Weak<BridgeDriver>,
 }
 
 fn veth_names(endpoint_id: &str) -> (String, String) {
     let short = endpoint_id.get(..7).unwrap_or(endpoint_id);
-    (format!("{HOST_VETH_PREFIX}{short}"), format!("{PEER_VETH_PREFIX}{short}"))
+    (
+        format!("{HOST_VETH_PREFIX}{short}"),
+        format!("{PEER_VETH_PREFIX}{short}"),
+    )
 }
 
 impl BridgeDriver {
     /// A driver acting in `host`; `firewall_enabled` false leaves NAT and the
     /// host's forwarding setting alone (ports are still reserved and recorded).
-    pub fn new(host: HostNs, nl: Nl, firewall: Arc<dyn Firewall>, firewall_enabled: bool, default_mtu: u32) -> BridgeDriver {
-        BridgeDriver {
+    pub fn new(
+        host: HostNs,
+        nl: Nl,
+        firewall: Arc<dyn Firewall>,
+        firewall_enabled: bool,
+        default_mtu: u32,
+    ) -> Arc<BridgeDriver> {
+        Arc::new_cyclic(|me| BridgeDriver {
+            me: me.clone(),
             ports: PortAllocator::new(host.clone()),
             host,
             nl,
@@ -90,7 +115,37 @@ impl BridgeDriver {
             default_mtu,
             st: Mutex::new(State::default()),
             applied: tokio::sync::Mutex::new(None),
+            pending: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Wait until every link deletion started so far has finished, and drop
+    /// the rules of networks left without endpoints now rather than later.
+    pub async fn settle(&self) {
+        let tasks = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in tasks {
+            let _ = t.await;
         }
+        self.st().warm.clear();
+        if let Err(e) = self.sync_firewall(false).await {
+            tracing::warn!("firewall: {e}");
+        }
+        self.remove_idle_links().await;
+    }
+
+    /// Re-apply the ruleset once the grace of the warm networks is over.
+    fn schedule_cooldown(&self) {
+        let Some(me) = self.me.upgrade() else { return };
+        tokio::spawn(async move {
+            tokio::time::sleep(RULES_GRACE + std::time::Duration::from_millis(100)).await;
+            let now = std::time::Instant::now();
+            me.st()
+                .warm
+                .retain(|_, left| now.duration_since(*left) < RULES_GRACE);
+            if let Err(e) = me.sync_firewall(false).await {
+                tracing::warn!("firewall: {e}");
+            }
+        });
     }
 
     fn st(&self) -> std::sync::MutexGuard<'_, State> {
@@ -103,6 +158,12 @@ impl BridgeDriver {
         let mut used: HashSet<&str> = HashSet::new();
         for ep in st.eps.values() {
             used.insert(ep.network_id.as_str());
+        }
+        let now = std::time::Instant::now();
+        for (id, left) in &st.warm {
+            if now.duration_since(*left) < RULES_GRACE {
+                used.insert(id.as_str());
+            }
         }
         let mut bridges: Vec<BridgeRules> = st
             .nets
@@ -121,7 +182,9 @@ impl BridgeDriver {
         bridges.sort_by(|a, b| a.name.cmp(&b.name));
         let mut ports = Vec::new();
         for ep in st.eps.values() {
-            let Some(IpAddr::V4(cip)) = ep.address.map(|a| a.addr()) else { continue };
+            let Some(IpAddr::V4(cip)) = ep.address.map(|a| a.addr()) else {
+                continue;
+            };
             for p in &ep.ports {
                 let host_ip = match p.host_ip {
                     IpAddr::V4(a) if !a.is_unspecified() => Some(a),
@@ -157,8 +220,8 @@ impl BridgeDriver {
         Ok(())
     }
 
-    /// Create (or adopt) the bridge link of a network and its host settings.
-    async fn setup_bridge(&self, req: &CreateNetworkRequest) -> NetResult<Net> {
+    /// A network's settings; no kernel object yet.
+    fn parse_net(&self, req: &CreateNetworkRequest) -> NetResult<Net> {
         let opts = BridgeOptions::parse(&req.network_id, &req.options, self.default_mtu)?;
         let v4 = req.ipv4.first();
         let subnet = match v4.map(|d| d.pool) {
@@ -166,6 +229,20 @@ impl BridgeDriver {
             _ => None,
         };
         let gateway = v4.and_then(|d| d.gateway);
+        Ok(Net { opts, index: None, subnet, gateway, internal: req.internal })
+    }
+
+    /// Create (or adopt) the bridge link of a network and its host settings;
+    /// returns its index.
+    async fn ensure_link(&self, network_id: &str) -> NetResult<u32> {
+        let (opts, gateway) = {
+            let st = self.st();
+            let n = st.nets.get(network_id).ok_or_else(|| NetError::NoSuchNetwork(network_id.to_string()))?;
+            if let Some(i) = n.index {
+                return Ok(i);
+            }
+            (n.opts.clone(), n.gateway)
+        };
         let index = self.nl.ensure_bridge(&opts.name, Some(opts.mtu)).await?;
         if let Some(gw) = gateway {
             self.nl.add_addr(index, gw).await?;
@@ -183,7 +260,31 @@ impl BridgeDriver {
                 Ok(())
             })?;
         }
-        Ok(Net { opts, index, subnet, gateway, internal: req.internal })
+        if let Some(n) = self.st().nets.get_mut(network_id) {
+            n.index = Some(index);
+        }
+        Ok(index)
+    }
+
+    /// Remove the links of networks with no endpoint and no grace left.
+    async fn remove_idle_links(&self) {
+        let idle: Vec<(String, u32)> = {
+            let mut st = self.st();
+            let now = std::time::Instant::now();
+            st.warm.retain(|_, left| now.duration_since(*left) < RULES_GRACE);
+            let used: HashSet<String> =
+                st.eps.values().map(|e| e.network_id.clone()).chain(st.warm.keys().cloned()).collect();
+            st.nets
+                .iter_mut()
+                .filter(|(id, _)| !used.contains(*id))
+                .filter_map(|(id, n)| n.index.take().map(|i| (id.clone(), i)))
+                .collect()
+        };
+        for (id, index) in idle {
+            if let Err(e) = self.nl.delete(index).await {
+                tracing::warn!("remove bridge of {id}: {e}");
+            }
+        }
     }
 
     /// Ports held by the allocator (tests and diagnostics).
@@ -207,43 +308,49 @@ impl NetworkDriver for BridgeDriver {
         {
             let st = self.st();
             if st.nets.contains_key(&req.network_id) {
-                return Err(NetError::Conflict(format!("network {} already exists", req.network_id)));
+                return Err(NetError::Conflict(format!(
+                    "network {} already exists",
+                    req.network_id
+                )));
             }
             if st.nets.values().any(|n| n.opts.name == wanted.name) {
-                return Err(NetError::Conflict(format!("bridge name {} is already in use", wanted.name)));
+                return Err(NetError::Conflict(format!(
+                    "bridge name {} is already in use",
+                    wanted.name
+                )));
             }
         }
         if req.ipv4.is_empty() {
             return Err(NetError::invalid("bridge networks need an IPv4 pool"));
         }
-        let net = self.setup_bridge(req).await?;
+        let net = self.parse_net(req)?;
         self.st().nets.insert(req.network_id.clone(), net);
         Ok(())
     }
 
     async fn delete_network(&self, network_id: &str) -> NetResult<()> {
+        let tasks = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in tasks {
+            let _ = t.await;
+        }
+        self.st().warm.remove(network_id);
         let net = self.st().nets.remove(network_id);
-        if let Some(n) = net {
-            self.nl.delete(n.index).await?;
+        if let Some(i) = net.and_then(|n| n.index) {
+            self.nl.delete(i).await?;
         }
         self.sync_firewall(false).await
     }
 
     async fn create_endpoint(&self, req: &CreateEndpointRequest) -> NetResult<InterfaceInfo> {
-        let (bridge, mtu) = {
-            let st = self.st();
-            let n = st.nets.get(&req.network_id).ok_or_else(|| NetError::NoSuchNetwork(req.network_id.clone()))?;
-            (n.index, n.opts.mtu)
-        };
+        if !self.st().nets.contains_key(&req.network_id) {
+            return Err(NetError::NoSuchNetwork(req.network_id.clone()));
+        }
         if req.interface.address.is_none() {
             return Err(NetError::invalid("bridge endpoints need an IPv4 address"));
         }
+        // The veth itself is made at join, when the sandbox is known, so its
+        // container end can be created directly inside it.
         let (host_if, peer_if) = veth_names(&req.endpoint_id);
-        let host_index = self.nl.create_veth(&host_if, &peer_if, Some(mtu)).await?;
-        if let Err(e) = self.nl.attach_up(host_index, bridge).await {
-            let _ = self.nl.delete(host_index).await;
-            return Err(e);
-        }
         let mac = req.interface.mac.unwrap_or_else(nl::random_mac);
         let ep = Ep {
             network_id: req.network_id.clone(),
@@ -254,7 +361,11 @@ impl NetworkDriver for BridgeDriver {
             ports: Vec::new(),
         };
         self.st().eps.insert(req.endpoint_id.clone(), ep);
-        Ok(InterfaceInfo { address: req.interface.address, address_v6: req.interface.address_v6, mac: Some(mac) })
+        Ok(InterfaceInfo {
+            address: req.interface.address,
+            address_v6: req.interface.address_v6,
+            mac: Some(mac),
+        })
     }
 
     async fn delete_endpoint(&self, _network_id: &str, endpoint_id: &str) -> NetResult<()> {
@@ -268,35 +379,124 @@ impl NetworkDriver for BridgeDriver {
             }
             None => veth_names(endpoint_id).0,
         };
-        self.nl.delete_named(&host_if).await?;
+        // Unregistering a link waits for an RCU grace period (~20 ms) with the
+        // RTNL held, so it runs in the background ([`BridgeDriver::settle`]
+        // waits for it), and only after a pause: when the sandbox is being
+        // removed, the kernel's namespace cleanup destroys the pair in one
+        // batch meanwhile, and this finds nothing left to do. The address was
+        // released already and the name is unique per endpoint, so nothing
+        // collides with the dying link.
+        let nl = self.nl.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(DELETE_GRACE).await;
+            if let Err(e) = nl.delete_named(&host_if).await {
+                tracing::warn!("delete {host_if}: {e}");
+            }
+        });
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task);
+        if let Some(ep) = &ep {
+            let last = {
+                let mut st = self.st();
+                let last = !st.eps.values().any(|e| e.network_id == ep.network_id);
+                if last {
+                    st.warm
+                        .insert(ep.network_id.clone(), std::time::Instant::now());
+                }
+                last
+            };
+            if last {
+                self.schedule_cooldown();
+            }
+        }
         self.sync_firewall(false).await
     }
 
-    async fn endpoint_info(&self, _network_id: &str, endpoint_id: &str) -> NetResult<BTreeMap<String, serde_json::Value>> {
+    async fn endpoint_info(
+        &self,
+        _network_id: &str,
+        endpoint_id: &str,
+    ) -> NetResult<BTreeMap<String, serde_json::Value>> {
         let st = self.st();
-        let ep = st.eps.get(endpoint_id).ok_or_else(|| NetError::NotFound(format!("endpoint {endpoint_id} not found")))?;
+        let ep = st
+            .eps
+            .get(endpoint_id)
+            .ok_or_else(|| NetError::NotFound(format!("endpoint {endpoint_id} not found")))?;
         let mut out = BTreeMap::new();
-        out.insert("com.docker.network.endpoint.macaddress".to_string(), serde_json::json!(nl::format_mac(&ep.mac)));
-        out.insert("com.docker.network.portmap".to_string(), serde_json::to_value(&ep.ports).unwrap_or_default());
+        out.insert(
+            "com.docker.network.endpoint.macaddress".to_string(),
+            serde_json::json!(nl::format_mac(&ep.mac)),
+        );
+        out.insert(
+            "com.docker.network.portmap".to_string(),
+            serde_json::to_value(&ep.ports).unwrap_or_default(),
+        );
         out.insert("veth".to_string(), serde_json::json!(ep.host_if));
         Ok(out)
     }
 
     async fn join(&self, req: &JoinRequest) -> NetResult<JoinInfo> {
-        let info = {
+        let (bridge, mtu, mut info, host_if, mac) = {
             let st = self.st();
-            let ep = st
-                .eps
-                .get(&req.endpoint_id)
-                .ok_or_else(|| NetError::NotFound(format!("endpoint {} not found", req.endpoint_id)))?;
-            let n = st.nets.get(&ep.network_id).ok_or_else(|| NetError::NoSuchNetwork(ep.network_id.clone()))?;
-            JoinInfo {
+            let ep = st.eps.get(&req.endpoint_id).ok_or_else(|| {
+                NetError::NotFound(format!("endpoint {} not found", req.endpoint_id))
+            })?;
+            let n = st
+                .nets
+                .get(&ep.network_id)
+                .ok_or_else(|| NetError::NoSuchNetwork(ep.network_id.clone()))?;
+            let info = JoinInfo {
                 src_name: ep.peer_if.clone(),
                 dst_prefix: "eth".to_string(),
-                gateway: if n.internal { None } else { n.gateway.map(|g| g.addr()) },
+                gateway: if n.internal {
+                    None
+                } else {
+                    n.gateway.map(|g| g.addr())
+                },
                 ..JoinInfo::default()
+            };
+            (ep.network_id.clone(), n.opts.mtu, info, ep.host_if.clone(), ep.mac)
+        };
+        let bridge = self.ensure_link(&bridge).await?;
+        // Create the container end directly in the sandbox when we can: moving
+        // a link between namespaces costs an RCU grace period.
+        let nsfile = match (
+            req.sandbox_key.as_os_str().is_empty(),
+            req.ifname.is_empty(),
+        ) {
+            (false, false) => Some(
+                std::fs::File::open(&req.sandbox_key)
+                    .map_err(|e| NetError::io("open sandbox namespace", e))?,
+            ),
+            _ => None,
+        };
+        let host_index = match &nsfile {
+            Some(f) => {
+                use std::os::fd::AsRawFd;
+                info.src_name = req.ifname.clone();
+                info.in_sandbox = true;
+                self.nl
+                    .create_veth_into(
+                        &host_if,
+                        &req.ifname,
+                        Some(mtu),
+                        Some(f.as_raw_fd()),
+                        Some(mac),
+                    )
+                    .await?
+            }
+            None => {
+                self.nl
+                    .create_veth(&host_if, &info.src_name, Some(mtu))
+                    .await?
             }
         };
+        if let Err(e) = self.nl.attach_up(host_index, bridge).await {
+            let _ = self.nl.delete(host_index).await;
+            return Err(e);
+        }
         self.sync_firewall(false).await?;
         Ok(info)
     }
@@ -313,7 +513,10 @@ impl NetworkDriver for BridgeDriver {
     ) -> NetResult<Vec<PortMapping>> {
         let host_ip = {
             let st = self.st();
-            let n = st.nets.get(network_id).ok_or_else(|| NetError::NoSuchNetwork(network_id.to_string()))?;
+            let n = st
+                .nets
+                .get(network_id)
+                .ok_or_else(|| NetError::NoSuchNetwork(network_id.to_string()))?;
             if n.internal {
                 return Ok(Vec::new());
             }
@@ -333,16 +536,26 @@ impl NetworkDriver for BridgeDriver {
         }
         match self.st().eps.get_mut(endpoint_id) {
             Some(ep) => ep.ports = got.clone(),
-            None => return Err(NetError::NotFound(format!("endpoint {endpoint_id} not found"))),
+            None => {
+                return Err(NetError::NotFound(format!(
+                    "endpoint {endpoint_id} not found"
+                )));
+            }
         }
         if let Err(e) = self.sync_firewall(false).await {
-            self.revoke_external_connectivity(network_id, endpoint_id).await.ok();
+            self.revoke_external_connectivity(network_id, endpoint_id)
+                .await
+                .ok();
             return Err(e);
         }
         Ok(got)
     }
 
-    async fn revoke_external_connectivity(&self, _network_id: &str, endpoint_id: &str) -> NetResult<()> {
+    async fn revoke_external_connectivity(
+        &self,
+        _network_id: &str,
+        endpoint_id: &str,
+    ) -> NetResult<()> {
         let ports = match self.st().eps.get_mut(endpoint_id) {
             Some(ep) => std::mem::take(&mut ep.ports),
             None => Vec::new(),
@@ -350,17 +563,30 @@ impl NetworkDriver for BridgeDriver {
         for p in &ports {
             self.ports.release(p);
         }
-        if ports.is_empty() { Ok(()) } else { self.sync_firewall(false).await }
+        if ports.is_empty() {
+            Ok(())
+        } else {
+            self.sync_firewall(false).await
+        }
     }
 
-    async fn restore(&self, networks: &[CreateNetworkRequest], endpoints: &[RestoredEndpoint]) -> NetResult<()> {
+    async fn restore(
+        &self,
+        networks: &[CreateNetworkRequest],
+        endpoints: &[RestoredEndpoint],
+    ) -> NetResult<()> {
+        // Adopt the bridges that survived; the others appear on first join.
+        let links = self.nl.links().await?;
         for req in networks {
-            match self.setup_bridge(req).await {
-                Ok(net) => {
-                    self.st().nets.insert(req.network_id.clone(), net);
+            let mut net = match self.parse_net(req) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!("restore bridge network {}: {e}", req.network_id);
+                    continue;
                 }
-                Err(e) => tracing::warn!("restore bridge network {}: {e}", req.network_id),
-            }
+            };
+            net.index = links.iter().find(|l| l.name == net.opts.name).map(|l| l.index);
+            self.st().nets.insert(req.network_id.clone(), net);
         }
         let mut known: HashSet<String> = HashSet::new();
         for r in endpoints {
@@ -383,14 +609,30 @@ impl NetworkDriver for BridgeDriver {
         }
         // Leaked veths: on a berth bridge, or a peer never moved into a
         // sandbox, with no endpoint record owning them.
-        let bridges: HashSet<u32> = self.st().nets.values().map(|n| n.index).collect();
-        for l in self.nl.links().await? {
+        let bridges: HashSet<u32> = self.st().nets.values().filter_map(|n| n.index).collect();
+        for l in links {
             let ours = l.master.is_some_and(|m| bridges.contains(&m))
                 || (l.name.starts_with(PEER_VETH_PREFIX) && l.kind.as_deref() == Some("veth"));
             if ours && l.kind.as_deref() == Some("veth") && !known.contains(&l.name) {
                 tracing::info!("removing leaked link {}", l.name);
                 self.nl.delete(l.index).await?;
             }
+        }
+        let ids: Vec<String> = self.st().nets.iter().filter(|(_, n)| n.index.is_some()).map(|(id, _)| id.clone()).collect();
+        for id in ids {
+            // Address and sysctls again (a link that survived keeps them; this is idempotent).
+            if let Some(n) = self.st().nets.get_mut(&id) {
+                n.index = None;
+            }
+            if let Err(e) = self.ensure_link(&id).await {
+                tracing::warn!("restore bridge of {id}: {e}");
+            }
+        }
+        if self.ruleset() == Ruleset::default() {
+            // Nothing to program: remove what a previous run may have left.
+            *self.applied.lock().await = None;
+            self.remove_idle_links().await;
+            return if self.firewall_enabled { self.firewall.remove_all().await } else { Ok(()) };
         }
         self.sync_firewall(true).await
     }
