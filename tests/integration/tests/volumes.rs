@@ -1,9 +1,7 @@
 //! Volumes and mounts end to end with the real docker CLI against berthd.
 //!
-//! The first group needs only the volume endpoints. The tests marked
-//! `#[ignore = "needs containers…"]` run containers (`docker run`); they are
-//! ready for when the engine wires volumes into container create/start/remove
-//! (run them with `cargo test -p berth-integration --test volumes -- --include-ignored`).
+//! The first group needs only the volume endpoints; the rest run containers
+//! (`docker run`) with named, anonymous, bind and tmpfs mounts.
 
 use berth_integration::fixtures::{self, TarBuilder};
 use berth_integration::{Daemon, stderr, stdout};
@@ -333,7 +331,7 @@ fn mounts(d: &Daemon, ctr: &str) -> Vec<Value> {
 }
 
 #[test]
-#[ignore = "needs containers (docker run): un-ignore once the engine wires volumes into containers"]
+
 fn named_volume_data_passes_between_containers() {
     let d = Daemon::start();
     load_busybox(&d);
@@ -370,7 +368,7 @@ fn named_volume_data_passes_between_containers() {
 }
 
 #[test]
-#[ignore = "needs containers (docker run): un-ignore once the engine wires volumes into containers"]
+
 fn in_use_volume_cannot_be_removed_even_after_kill9() {
     let mut d = Daemon::start();
     load_busybox(&d);
@@ -415,13 +413,13 @@ fn in_use_volume_cannot_be_removed_even_after_kill9() {
 }
 
 #[test]
-#[ignore = "needs containers (docker run): un-ignore once the engine wires volumes into containers"]
+
 fn image_volume_gets_image_content_and_goes_with_rm_v() {
     let d = Daemon::start();
     load_volume_image(&d);
-    let out = d.docker_ok(&["run", "--name", "c", "volimg:1", "cat", "/data/hello"]);
+    let out = d.docker_ok(&["run", "--name", "cv", "volimg:1", "cat", "/data/hello"]);
     assert_eq!(out.trim(), "from the image");
-    let m = mounts(&d, "c");
+    let m = mounts(&d, "cv");
     assert_eq!(m.len(), 1, "{m:?}");
     let name = m[0]["Name"].as_str().unwrap().to_string();
     assert_eq!(name.len(), 64);
@@ -439,7 +437,7 @@ fn image_volume_gets_image_content_and_goes_with_rm_v() {
     );
     let v = json(&d.docker_ok(&["volume", "inspect", &name]));
     assert_eq!(v[0]["Labels"]["com.docker.volume.anonymous"], "");
-    d.docker_ok(&["rm", "-v", "c"]);
+    d.docker_ok(&["rm", "-v", "cv"]);
     assert!(
         volume_names(&d).is_empty(),
         "rm -v removes the anonymous volume"
@@ -487,7 +485,7 @@ fn image_volume_gets_image_content_and_goes_with_rm_v() {
 }
 
 #[test]
-#[ignore = "needs containers (docker run): un-ignore once the engine wires volumes into containers"]
+
 fn binds_read_only_and_created_sources() {
     let d = Daemon::start();
     load_busybox(&d);
@@ -516,14 +514,14 @@ fn binds_read_only_and_created_sources() {
     d.docker_ok(&[
         "create",
         "--name",
-        "b",
+        "bnd",
         "-v",
         &format!("{h}:/h:ro"),
         "--mount",
         &format!("type=bind,src={h},dst=/m,bind-propagation=rslave"),
         "busybox",
     ]);
-    let m = mounts(&d, "b");
+    let m = mounts(&d, "bnd");
     let ro = m.iter().find(|m| m["Destination"] == "/h").unwrap();
     assert_eq!(
         (
@@ -576,7 +574,7 @@ fn binds_read_only_and_created_sources() {
 }
 
 #[test]
-#[ignore = "needs containers (docker run): un-ignore once the engine wires volumes into containers"]
+
 fn tmpfs_mounts_have_the_asked_size() {
     let d = Daemon::start();
     load_busybox(&d);
@@ -626,7 +624,7 @@ fn tmpfs_mounts_have_the_asked_size() {
 }
 
 #[test]
-#[ignore = "needs containers (docker run): un-ignore once the engine wires volumes into containers"]
+
 fn volumes_from_shares_mounts() {
     let d = Daemon::start();
     load_busybox(&d);
@@ -696,7 +694,7 @@ fn volumes_from_shares_mounts() {
 }
 
 #[test]
-#[ignore = "needs containers (docker run): un-ignore once the engine wires volumes into containers"]
+
 fn hostile_mount_specs_are_refused_and_create_nothing() {
     let d = Daemon::start();
     load_busybox(&d);
@@ -766,14 +764,14 @@ fn hostile_mount_specs_are_refused_and_create_nothing() {
 }
 
 #[test]
-#[ignore = "needs containers (docker run): un-ignore once the engine wires volumes into containers"]
+
 fn system_df_shows_volume_usage() {
     let d = Daemon::start();
     load_busybox(&d);
     d.docker_ok(&[
         "run",
         "--name",
-        "w",
+        "wv",
         "-v",
         "sized:/s",
         "busybox",

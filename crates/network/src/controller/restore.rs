@@ -18,7 +18,7 @@ use crate::driver::OPT_MTU;
 use crate::driver::bridge::options::{
     OPT_BRIDGE_NAME, OPT_DEFAULT_BRIDGE, OPT_ENABLE_ICC, OPT_ENABLE_MASQUERADE, OPT_HOST_BINDING,
 };
-use crate::driver::{NetworkDriver, RestoredEndpoint};
+use crate::driver::RestoredEndpoint;
 use crate::error::{NetError, NetResult};
 use crate::ipam::addr::overlaps;
 use crate::ipam::{PoolRequest, gateway_options};
@@ -257,16 +257,11 @@ impl Controller {
         if self.loaded.get().is_none() {
             return;
         }
-        self.settle().await;
-        let st = self.st.lock().await;
-        if !st.sbs.is_empty() {
+        if !self.st.lock().await.sbs.is_empty() {
             return;
         }
-        for n in st.nets.values().filter(|n| n.driver == "bridge") {
-            if let Err(e) = self.bridge.delete_network(&n.id).await {
-                tracing::warn!("remove bridge of {}: {e}", n.name);
-            }
-        }
+        // Without endpoints, settling removes every bridge link.
+        self.settle().await;
         if let Err(e) = self.firewall.remove_all().await {
             tracing::warn!("remove firewall table: {e}");
         }

@@ -211,7 +211,13 @@ impl BridgeDriver {
         }
         let mut applied = self.applied.lock().await;
         let want = self.ruleset();
-        if !force && applied.as_ref() == Some(&want) {
+        // `None`: berth's table is absent (never made, or removed at restore);
+        // an empty ruleset then needs no table at all.
+        let unchanged = match applied.as_ref() {
+            Some(a) => *a == want,
+            None => want == Ruleset::default(),
+        };
+        if !force && unchanged {
             return Ok(());
         }
         *applied = None;
