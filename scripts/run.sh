@@ -17,5 +17,11 @@ if ! curl -sf --unix-socket "$SOCK" http://berth/_ping >/dev/null 2>&1; then
 fi
 export DOCKER_HOST=unix://$SOCK
 docker version
+# An image made offline from Debian's busybox-static, loaded into berth.
+IMG=$(mktemp -d)/busybox.tar
+./tests/fixtures/make-busybox-image.sh "$IMG" busybox:latest >/dev/null
+docker load -i "$IMG"
+rm -rf "$(dirname "$IMG")"
+docker run --rm busybox echo "hello from a berth container"
 echo
-echo "berthd is running (log: /var/log/berthd.log). Try: DOCKER_HOST=unix://$SOCK docker info"
+echo "berthd is running (log: /var/log/berthd.log). Try: DOCKER_HOST=unix://$SOCK docker run -it --rm busybox sh"

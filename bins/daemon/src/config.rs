@@ -32,8 +32,36 @@ struct FileConfig {
     insecure_registries: Vec<String>,
     live_restore: Option<bool>,
     iptables: Option<bool>,
+    bip: Option<String>,
+    bridge: Option<String>,
+    default_address_pools: Vec<AddressPool>,
+    dns_upstream: Vec<String>,
     #[serde(flatten)]
     other: BTreeMap<String, serde_json::Value>,
+}
+
+/// One of daemon.json's `default-address-pools`.
+#[derive(Debug, Default, Deserialize)]
+struct AddressPool {
+    base: String,
+    size: u32,
+}
+
+/// `base=10.10.0.0/16,size=24` (dockerd's flag form) → `10.10.0.0/16,24`.
+fn pool_flag(s: &str) -> Result<String> {
+    let mut base = None;
+    let mut size = None;
+    for kv in s.split(',') {
+        match kv.split_once('=') {
+            Some(("base", v)) => base = Some(v.to_string()),
+            Some(("size", v)) => size = Some(v.to_string()),
+            _ => bail!("invalid --default-address-pool {s:?}: expected base=CIDR,size=N"),
+        }
+    }
+    match (base, size) {
+        (Some(b), Some(n)) => Ok(format!("{b},{n}")),
+        _ => bail!("invalid --default-address-pool {s:?}: expected base=CIDR,size=N"),
+    }
 }
 
 /// What berthd runs with.
@@ -51,6 +79,10 @@ pub struct DaemonConfig {
     pub insecure_registries: Vec<String>,
     pub live_restore: bool,
     pub iptables: bool,
+    pub bip: Option<String>,
+    pub bridge: Option<String>,
+    pub default_address_pools: Vec<String>,
+    pub dns_upstream: Vec<String>,
     pub ignored_keys: Vec<String>,
 }
 
@@ -97,6 +129,14 @@ pub fn resolve(args: &Args) -> Result<DaemonConfig> {
         insecure_registries: [args.insecure_registries.clone(), file.insecure_registries].concat(),
         live_restore: args.live_restore.or(file.live_restore).unwrap_or(true),
         iptables: args.iptables.or(file.iptables).unwrap_or(true),
+        bip: args.bip.clone().or(file.bip),
+        bridge: args.bridge.clone().or(file.bridge),
+        default_address_pools: if args.default_address_pools.is_empty() {
+            file.default_address_pools.iter().map(|p| format!("{},{}", p.base, p.size)).collect()
+        } else {
+            args.default_address_pools.iter().map(|p| pool_flag(p)).collect::<Result<_>>()?
+        },
+        dns_upstream: if args.dns_upstream.is_empty() { file.dns_upstream } else { args.dns_upstream.clone() },
         ignored_keys: file.other.keys().cloned().collect(),
     })
 }

@@ -53,6 +53,18 @@ pub struct Args {
     /// Whether berth may program the host firewall.
     #[arg(long = "iptables", num_args = 0..=1, default_missing_value = "true")]
     pub iptables: Option<bool>,
+    /// Default bridge network address with prefix (`172.17.0.1/16`).
+    #[arg(long = "bip")]
+    pub bip: Option<String>,
+    /// Name of the default bridge link.
+    #[arg(short = 'b', long = "bridge")]
+    pub bridge: Option<String>,
+    /// Default address pool for new networks, `base=10.10.0.0/16,size=24` (repeatable).
+    #[arg(long = "default-address-pool")]
+    pub default_address_pools: Vec<String>,
+    /// Upstream resolver of the embedded DNS (`ip` or `ip:port`, repeatable; default: the host's).
+    #[arg(long = "dns-upstream")]
+    pub dns_upstream: Vec<String>,
     /// dockerd flags that were accepted and ignored (filled by [`parse_args`]).
     #[arg(skip)]
     pub ignored: Vec<String>,

@@ -54,6 +54,10 @@ async fn serve(cfg: &config::DaemonConfig) -> Result<()> {
     engine_cfg.insecure_registries = cfg.insecure_registries.clone();
     engine_cfg.live_restore = cfg.live_restore;
     engine_cfg.firewall = cfg.iptables;
+    engine_cfg.bridge_subnet = cfg.bip.clone();
+    engine_cfg.bridge_name = cfg.bridge.clone();
+    engine_cfg.default_address_pools = cfg.default_address_pools.clone();
+    engine_cfg.dns_upstream = cfg.dns_upstream.clone();
     let engine = Engine::open(engine_cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     engine.restore_containers().await.map_err(|e| anyhow::anyhow!("restore containers: {e}"))?;
 
@@ -78,6 +82,8 @@ async fn serve(cfg: &config::DaemonConfig) -> Result<()> {
     };
     let served = berth_server::serve(listeners, engine.clone(), shutdown).await;
     cleanup.remove();
+    // Containers keep running (live restore); only idle network objects go.
+    engine.networks.shutdown().await;
     served.context("serve API")?;
     Ok(())
 }

@@ -34,6 +34,8 @@ impl Filters {
                 serde_json::Value::String(s) => vec![s.clone()],
                 _ => return Err(Error::invalid(format!("invalid filter: bad values for '{key}'"))),
             };
+            let mut list = list;
+            list.sort();
             out.insert(key.clone(), list);
         }
         Ok(Filters(out))

@@ -168,7 +168,7 @@ impl SystemBackend for Engine {
             out.layers_size = total;
         }
         if want("container") {
-            let list = self.list_containers(&ListOptions { all: true, size: true, ..Default::default() })?;
+            let list = self.list_containers(&ListOptions { all: true, size: true, ..Default::default() }).await?;
             out.containers = list.iter().map(|c| serde_json::to_value(c).unwrap_or_default()).collect();
         }
         if want("volume") {

@@ -38,7 +38,14 @@
 //!  (stop/kill/die)                                           (a restart is exit + start)
 //! container remove Controller::delete_sandbox(id)           idempotent
 //! inspect          Controller::sandbox(id)                  → NetworkSettings (engine builds the wire type)
+//! daemon stop      Controller::shutdown()                   with no sandbox left: bridges and the
+//!                                                           firewall table leave the host (records stay)
 //! ```
+//!
+//! Kernel objects follow use: a bridge link exists while its network has
+//! endpoints (plus a few seconds of grace, so container churn costs nothing),
+//! and a released veth is deleted in the background (unregistering a link
+//! waits for an RCU grace period); [`Controller::settle`] waits for all of it.
 //!
 //! Everything runs in the host namespace given by [`config::NetworkConfig::host`]:
 //! the daemon's own, or a throwaway namespace in tests, so crate tests never

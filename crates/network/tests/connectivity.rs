@@ -127,18 +127,36 @@ async fn internal_network_has_no_way_out() {
     let req = berth_network::model::NetworkCreate {
         name: "int".into(),
         internal: true,
-        ipam_config: vec![berth_network::model::IpamConfigSpec { subnet: "10.231.7.0/24".into(), ..Default::default() }],
+        ipam_config: vec![berth_network::model::IpamConfigSpec {
+            subnet: "10.231.7.0/24".into(),
+            ..Default::default()
+        }],
         ..Default::default()
     };
     env.ctl().create_network(req).await.unwrap();
-    let x = env.container("x", &[("int", EndpointRequest::default())], &[]).await;
-    let y = env.container("y", &[("int", EndpointRequest::default())], &[]).await;
-    let outside = env.container("o", &[("bridge", EndpointRequest::default())], &[]).await;
-    assert!(env.ping(&x.key, &ip_on(&y, "int")), "internal peers must reach each other");
-    assert!(!env.ok(&x.key, "ip route").contains("default"), "no default route on an internal network");
+    let x = env
+        .container("x", &[("int", EndpointRequest::default())], &[])
+        .await;
+    let y = env
+        .container("y", &[("int", EndpointRequest::default())], &[])
+        .await;
+    let outside = env
+        .container("o", &[("bridge", EndpointRequest::default())], &[])
+        .await;
+    assert!(
+        env.ping(&x.key, &ip_on(&y, "int")),
+        "internal peers must reach each other"
+    );
+    assert!(
+        !env.ok(&x.key, "ip route").contains("default"),
+        "no default route on an internal network"
+    );
     assert!(!env.ping(&x.key, &ip_on(&outside, "bridge")));
     // Names resolve inside the network; nothing is forwarded upstream.
-    assert!(env.ok(&x.key, "busybox nslookup y 127.0.0.11").contains(&ip_on(&y, "int")));
+    assert!(
+        env.ok(&x.key, "busybox nslookup y 127.0.0.11")
+            .contains(&ip_on(&y, "int"))
+    );
     let out = env.sh(&x.key, "busybox nslookup www.example 127.0.0.11");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("192.0.2.99"));
 }

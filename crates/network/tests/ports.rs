@@ -145,9 +145,16 @@ async fn deleting_everything_leaves_no_links_namespaces_or_rules() {
     assert!(!links.contains("berth0"), "{links}");
     // A daemon stopping with nothing running takes its table off the host.
     env.ctl().shutdown().await;
-    assert!(!env.sh(&env.host, "nft list tables").stdout.windows(5).any(|w| w == b"berth"));
+    assert!(
+        !env.sh(&env.host, "nft list tables")
+            .stdout
+            .windows(5)
+            .any(|w| w == b"berth")
+    );
     // The networks are still there and work again.
-    let c = env.container("c", &[("bridge", EndpointRequest::default())], &[]).await;
+    let c = env
+        .container("c", &[("bridge", EndpointRequest::default())], &[])
+        .await;
     assert!(env.host_links().contains("berth0"));
     let gw = c.endpoints[0].endpoint.gateway.unwrap().to_string();
     assert!(env.ping(&c.key, &gw));

@@ -50,7 +50,44 @@ pub struct Daemon {
     pub docker_config: PathBuf,
     /// Extra flags the daemon was started with (kept for restarts).
     pub extra_args: Vec<String>,
+    /// This daemon's private address block (see [`SubnetLease`]).
+    pub subnets: SubnetLease,
     child: Option<Child>,
+}
+
+/// A per-daemon address block, so daemons of tests running in parallel never
+/// pick the same bridge or network subnets: `10.N.0.0/16` with N leased through
+/// an flock'ed file in /tmp for as long as the daemon lives.
+pub struct SubnetLease {
+    /// The second octet.
+    pub n: u8,
+    _lock: std::fs::File,
+}
+
+impl SubnetLease {
+    fn acquire() -> SubnetLease {
+        let dir = std::path::Path::new("/tmp/berth-test-subnets");
+        std::fs::create_dir_all(dir).expect("lease dir");
+        loop {
+            for n in 100u8..=199 {
+                let f = std::fs::File::create(dir.join(format!("{n}.lock"))).expect("lease file");
+                if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
+                    return SubnetLease { n, _lock: f };
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `--bip` for the default bridge: `10.N.0.1/24`.
+    pub fn bip(&self) -> String {
+        format!("10.{}.0.1/24", self.n)
+    }
+
+    /// Pool for user networks: `base=10.N.64.0/18,size=24`.
+    pub fn pool(&self) -> String {
+        format!("base=10.{}.64.0/18,size=24", self.n)
+    }
 }
 
 impl Daemon {
@@ -74,6 +111,7 @@ impl Daemon {
             sock,
             docker_config,
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            subnets: SubnetLease::acquire(),
             child: None,
         };
         d.spawn();
@@ -107,6 +145,10 @@ impl Daemon {
             .arg("-H")
             .arg(format!("unix://{}", self.sock.display()))
             .arg("--debug")
+            .arg("--bip")
+            .arg(self.subnets.bip())
+            .arg("--default-address-pool")
+            .arg(self.subnets.pool())
             .args(&self.extra_args)
             .env("BERTH_LOG", "debug")
             .stdin(Stdio::null())

@@ -28,10 +28,10 @@ impl ContainerBackend for Engine {
         self.me().create_container(name, body).await
     }
     async fn container_inspect(&self, id: &str, size: bool) -> Result<ContainerInspect> {
-        self.inspect_container(id, size)
+        self.inspect_container(id, size).await
     }
     async fn container_list(&self, opts: ListOptions) -> Result<Vec<ContainerSummary>> {
-        self.list_containers(&opts)
+        self.list_containers(&opts).await
     }
     async fn container_start(&self, id: &str) -> Result<()> {
         self.me().start_container(id).await

@@ -26,6 +26,14 @@ impl Engine {
         name: Option<String>,
         body: ContainerCreateBody,
     ) -> Result<ContainerCreateResponse> {
+        let mut body = body;
+        // The docker CLI files endpoint settings under the mode it sent, `default`;
+        // the daemon's default network on Linux is `bridge`.
+        if let Some(eps) = body.networking_config.as_mut().and_then(|n| n.endpoints_config.as_mut()) {
+            if let Some(s) = eps.remove("default") {
+                eps.entry("bridge".to_string()).or_insert(s);
+            }
+        }
         let cgroup_v2 = host::cgroup_version() == "2";
         let (host_config, warnings) =
             merge::host_defaults(body.host_config.clone().unwrap_or_default(), host::ncpu(), cgroup_v2)?;
@@ -39,6 +47,7 @@ impl Engine {
         let (path, args) = merge::path_and_args(&config)?;
         validate_config(&config)?;
         let planned = self.plan_container_mounts(&host_config, &config)?;
+        self.validate_networks(&host_config, body.networking_config.as_ref()).await?;
 
         let id = berth_core::id::generate();
         if config.hostname.is_empty() && !matches!(host_config.network_mode.as_str(), "host") {
@@ -106,6 +115,36 @@ impl Engine {
         self.containers.insert(c.clone());
         self.emit_container(&c, "create", &[]);
         Ok(ContainerCreateResponse { id, warnings })
+    }
+
+    /// Unknown networks and bad endpoint settings fail the create (404/400), as in Docker.
+    async fn validate_networks(
+        &self,
+        hc: &berth_api::types::container::HostConfig,
+        nc: Option<&berth_api::types::container::NetworkingConfig>,
+    ) -> Result<()> {
+        let (_, primary) = crate::networks::attach::parse_mode(&hc.network_mode);
+        let mut nets: Vec<(String, berth_api::types::container::EndpointSettings)> = Vec::new();
+        if let Some(p) = primary {
+            let s = nc.and_then(|n| n.endpoints_config.as_ref()).and_then(|m| m.get(p)).cloned().unwrap_or_default();
+            nets.push((p.to_string(), s));
+        }
+        for (n, s) in nc.and_then(|n| n.endpoints_config.clone()).unwrap_or_default() {
+            if Some(n.as_str()) != primary {
+                nets.push((n, s));
+            }
+        }
+        for (net, s) in nets {
+            let req = crate::networks::attach::endpoint_request(&s)?;
+            match self.networks.validate_endpoint(&net, &req).await.map_err(berth_core::Error::from) {
+                Ok(_) => {}
+                // Docker creates the container anyway; the start reports the missing network
+                // (and a 404 here would make the docker CLI try to pull the image).
+                Err(e) if e.kind() == berth_core::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     fn pick_name(&self, wanted: Option<&str>, id: &str) -> Result<String> {

@@ -1,5 +1,4 @@
-//! Container ↔ network service glue. Until a container joins a network the
-//! network service manages, it gets a private network namespace (loopback only).
+//! Container ↔ network service glue: the hooks start, exit and removal call.
 
 use std::path::PathBuf;
 
@@ -22,11 +21,13 @@ pub struct NetPrep {
 }
 
 impl Engine {
-    /// Set up networking for a container about to start.
-    pub async fn prepare_network(&self, _c: &Container) -> Result<NetPrep> {
-        Ok(NetPrep::default())
+    /// Set up networking for a container about to start (the network service's sandbox and endpoints).
+    pub async fn prepare_network(&self, c: &Container) -> Result<NetPrep> {
+        self.network_attach(c).await
     }
 
     /// Tear down what [`Engine::prepare_network`] set up (idempotent).
-    pub async fn release_network(&self, _c: &Container) {}
+    pub async fn release_network(&self, c: &Container) {
+        self.network_release(&c.id).await;
+    }
 }

@@ -28,14 +28,10 @@ impl Engine {
         }
     }
 
-    /// The network view of a container (filled by the network service once attached).
-    pub fn network_settings(&self, c: &Container) -> NetworkSettings {
-        let mode = c.with_config(|r| r.host_config.network_mode.clone());
-        let mut ns = NetworkSettings::default();
-        if mode == "none" || mode == "host" {
-            ns.networks.insert(mode, Default::default());
-        }
-        ns
+    /// The network view of a container, from the network service.
+    pub async fn network_settings(&self, c: &Container) -> NetworkSettings {
+        let rec = c.config();
+        self.container_network_settings(&rec).await
     }
 
     /// (SizeRw, SizeRootFs).
@@ -47,11 +43,12 @@ impl Engine {
     }
 
     /// `GET /containers/{id}/json`.
-    pub fn inspect_container(&self, key: &str, size: bool) -> Result<ContainerInspect> {
+    pub async fn inspect_container(&self, key: &str, size: bool) -> Result<ContainerInspect> {
         let c = self.container(key)?;
         let graph = self.graph_data(&c);
         let sizes = if size { self.sizes(&c) } else { None };
-        Ok(inspect_view(&c, self.container_paths(&c), graph, self.network_settings(&c), sizes))
+        let net = self.network_settings(&c).await;
+        Ok(inspect_view(&c, self.container_paths(&c), graph, net, sizes))
     }
 
     fn graph_data(&self, c: &Container) -> BTreeMap<String, String> {
@@ -76,7 +73,7 @@ impl Engine {
     }
 
     /// `GET /containers/json`.
-    pub fn list_containers(&self, opts: &ListOptions) -> Result<Vec<ContainerSummary>> {
+    pub async fn list_containers(&self, opts: &ListOptions) -> Result<Vec<ContainerSummary>> {
         let f = &opts.filters;
         filter::validate(f)?;
         let mut all: Vec<Arc<Container>> = self.containers.all();
@@ -107,7 +104,7 @@ impl Engine {
             if !show_all && !st.is_alive() && st != super::Status::Restarting {
                 continue;
             }
-            let ns = self.network_settings(c);
+            let ns = self.network_settings(c).await;
             let sizes = if opts.size { self.sizes(c) } else { None };
             let s = summary_view(c, &ns, sizes);
             let health = c.state().health.map(|h| h.status).unwrap_or_else(|| "none".into());

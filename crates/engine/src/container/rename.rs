@@ -22,6 +22,9 @@ impl Engine {
             return Err(e);
         }
         self.containers.release_name(&old);
+        if let Err(e) = self.networks.rename_container(&c.id, &new_name).await {
+            tracing::warn!(id = %c.id, "rename in the network service: {e}");
+        }
         self.emit_container(&c, "rename", &[("oldName", format!("/{old}"))]);
         Ok(())
     }

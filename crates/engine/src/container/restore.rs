@@ -96,6 +96,12 @@ impl Engine {
         for t in tasks {
             let _ = t.await;
         }
+        // Networks: keep the sandboxes of live containers, sweep the rest.
+        let live: std::collections::HashSet<String> =
+            self.containers.all().iter().filter(|c| c.status().is_alive()).map(|c| c.id.clone()).collect();
+        if let Err(e) = self.networks.restore(&|id| live.contains(id)).await {
+            tracing::warn!("network restore: {e}");
+        }
         // Restart policies for containers that are not running now.
         for c in self.containers.all() {
             let st = c.state();

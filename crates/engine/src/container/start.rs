@@ -17,9 +17,13 @@ use crate::Engine;
 /// Docker's exit codes for a command that cannot run, read from the runtime's message.
 pub fn start_error_code(msg: &str) -> i64 {
     let m = msg.to_ascii_lowercase();
-    if m.contains("executable file not found") || m.contains("no such file or directory") || m.contains("not found") {
+    let exec_failed = m.contains("exec") || m.contains("shim");
+    if m.contains("executable file not found")
+        || m.contains("not found in $path")
+        || (exec_failed && m.contains("no such file or directory"))
+    {
         127
-    } else if m.contains("permission denied") {
+    } else if exec_failed && m.contains("permission denied") {
         126
     } else {
         128

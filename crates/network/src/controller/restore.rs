@@ -15,10 +15,10 @@ use ipnet::IpNet;
 use super::networks::driver_request;
 use super::{Controller, Sandbox, State};
 use crate::driver::OPT_MTU;
+use crate::driver::RestoredEndpoint;
 use crate::driver::bridge::options::{
     OPT_BRIDGE_NAME, OPT_DEFAULT_BRIDGE, OPT_ENABLE_ICC, OPT_ENABLE_MASQUERADE, OPT_HOST_BINDING,
 };
-use crate::driver::RestoredEndpoint;
 use crate::error::{NetError, NetResult};
 use crate::ipam::addr::overlaps;
 use crate::ipam::{PoolRequest, gateway_options};

@@ -3,6 +3,11 @@
 //! endpoint with the host end enslaved to the bridge, NAT/publishing/isolation
 //! through the [`Firewall`], host ports through the [`PortAllocator`].
 //!
+//! Bridge links are created when a network's first endpoint joins and removed
+//! once it has had none for a few seconds (`RULES_GRACE`); a container's veth is created with
+//! its peer directly inside the sandbox (moving a link between namespaces
+//! waits for an RCU grace period) and deleted in the background.
+//!
 //! State lives in memory; at daemon start [`NetworkDriver::restore`] rebuilds it
 //! from the controller's records, re-creates bridges that vanished (host
 //! reboot), deletes veths on berth bridges that no endpoint owns (a crash
@@ -43,7 +48,7 @@ struct Net {
     opts: BridgeOptions,
     /// The link's index once it exists: bridges are created when their
     /// first endpoint joins and removed when the last one has been gone for
-    /// [`RULES_GRACE`], so a daemon with no containers leaves nothing on the host.
+    /// `RULES_GRACE`, so a daemon with no containers leaves nothing on the host.
     index: Option<u32>,
     subnet: Option<Ipv4Net>,
     gateway: Option<IpNet>,
@@ -235,7 +240,13 @@ impl BridgeDriver {
             _ => None,
         };
         let gateway = v4.and_then(|d| d.gateway);
-        Ok(Net { opts, index: None, subnet, gateway, internal: req.internal })
+        Ok(Net {
+            opts,
+            index: None,
+            subnet,
+            gateway,
+            internal: req.internal,
+        })
     }
 
     /// Create (or adopt) the bridge link of a network and its host settings;
@@ -243,7 +254,10 @@ impl BridgeDriver {
     async fn ensure_link(&self, network_id: &str) -> NetResult<u32> {
         let (opts, gateway) = {
             let st = self.st();
-            let n = st.nets.get(network_id).ok_or_else(|| NetError::NoSuchNetwork(network_id.to_string()))?;
+            let n = st
+                .nets
+                .get(network_id)
+                .ok_or_else(|| NetError::NoSuchNetwork(network_id.to_string()))?;
             if let Some(i) = n.index {
                 return Ok(i);
             }
@@ -277,9 +291,14 @@ impl BridgeDriver {
         let idle: Vec<(String, u32)> = {
             let mut st = self.st();
             let now = std::time::Instant::now();
-            st.warm.retain(|_, left| now.duration_since(*left) < RULES_GRACE);
-            let used: HashSet<String> =
-                st.eps.values().map(|e| e.network_id.clone()).chain(st.warm.keys().cloned()).collect();
+            st.warm
+                .retain(|_, left| now.duration_since(*left) < RULES_GRACE);
+            let used: HashSet<String> = st
+                .eps
+                .values()
+                .map(|e| e.network_id.clone())
+                .chain(st.warm.keys().cloned())
+                .collect();
             st.nets
                 .iter_mut()
                 .filter(|(id, _)| !used.contains(*id))
@@ -463,7 +482,13 @@ impl NetworkDriver for BridgeDriver {
                 },
                 ..JoinInfo::default()
             };
-            (ep.network_id.clone(), n.opts.mtu, info, ep.host_if.clone(), ep.mac)
+            (
+                ep.network_id.clone(),
+                n.opts.mtu,
+                info,
+                ep.host_if.clone(),
+                ep.mac,
+            )
         };
         let bridge = self.ensure_link(&bridge).await?;
         // Create the container end directly in the sandbox when we can: moving
@@ -591,7 +616,10 @@ impl NetworkDriver for BridgeDriver {
                     continue;
                 }
             };
-            net.index = links.iter().find(|l| l.name == net.opts.name).map(|l| l.index);
+            net.index = links
+                .iter()
+                .find(|l| l.name == net.opts.name)
+                .map(|l| l.index);
             self.st().nets.insert(req.network_id.clone(), net);
         }
         let mut known: HashSet<String> = HashSet::new();
@@ -624,7 +652,13 @@ impl NetworkDriver for BridgeDriver {
                 self.nl.delete(l.index).await?;
             }
         }
-        let ids: Vec<String> = self.st().nets.iter().filter(|(_, n)| n.index.is_some()).map(|(id, _)| id.clone()).collect();
+        let ids: Vec<String> = self
+            .st()
+            .nets
+            .iter()
+            .filter(|(_, n)| n.index.is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
         for id in ids {
             // Address and sysctls again (a link that survived keeps them; this is idempotent).
             if let Some(n) = self.st().nets.get_mut(&id) {
@@ -638,7 +672,11 @@ impl NetworkDriver for BridgeDriver {
             // Nothing to program: remove what a previous run may have left.
             *self.applied.lock().await = None;
             self.remove_idle_links().await;
-            return if self.firewall_enabled { self.firewall.remove_all().await } else { Ok(()) };
+            return if self.firewall_enabled {
+                self.firewall.remove_all().await
+            } else {
+                Ok(())
+            };
         }
         self.sync_firewall(true).await
     }
