@@ -46,6 +46,9 @@ pub struct IpamConfigSpec {
 /// An address pool a network holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolRecord {
+    /// The IPAM address space the pool was requested in.
+    #[serde(default)]
+    pub address_space: String,
     /// The IPAM's pool id (re-derived on replay).
     pub pool_id: String,
     /// The subnet.

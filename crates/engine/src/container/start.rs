@@ -91,10 +91,17 @@ impl Engine {
     }
 
     async fn try_start(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+        let t0 = std::time::Instant::now();
+        let mut steps: Vec<(&str, std::time::Duration)> = Vec::new();
+        let mut lap = |name: &'static str, steps: &mut Vec<(&str, std::time::Duration)>| {
+            steps.push((name, t0.elapsed()));
+        };
         let rec = c.config();
         let dir = self.container_dir(&c.id);
         let rootfs = self.mount_rootfs(c).await?;
+        lap("rootfs", &mut steps);
         let net = self.prepare_network(c).await?;
+        lap("network", &mut steps);
         let hc = &rec.host_config;
         let files = NetFiles {
             hostname: rec.config.hostname.clone(),
@@ -118,6 +125,7 @@ impl Engine {
         let built = rt::build(&spec)?;
         let bundle = self.bundle_dir(&c.id);
         rt::write_bundle(&bundle, &built.spec)?;
+        lap("spec", &mut steps);
         let opts = SpawnOptions {
             id: c.id.clone(),
             bundle,
@@ -128,6 +136,7 @@ impl Engine {
             log: self.log_config(c, &rec)?,
         };
         let h = self.shims.spawn(&opts).await?;
+        lap("shim", &mut steps);
         // Attach sessions registered before the start get the shim's stdio now,
         // before the process runs, so they see all of its output.
         let pending: Vec<_> = std::mem::take(&mut *c.pending.lock().unwrap_or_else(|p| p.into_inner()));
@@ -142,8 +151,10 @@ impl Engine {
                 Err(e) => tracing::warn!(id = %c.id, "attach before start failed: {e}"),
             }
         }
+        lap("attach", &mut steps);
         h.start().await?;
         let state = h.state().await?;
+        lap("started", &mut steps);
         if let Some(exit) = state.exit.as_ref().filter(|x| x.error.is_some()) {
             return Err(Error::invalid(exit.error.clone().unwrap_or_default()));
         }
@@ -163,6 +174,8 @@ impl Engine {
                 s.health = Some(berth_api::types::inspect::Health { status: "starting".into(), ..Default::default() });
             }
         })?;
+        lap("recorded", &mut steps);
+        tracing::debug!(id = %c.id, steps = ?steps, "container started");
         self.emit_container(c, "start", &[]);
         self.spawn_monitor(c.clone(), h);
         self.spawn_health(c.clone());

@@ -8,8 +8,8 @@ mod restore;
 mod sandbox;
 mod validate;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use berth_core::store::Store;
 use ipnet::IpNet;
@@ -22,11 +22,13 @@ use crate::driver::NetworkDriver;
 use crate::driver::bridge::BridgeDriver;
 use crate::driver::host::HostDriver;
 use crate::driver::null::NullDriver;
+use crate::driver::remote::{RemoteDriver, plugin_error};
 use crate::error::{NetError, NetResult};
 use crate::firewall::nft::NftFirewall;
 use crate::firewall::{Firewall, NoFirewall};
 use crate::ipam::IpamDriver;
 use crate::ipam::default::DefaultIpam;
+use crate::ipam::remote::RemoteIpam;
 use crate::model::{EndpointView, NetworkInfo, NetworkRecord, SandboxRecord, SandboxView};
 use crate::nl::Nl;
 
@@ -43,6 +45,8 @@ struct Sandbox {
 struct State {
     nets: BTreeMap<String, NetworkRecord>,
     sbs: BTreeMap<String, Sandbox>,
+    /// Names of networks being created (their driver calls run unlocked).
+    creating: BTreeSet<String>,
 }
 
 /// The network controller.
@@ -52,6 +56,12 @@ pub struct Controller {
     host_nl: Nl,
     drivers: BTreeMap<String, Arc<dyn NetworkDriver>>,
     ipams: BTreeMap<String, Arc<dyn IpamDriver>>,
+    /// Plugin drivers activated so far, found lazily through `plugins`.
+    remote_drivers: RwLock<BTreeMap<String, Arc<dyn NetworkDriver>>>,
+    /// Plugin IPAMs activated so far.
+    remote_ipams: RwLock<BTreeMap<String, Arc<dyn IpamDriver>>>,
+    /// Where unknown driver names are looked up (none: built-ins only).
+    plugins: OnceLock<Arc<berth_plugin::Registry>>,
     bridge: Arc<BridgeDriver>,
     firewall: Arc<dyn Firewall>,
     dns: Arc<DnsTable>,
@@ -195,6 +205,9 @@ impl Controller {
             host_nl,
             drivers,
             ipams,
+            remote_drivers: RwLock::new(BTreeMap::new()),
+            remote_ipams: RwLock::new(BTreeMap::new()),
+            plugins: OnceLock::new(),
             bridge,
             firewall,
             dns: Arc::new(DnsTable::default()),
@@ -218,19 +231,72 @@ impl Controller {
         &self.cfg
     }
 
-    fn driver(&self, name: &str) -> NetResult<Arc<dyn NetworkDriver>> {
-        self.drivers
-            .get(name)
-            .cloned()
-            .ok_or_else(|| NetError::NotFound(format!("plugin \"{name}\" not found")))
+    /// Look unknown driver names up as plugins in `reg` (Docker's remote
+    /// drivers). Set once, right after construction.
+    pub fn set_plugins(&self, reg: Arc<berth_plugin::Registry>) {
+        let _ = self.plugins.set(reg);
     }
 
-    fn ipam(&self, name: &str) -> NetResult<Arc<dyn IpamDriver>> {
+    /// Built-in drivers and the plugin drivers activated so far (`docker info`).
+    pub fn driver_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.drivers.keys().cloned().collect();
+        v.extend(read(&self.remote_drivers).keys().cloned());
+        v
+    }
+
+    /// Plugin IPAM drivers activated so far.
+    pub fn remote_ipam_names(&self) -> Vec<String> {
+        read(&self.remote_ipams).keys().cloned().collect()
+    }
+
+    /// The driver `name`: built in, activated already, or a plugin found now
+    /// (lookup waits for a plugin not present yet within the registry's retry budget).
+    async fn driver(&self, name: &str) -> NetResult<Arc<dyn NetworkDriver>> {
+        if let Some(d) = self
+            .drivers
+            .get(name)
+            .or(read(&self.remote_drivers).get(name))
+        {
+            return Ok(d.clone());
+        }
+        let not_found = || NetError::NotFound(format!("plugin \"{name}\" not found"));
+        let reg = self.plugins.get().ok_or_else(not_found)?;
+        let p = reg
+            .get(name, berth_plugin::dto::iface::NETWORK)
+            .await
+            .map_err(plugin_error)?;
+        let d: Arc<dyn NetworkDriver> = Arc::new(RemoteDriver::new(p));
+        // Docker registers a remote driver only once its capabilities are valid.
+        d.capabilities().await?;
+        let mut m = self.remote_drivers.write().unwrap_or_else(|p| p.into_inner());
+        Ok(m.entry(name.to_string()).or_insert(d).clone())
+    }
+
+    /// The IPAM `name` (`""` is `default`), built in or a plugin.
+    async fn ipam(&self, name: &str) -> NetResult<Arc<dyn IpamDriver>> {
+        let name = if name.is_empty() { "default" } else { name };
+        if let Some(i) = self.known_ipam(name) {
+            return Ok(i);
+        }
+        let not_found = || NetError::NotFound(format!("plugin \"{name}\" not found"));
+        let reg = self.plugins.get().ok_or_else(not_found)?;
+        let p = reg
+            .get(name, berth_plugin::dto::iface::IPAM)
+            .await
+            .map_err(plugin_error)?;
+        let i: Arc<dyn IpamDriver> = Arc::new(RemoteIpam::new(p));
+        let mut m = self.remote_ipams.write().unwrap_or_else(|p| p.into_inner());
+        Ok(m.entry(name.to_string()).or_insert(i).clone())
+    }
+
+    /// An IPAM already known, without any lookup (daemon start must not wait
+    /// for plugins; remote IPAMs keep their own state).
+    fn known_ipam(&self, name: &str) -> Option<Arc<dyn IpamDriver>> {
         let name = if name.is_empty() { "default" } else { name };
         self.ipams
             .get(name)
+            .or(read(&self.remote_ipams).get(name))
             .cloned()
-            .ok_or_else(|| NetError::NotFound(format!("plugin \"{name}\" not found")))
     }
 
     /// Networks a new dynamic pool must avoid: host routes and nameservers.
@@ -300,4 +366,8 @@ impl Controller {
     pub async fn remove_firewall(&self) -> NetResult<()> {
         self.firewall.remove_all().await
     }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
 }

@@ -38,8 +38,9 @@ impl Controller {
                 "only one instance of \"{driver}\" network is allowed"
             )));
         }
-        self.driver(&driver)?;
-        self.ipam(&req.ipam_driver)?;
+        // Plugins are looked up (and activated) before anything is locked.
+        self.driver(&driver).await?;
+        self.ipam(&req.ipam_driver).await?;
         if req.config_only || !req.config_from.is_empty() {
             return Err(NetError::invalid(
                 "config-only networks are not supported by berth",
@@ -83,14 +84,24 @@ impl Controller {
             labels: req.labels,
             predefined: false,
         };
-        let mut st = self.st.lock().await;
-        if st.nets.values().any(|n| n.name == rec.name) {
-            return Err(NetError::Conflict(format!(
-                "network with name {} already exists",
-                rec.name
-            )));
+        let name = rec.name.clone();
+        {
+            let mut st = self.st.lock().await;
+            if st.nets.values().any(|n| n.name == name) || st.creating.contains(&name) {
+                return Err(NetError::Conflict(format!(
+                    "network with name {name} already exists"
+                )));
+            }
+            st.creating.insert(name.clone());
         }
-        let rec = self.create_locked(&mut st, rec).await?;
+        // The name is reserved: IPAM and driver calls (a plugin may be slow)
+        // run without the controller lock, so other networks and containers
+        // are not held up.
+        let res = self.create_record(rec).await;
+        let mut st = self.st.lock().await;
+        st.creating.remove(&name);
+        let rec = res?;
+        st.nets.insert(rec.id.clone(), rec.clone());
         Ok((st.info(&rec), String::new()))
     }
 
@@ -98,12 +109,20 @@ impl Controller {
     pub(super) async fn create_locked(
         &self,
         st: &mut State,
-        mut rec: NetworkRecord,
+        rec: NetworkRecord,
     ) -> NetResult<NetworkRecord> {
-        if rec.driver == "bridge" {
+        let rec = self.create_record(rec).await?;
+        st.nets.insert(rec.id.clone(), rec.clone());
+        Ok(rec)
+    }
+
+    /// Allocate pools (every driver but `host` and `null` gets them), create
+    /// in the driver, persist; the caller adds it to the state.
+    async fn create_record(&self, mut rec: NetworkRecord) -> NetResult<NetworkRecord> {
+        if rec.driver != "host" && rec.driver != "null" {
             rec.pools = self.allocate_pools(&rec).await?;
         }
-        let driver = self.driver(&rec.driver)?;
+        let driver = self.driver(&rec.driver).await?;
         if let Err(e) = driver.create_network(&driver_request(&rec)).await {
             self.release_pools(&rec).await;
             return Err(e);
@@ -113,13 +132,12 @@ impl Controller {
             self.release_pools(&rec).await;
             return Err(e.into());
         }
-        st.nets.insert(rec.id.clone(), rec.clone());
         Ok(rec)
     }
 
     /// One IPv4 pool per configured subnet, or one dynamic pool.
     async fn allocate_pools(&self, rec: &NetworkRecord) -> NetResult<Vec<PoolRecord>> {
-        let ipam = self.ipam(&rec.ipam_driver)?;
+        let ipam = self.ipam(&rec.ipam_driver).await?;
         let space = ipam.default_address_spaces().await?.local;
         let mut specs: Vec<_> = rec
             .ipam_config
@@ -155,6 +173,7 @@ impl Controller {
                 }
             };
             let mut p = PoolRecord {
+                address_space: space.clone(),
                 pool_id: pool.pool_id,
                 subnet: pool.pool,
                 ip_range,
@@ -199,7 +218,7 @@ impl Controller {
     }
 
     async fn release_pool_records(&self, ipam_name: &str, pools: &[PoolRecord]) {
-        let Ok(ipam) = self.ipam(ipam_name) else {
+        let Ok(ipam) = self.ipam(ipam_name).await else {
             return;
         };
         for p in pools {
@@ -243,7 +262,7 @@ impl Controller {
                 list.join(", ")
             )));
         }
-        self.driver(&n.driver)?.delete_network(&n.id).await?;
+        self.driver(&n.driver).await?.delete_network(&n.id).await?;
         self.release_pools(&n).await;
         self.store.delete(NETWORKS, &n.id)?;
         st.nets.remove(&n.id);
@@ -299,7 +318,12 @@ pub(super) fn driver_request(rec: &NetworkRecord) -> CreateNetworkRequest {
             .iter()
             .filter(|p| p.subnet.addr().is_ipv6() == v6)
             .map(|p| IpamData {
-                address_space: p.pool_id.split('/').next().unwrap_or_default().to_string(),
+                address_space: if p.address_space.is_empty() {
+                    // Records written before the space was kept: the default IPAM's pool ids start with it.
+                    p.pool_id.split('/').next().unwrap_or_default().to_string()
+                } else {
+                    p.address_space.clone()
+                },
                 pool: p.subnet,
                 gateway: p.gateway.map(|g| with_prefix(g.addr(), &p.subnet)),
                 aux_addresses: p.aux.clone(),

@@ -41,8 +41,8 @@ impl Controller {
                 let Some(n) = st.nets.get(&ep.network_id) else {
                     continue;
                 };
-                if let (Some(p), Some(a), Ok(ipam)) =
-                    (n.pool_v4(), ep.iface.address, self.ipam(&n.ipam_driver))
+                if let (Some(p), Some(a), Some(ipam)) =
+                    (n.pool_v4(), ep.iface.address, self.known_ipam(&n.ipam_driver))
                     && let Err(e) = ipam
                         .request_address(&p.pool_id, Some(a.addr()), &BTreeMap::new())
                         .await
@@ -113,7 +113,7 @@ impl Controller {
 
     /// Ask the IPAM for a restored network's pools, gateway and aux addresses again.
     async fn replay_pools(&self, n: &mut NetworkRecord) {
-        let Ok(ipam) = self.ipam(&n.ipam_driver) else {
+        let Some(ipam) = self.known_ipam(&n.ipam_driver) else {
             return;
         };
         let mut changed = false;

@@ -148,8 +148,8 @@ impl Controller {
         net: &NetworkRecord,
         req: EndpointRequest,
     ) -> NetResult<EndpointRecord> {
-        let driver = self.driver(&net.driver)?;
-        let ipam = self.ipam(&net.ipam_driver)?;
+        let driver = self.driver(&net.driver).await?;
+        let ipam = self.ipam(&net.ipam_driver).await?;
         let pool = net.pool_v4().cloned();
         let address = match &pool {
             Some(p) => Some(
@@ -384,7 +384,7 @@ impl Controller {
         let net = st.nets.get(&ep.network_id).cloned();
         let Some(net) = net else { return ep.is_gateway };
         self.dns.remove_endpoint(&net.id, &ep.id);
-        if let Ok(driver) = self.driver(&net.driver) {
+        if let Ok(driver) = self.driver(&net.driver).await {
             if ep.is_gateway
                 && let Err(e) = driver.revoke_external_connectivity(&net.id, &ep.id).await
             {
@@ -397,9 +397,11 @@ impl Controller {
                 tracing::warn!("delete endpoint {}: {e}", short(&ep.id));
             }
         }
-        if let (Some(p), Some(a), Ok(ipam)) =
-            (net.pool_v4(), ep.iface.address, self.ipam(&net.ipam_driver))
-        {
+        if let (Some(p), Some(a), Ok(ipam)) = (
+            net.pool_v4(),
+            ep.iface.address,
+            self.ipam(&net.ipam_driver).await,
+        ) {
             let _ = ipam.release_address(&p.pool_id, a.addr()).await;
         }
         ep.is_gateway
@@ -426,7 +428,10 @@ impl Controller {
         if sb.rec.request.ports.is_empty() {
             return;
         }
-        let Some(driver) = st.nets.get(&nid).and_then(|n| self.driver(&n.driver).ok()) else {
+        let Some(dname) = st.nets.get(&nid).map(|n| n.driver.clone()) else {
+            return;
+        };
+        let Ok(driver) = self.driver(&dname).await else {
             return;
         };
         let ext = ExternalConnectivity {
@@ -479,7 +484,7 @@ impl Controller {
     pub async fn rename_container(&self, container_id: &str, new_name: &str) -> NetResult<()> {
         self.ready().await?;
         let mut st = self.st.lock().await;
-        let State { nets, sbs } = &mut *st;
+        let State { nets, sbs, .. } = &mut *st;
         let Some(sb) = sbs.get_mut(container_id) else {
             return Ok(());
         };

@@ -7,11 +7,13 @@
 //! (`create_endpoint`) and says what it is called (`join` → `src_name`); the
 //! controller's sandbox code moves it into the container's namespace, renames
 //! it `<dst_prefix><n>`, sets the MAC and addresses, and adds the routes the
-//! driver returned. Built-in drivers: [`bridge`], [`host`], [`null`].
+//! driver returned. Built-in drivers: [`bridge`], [`host`], [`null`]; plugins
+//! through [`remote`] (which also serves berth's drivers as a plugin).
 
 pub mod bridge;
 pub mod host;
 pub mod null;
+pub mod remote;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

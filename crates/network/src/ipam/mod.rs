@@ -9,6 +9,7 @@
 
 pub mod addr;
 pub mod default;
+pub mod remote;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
