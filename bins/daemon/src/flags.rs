@@ -130,11 +130,10 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Args> {
         match IGNORED.iter().find(|(n, _)| *n == name) {
             Some((_, takes_value)) => {
                 let mut shown = s.clone();
-                if *takes_value && !has_inline {
-                    if let Some(v) = it.next() {
+                if *takes_value && !has_inline
+                    && let Some(v) = it.next() {
                         shown = format!("{s} {}", v.to_string_lossy());
                     }
-                }
                 ignored.push(shown);
             }
             None => kept.push(arg),

@@ -15,6 +15,7 @@ mod cgroup;
 mod lifecycle;
 mod server;
 mod stdio;
+mod trace;
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -205,6 +206,7 @@ fn setup(dir: &Path, cfg: ShimConfig) -> anyhow::Result<(Shim, i32)> {
     setsid()?;
     std::env::set_current_dir(dir)?;
     redirect_stdio(dir)?;
+    trace::init(&dir.join(layout::SHIM_LOG));
     std::fs::write(layout::PID_FILE, std::process::id().to_string())?;
     // SAFETY: prctl with integer arguments only.
     unsafe {
@@ -230,10 +232,12 @@ fn setup(dir: &Path, cfg: ShimConfig) -> anyhow::Result<(Shim, i32)> {
     };
     let log = LogWriter::open(cfg.log.clone()).context("open container log")?;
 
+    let mark = trace::mark(Path::new(layout::SHIM_LOG));
     let created = {
         let _lock = cgroup::lock(&l.cgroup_lock(), false);
         create(&mut *backend, &cfg)
     };
+    let created = created.map_err(|e| with_detail(e, mark));
     let (pid, io) = match created {
         Ok(x) => x,
         Err(e) => {
@@ -246,6 +250,17 @@ fn setup(dir: &Path, cfg: ShimConfig) -> anyhow::Result<(Shim, i32)> {
     let shim = Shim::new(cfg, listener, sig_r, backend, log, Proc::new(pid, io, true));
     trim_heap();
     Ok((shim, pid))
+}
+
+/// `e` plus the runtime's ERROR events logged since `mark` (see [`trace`]).
+pub fn with_detail(e: anyhow::Error, mark: u64) -> anyhow::Error {
+    let top = format!("{e:#}");
+    let detail = trace::errors_since(Path::new(layout::SHIM_LOG), mark, &top);
+    if detail.is_empty() {
+        e
+    } else {
+        anyhow::anyhow!("{top} (runtime log: {detail})")
+    }
 }
 
 fn create(backend: &mut dyn Backend, cfg: &ShimConfig) -> anyhow::Result<(i32, stdio::ParentIo)> {

@@ -403,3 +403,80 @@ async fn host_pid_namespace_and_cgroup_cleanup() {
     })
     .await;
 }
+
+/// The host's capability bounding set: what a privileged container gets (Docker
+/// gives it every capability the daemon has; CAP_SYS_RESOURCE is missing on some hosts).
+fn host_cap_bnd() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("CapBnd:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().to_string()
+}
+
+#[tokio::test]
+async fn privileged_gets_all_devices_and_capabilities() {
+    // Regression: symlinks under the host's /dev (stdin → /proc/self/fd/0 → /dev/null)
+    // made youki fail with "failed to prepare rootfs".
+    each(async |env| {
+        let mut c = env.spec(&[
+            "sh",
+            "-c",
+            "grep -E '^(CapEff|Seccomp):' /proc/self/status; \
+             grep -E ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; \
+             echo masked $(grep -cE ' /proc/(kcore|keys|acpi|sys) ' /proc/mounts); \
+             head -c 16 /proc/kcore | wc -c; \
+             find /dev -type c -o -type b | sort",
+        ]);
+        c.privileged = true;
+        let (code, out, err) = run(&env, &c).await;
+        assert_eq!(code, 0, "{:?}: {out} {err}", env.runtime);
+        let lines: Vec<&str> = out.lines().collect();
+        let cap_eff = lines[0].split_whitespace().nth(1).unwrap();
+        assert_eq!(cap_eff, host_cap_bnd(), "{:?}", env.runtime);
+        // Every capability up to CAP_CHECKPOINT_RESTORE except those the host lacks.
+        assert_eq!(u64::from_str_radix(cap_eff, 16).unwrap() | (1 << 24), 0x1ff_ffff_ffff);
+        assert_eq!(lines[1].split_whitespace().nth(1), Some("0"), "seccomp off");
+        assert_eq!(lines[2], "rw", "{:?}: sysfs", env.runtime);
+        assert_eq!(lines[3], "masked 0", "{:?}", env.runtime);
+        assert_eq!(lines[4].trim(), "16", "{:?}: /proc/kcore readable", env.runtime);
+        let inside: Vec<&str> = lines[5..].to_vec();
+        for d in berth_runtime::spec::mounts::all_host_devices() {
+            let p = d.path().to_string_lossy().into_owned();
+            assert!(inside.contains(&p.as_str()), "{:?}: {p} missing", env.runtime);
+        }
+        assert!(inside.contains(&"/dev/null") && inside.contains(&"/dev/net/tun") == std::path::Path::new("/dev/net/tun").exists());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn runtime_errors_carry_the_cause() {
+    // youki reports an init failure as "failed to prepare rootfs" only; the shim adds
+    // the events the runtime logged (which mount, which errno).
+    let env = Env::new(berth_runtime::layout::RuntimeKind::Youki);
+    let mut c = env.spec(&["true"]);
+    c.mounts.push(berth_runtime::spec::MountSpec {
+        kind: berth_runtime::spec::MountKind::Bind,
+        source: env.dir.path().join("does-not-exist"),
+        destination: "/data".into(),
+        readonly: false,
+        options: vec![],
+        propagation: None,
+        non_recursive: false,
+    });
+    let built = berth_runtime::spec::build(&c).unwrap();
+    let bundle = env.dir.path().join("bundles").join(&c.id);
+    berth_runtime::spec::write_bundle(&bundle, &built.spec).unwrap();
+    let log = berth_runtime::layout::LogConfig::with_defaults(LogDriver::JsonFile, env.dir.path().join("l.log"));
+    let opts = berth_runtime::client::SpawnOptions {
+        id: c.id.clone(),
+        bundle,
+        runtime: env.runtime,
+        runc_path: None,
+        tty: false,
+        stdin: false,
+        log,
+    };
+    let e = env.runner.spawn(&opts).await.unwrap_err().to_string();
+    assert!(e.contains("failed to prepare rootfs"), "{e}");
+    assert!(e.contains("does-not-exist"), "{e}");
+}

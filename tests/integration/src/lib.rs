@@ -8,6 +8,9 @@
 //! The binaries are taken from the cargo target dir this test was built into
 //! (build them first: `cargo build --workspace --bins`), or from `BERTH_BIN_DIR`.
 
+// Test-support code: a failed setup step should panic with its message.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 pub mod fixtures;
 pub mod registry;
 
@@ -166,11 +169,10 @@ impl Daemon {
             if ping(&self.sock) {
                 return;
             }
-            if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(status)) = c.try_wait() {
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait() {
                     panic!("berthd exited early ({status}):\n{}", self.log());
                 }
-            }
             if start.elapsed() > limit {
                 panic!("berthd did not answer /_ping within {limit:?}:\n{}", self.log());
             }

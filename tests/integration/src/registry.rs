@@ -93,16 +93,14 @@ impl Registry {
     fn wait_ready(&mut self) -> bool {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(15) {
-            if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(_)) = c.try_wait() {
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(_)) = c.try_wait() {
                     return false;
                 }
-            }
-            if let Some(code) = http_status(self.port, "/v2/") {
-                if code == 200 || code == 401 {
+            if let Some(code) = http_status(self.port, "/v2/")
+                && (code == 200 || code == 401) {
                     return true;
                 }
-            }
             std::thread::sleep(Duration::from_millis(20));
         }
         false

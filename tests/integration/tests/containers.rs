@@ -2,6 +2,9 @@
 //! run/exec/logs/cp/commit, limits and security defaults from inside, bad input,
 //! restart policies, health checks and live restore after kill -9.
 
+// Test code: helpers outside #[test] fns may panic on setup failures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -1,6 +1,9 @@
 //! Images end to end: the real docker CLI against berthd, a real
 //! `docker-registry` on loopback, and hostile archives.
 
+// Test code: helpers outside #[test] fns may panic on setup failures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -5,6 +5,9 @@
 //!
 //! All traffic stays on loopback or inside the namespaces berthd creates.
 
+// Test code: helpers outside #[test] fns may panic on setup failures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use berth_integration::{Daemon, stderr};

@@ -1,6 +1,9 @@
 //! Foundation: the real docker CLI, bollard and the berth CLI against berthd's
 //! system endpoints; error model; daemon lifecycle (lock, SIGTERM, restart).
 
+// Test code: helpers outside #[test] fns may panic on setup failures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use berth_integration::{Daemon, stderr, stdout};
@@ -41,7 +44,7 @@ fn docker_system_df_and_events_return() {
 }
 
 fn chrono_now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
 #[tokio::test(flavor = "current_thread")]

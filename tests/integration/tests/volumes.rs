@@ -3,6 +3,9 @@
 //! The first group needs only the volume endpoints; the rest run containers
 //! (`docker run`) with named, anonymous, bind and tmpfs mounts.
 
+// Test code: helpers outside #[test] fns may panic on setup failures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use berth_integration::fixtures::{self, TarBuilder};
 use berth_integration::{Daemon, stderr, stdout};
 use serde_json::Value;

@@ -165,11 +165,10 @@ impl Engine {
         let stream = opts.stream;
         let run = move |mut io: Box<dyn HijackedIo>| {
             async move {
-                if let Some(bytes) = replay {
-                    if io.write_all(&bytes).await.is_err() {
+                if let Some(bytes) = replay
+                    && io.write_all(&bytes).await.is_err() {
                         return;
                     }
-                }
                 if !stream {
                     let _ = io.shutdown().await;
                     return;

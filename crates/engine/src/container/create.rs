@@ -29,11 +29,10 @@ impl Engine {
         let mut body = body;
         // The docker CLI files endpoint settings under the mode it sent, `default`;
         // the daemon's default network on Linux is `bridge`.
-        if let Some(eps) = body.networking_config.as_mut().and_then(|n| n.endpoints_config.as_mut()) {
-            if let Some(s) = eps.remove("default") {
+        if let Some(eps) = body.networking_config.as_mut().and_then(|n| n.endpoints_config.as_mut())
+            && let Some(s) = eps.remove("default") {
                 eps.entry("bridge".to_string()).or_insert(s);
             }
-        }
         let cgroup_v2 = host::cgroup_version() == "2";
         let (host_config, warnings) =
             merge::host_defaults(body.host_config.clone().unwrap_or_default(), host::ncpu(), cgroup_v2)?;

@@ -40,7 +40,7 @@ pub fn keep(s: &ContainerSummary, f: &Filters, ancestor_ids: &[String], health: 
         && f.any("name", |v| name.contains(v.trim_start_matches('/')))
         && f.any("status", |v| v == s.state)
         && f.any("exited", |v| s.state == "exited" && s.status.starts_with(&format!("Exited ({v})")))
-        && f.any("ancestor", |v| s.image == v || ancestor_ids.iter().any(|i| *i == s.image_id) || s.image_id.trim_start_matches("sha256:").starts_with(v))
+        && f.any("ancestor", |v| s.image == v || ancestor_ids.contains(&s.image_id) || s.image_id.trim_start_matches("sha256:").starts_with(v))
         && f.any("health", |v| v == health)
         && f.any("network", |v| s.network_settings.networks.iter().any(|(n, e)| n == v || e.network_id.starts_with(v)))
         && f.any("volume", |v| s.mounts.iter().any(|m| m.name == v || m.destination == v || m.source == v))

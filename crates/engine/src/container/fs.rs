@@ -198,7 +198,7 @@ impl Engine {
                 }
             }
         });
-        mounts.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
         Ok(CopyRoot { root, mounts })
     }
 
@@ -283,15 +283,14 @@ impl Engine {
                 let mut entry = entry.map_err(|e| Error::invalid(format!("bad tar: {e}")))?;
                 if no_overwrite_dir_non_dir {
                     let rel = entry.path().map_err(|e| Error::invalid(e.to_string()))?.into_owned();
-                    if let Ok(existing) = std::fs::symlink_metadata(dest.join(&rel)) {
-                        if existing.is_dir() != entry.header().entry_type().is_dir() {
+                    if let Ok(existing) = std::fs::symlink_metadata(dest.join(&rel))
+                        && existing.is_dir() != entry.header().entry_type().is_dir() {
                             return Err(Error::invalid(format!(
                                 "cannot overwrite {} with {}",
                                 if existing.is_dir() { "directory" } else { "non-directory" },
                                 if existing.is_dir() { "non-directory" } else { "directory" }
                             )));
                         }
-                    }
                 }
                 entry.unpack_in(&dest).map_err(|e| Error::invalid(format!("cannot extract: {e}")))?;
             }

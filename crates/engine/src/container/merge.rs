@@ -156,9 +156,7 @@ fn validate_restart(hc: &mut HostConfig) -> Result<()> {
     match rp.name.as_str() {
         "no" | "always" | "unless-stopped" => {
             if rp.maximum_retry_count != 0 {
-                return Err(Error::invalid(format!(
-                    "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-                )));
+                return Err(Error::invalid("invalid restart policy: maximum retry count can only be used with 'on-failure'".to_string()));
             }
         }
         "on-failure" => {
@@ -191,11 +189,10 @@ fn validate_resources(hc: &HostConfig, ncpu: u64) -> Result<()> {
     if r.memory > 0 && r.memory_reservation > 0 && r.memory < r.memory_reservation {
         return Err(Error::invalid("Minimum memory limit can not be less than memory reservation limit, see usage"));
     }
-    if let Some(s) = r.memory_swappiness {
-        if s != -1 && !(0..=100).contains(&s) {
+    if let Some(s) = r.memory_swappiness
+        && s != -1 && !(0..=100).contains(&s) {
             return Err(Error::invalid(format!("Invalid value: {s}, valid memory swappiness range is 0-100")));
         }
-    }
     if r.nano_cpus != 0 && (r.cpu_period != 0 || r.cpu_quota != 0) {
         return Err(Error::invalid("Conflicting options: Nano CPUs and CPU Period cannot both be set"));
     }

@@ -163,11 +163,10 @@ impl Containers {
             return Ok(c.clone());
         }
         let name = key.strip_prefix('/').unwrap_or(key);
-        if let Some(id) = self.names.read().unwrap_or_else(|p| p.into_inner()).get(name) {
-            if let Some(c) = by_id.get(id) {
+        if let Some(id) = self.names.read().unwrap_or_else(|p| p.into_inner()).get(name)
+            && let Some(c) = by_id.get(id) {
                 return Ok(c.clone());
             }
-        }
         if berth_core::id::is_prefix(key) {
             let mut found = by_id.iter().filter(|(id, _)| id.starts_with(key));
             if let Some((_, c)) = found.next() {
@@ -183,13 +182,12 @@ impl Containers {
     /// Claim `name` for `id`; Docker's conflict message when taken.
     pub fn reserve_name(&self, name: &str, id: &str) -> Result<()> {
         let mut names = self.names.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(owner) = names.get(name) {
-            if owner != id {
+        if let Some(owner) = names.get(name)
+            && owner != id {
                 return Err(Error::conflict(format!(
                     "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
                 )));
             }
-        }
         names.insert(name.to_string(), id.to_string());
         Ok(())
     }

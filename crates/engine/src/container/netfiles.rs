@@ -62,11 +62,10 @@ pub fn resolv_conf(f: &NetFiles, host: &str) -> String {
         let mut words = line.split_whitespace();
         match words.next() {
             Some("nameserver") => {
-                if let Some(ip) = words.next() {
-                    if !(ip.starts_with("127.") || ip == "::1") {
+                if let Some(ip) = words.next()
+                    && !(ip.starts_with("127.") || ip == "::1") {
                         servers.push(ip.to_string());
                     }
-                }
             }
             Some("search") | Some("domain") => search.extend(words.map(str::to_string)),
             Some("options") => options.extend(words.map(str::to_string)),

@@ -108,11 +108,10 @@ impl Engine {
             }) {
                 continue;
             }
-            if let (Some(u), Some(t)) = (until, berth_core::timefmt::parse_rfc3339(&rec.created)) {
-                if t >= u {
+            if let (Some(u), Some(t)) = (until, berth_core::timefmt::parse_rfc3339(&rec.created))
+                && t >= u {
                     continue;
                 }
-            }
             let size = self.images.rw_usage(&c.id).unwrap_or(0).max(0) as u64;
             if self.remove_container(&c.id, false, false, false).await.is_ok() {
                 deleted.push(c.id.clone());

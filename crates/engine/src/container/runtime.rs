@@ -32,7 +32,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
         _ => (s.trim_end_matches('b'), 1),
     };
     let v: f64 = num.trim().parse().ok()?;
-    (v >= 0.0).then(|| (v * mult as f64) as u64)
+    (v >= 0.0).then_some((v * mult as f64) as u64)
 }
 
 impl Engine {
@@ -103,11 +103,10 @@ impl Engine {
         let target = self.rootfs_dir(&c.id);
         let images = self.images.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            if is_mountpoint(&target) {
-                if let Err(e) = images.unmount_rw(&target) {
+            if is_mountpoint(&target)
+                && let Err(e) = images.unmount_rw(&target) {
                     tracing::warn!("unmount {}: {e}", target.display());
                 }
-            }
         })
         .await;
     }

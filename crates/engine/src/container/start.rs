@@ -93,7 +93,7 @@ impl Engine {
     async fn try_start(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
         let t0 = std::time::Instant::now();
         let mut steps: Vec<(&str, std::time::Duration)> = Vec::new();
-        let mut lap = |name: &'static str, steps: &mut Vec<(&str, std::time::Duration)>| {
+        let lap = |name: &'static str, steps: &mut Vec<(&str, std::time::Duration)>| {
             steps.push((name, t0.elapsed()));
         };
         let rec = c.config();

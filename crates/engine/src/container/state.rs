@@ -51,9 +51,7 @@ impl Status {
     pub fn check_start(self, id: &str) -> Result<()> {
         match self {
             Status::Running => Err(Error::not_modified(format!("container {id} is already running"))),
-            Status::Paused => Err(Error::conflict(format!(
-                "cannot start a paused container, try unpause instead"
-            ))),
+            Status::Paused => Err(Error::conflict("cannot start a paused container, try unpause instead".to_string())),
             Status::Removing | Status::Dead => {
                 Err(Error::conflict(format!("container {id} is marked for removal and cannot be started")))
             }

@@ -271,6 +271,7 @@ pub fn parse_device_rule(s: &str) -> Result<LinuxDeviceCgroup> {
 
 /// A host device node as an OCI device plus its cgroup rule.
 pub fn host_device(d: &DeviceMapping) -> Result<(LinuxDevice, LinuxDeviceCgroup)> {
+    // Docker follows symlinks for `--device` (the source is resolved first).
     let meta = std::fs::metadata(&d.host).map_err(|e| {
         RuntimeError::Invalid(format!(
             "error gathering device information while adding custom device \"{}\": {e}",
@@ -278,23 +279,82 @@ pub fn host_device(d: &DeviceMapping) -> Result<(LinuxDevice, LinuxDeviceCgroup)
         ))
     })?;
     let ft = meta.file_type();
-    let typ = if ft.is_char_device() {
-        LinuxDeviceType::C
-    } else if ft.is_block_device() {
-        LinuxDeviceType::B
-    } else {
+    if !ft.is_char_device() && !ft.is_block_device() {
         return Err(RuntimeError::Invalid(format!(
             "{} is not a device node",
             d.host.display()
         )));
-    };
-    let rdev = meta.rdev();
-    let (major, minor) = (libc::major(rdev) as i64, libc::minor(rdev) as i64);
+    }
     let path = if d.container.is_empty() {
         d.host.to_string_lossy().into_owned()
     } else {
         d.container.clone()
     };
+    let (dev, mut rule) = device_from(&path, &meta);
+    let perms = if d.permissions.is_empty() {
+        "rwm"
+    } else {
+        d.permissions.as_str()
+    };
+    rule.set_access(Some(perms.to_string()));
+    Ok((dev, rule))
+}
+
+/// Every device node under the host's `/dev` (for `--privileged`), as Docker lists
+/// them (containerd's `HostDevices`): the tree is walked, directories the host's
+/// mounts own (`pts`, `shm`, `fd`, `mqueue`, ...) are skipped, and symlinks are
+/// not followed. Following them broke privileged containers: `/dev/stdin` resolves
+/// to whatever the caller's stdin is (often `/dev/null`), which the runtime then
+/// tried to create a second time. Nodes the runtime creates itself are left out.
+pub fn all_host_devices() -> Vec<LinuxDevice> {
+    let mut out = Vec::new();
+    walk_devices(Path::new("/dev"), 0, &mut out);
+    out
+}
+
+fn walk_devices(dir: &Path, depth: usize, out: &mut Vec<LinuxDevice>) {
+    const SKIP_DIRS: [&str; 7] = ["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
+    const SKIP_NODES: [&str; 8] = [
+        "console", "ptmx", "tty", "null", "zero", "full", "random", "urandom",
+    ];
+    // /dev is shallow; the bound only guards against a pathological tree.
+    if depth > 8 {
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = rd.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+            continue;
+        };
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            if !SKIP_DIRS.contains(&name.as_ref()) {
+                walk_devices(&e.path(), depth + 1, out);
+            }
+        } else if (ft.is_char_device() || ft.is_block_device())
+            && !(depth == 0 && SKIP_NODES.contains(&name.as_ref()))
+        {
+            out.push(device_from(&e.path().to_string_lossy(), &meta).0);
+        }
+    }
+}
+
+/// An OCI device at `path` (inside the container) for the node described by `meta`,
+/// plus an `rwm` cgroup rule for it.
+fn device_from(path: &str, meta: &std::fs::Metadata) -> (LinuxDevice, LinuxDeviceCgroup) {
+    let typ = if meta.file_type().is_block_device() {
+        LinuxDeviceType::B
+    } else {
+        LinuxDeviceType::C
+    };
+    let rdev = meta.rdev();
+    let (major, minor) = (libc::major(rdev) as i64, libc::minor(rdev) as i64);
     let mut dev = LinuxDevice::default();
     dev.set_path(path.into());
     dev.set_typ(typ);
@@ -308,35 +368,8 @@ pub fn host_device(d: &DeviceMapping) -> Result<(LinuxDevice, LinuxDeviceCgroup)
     rule.set_typ(Some(typ));
     rule.set_major(Some(major));
     rule.set_minor(Some(minor));
-    let perms = if d.permissions.is_empty() {
-        "rwm"
-    } else {
-        d.permissions.as_str()
-    };
-    rule.set_access(Some(perms.to_string()));
-    Ok((dev, rule))
-}
-
-/// Every device node directly under the host's `/dev` (for `--privileged`), skipping
-/// the ones the runtime creates itself.
-pub fn all_host_devices() -> Vec<LinuxDevice> {
-    let skip = [
-        "console", "ptmx", "tty", "null", "zero", "full", "random", "urandom",
-    ];
-    let Ok(rd) = std::fs::read_dir("/dev") else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .filter(|e| !skip.contains(&e.file_name().to_string_lossy().as_ref()))
-        .filter_map(|e| {
-            let m = DeviceMapping {
-                host: e.path(),
-                container: String::new(),
-                permissions: "rwm".into(),
-            };
-            host_device(&m).ok().map(|(d, _)| d)
-        })
-        .collect()
+    rule.set_access(Some("rwm".into()));
+    (dev, rule)
 }
 
 #[cfg(test)]

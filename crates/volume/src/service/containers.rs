@@ -202,7 +202,7 @@ impl VolumeService {
                 m.host_path = src;
             }
             MountKind::Volume => {
-                let d = self.driver(&r.driver)?;
+                let d = self.resolve(&r.driver).await?;
                 let id = mount_id(container_id, &r.destination);
                 let path = d.mount(&r.name, &id).await?;
                 done.push(Active {
@@ -248,7 +248,7 @@ impl VolumeService {
 
     async fn unmount_all(&self, container_id: &str, mounts: Vec<Active>, events: bool) {
         for a in mounts {
-            let res = match self.driver(&a.driver) {
+            let res = match self.resolve(&a.driver).await {
                 Ok(d) => d.unmount(&a.volume, &a.mount_id).await,
                 Err(e) => Err(e),
             };
@@ -311,7 +311,7 @@ impl VolumeService {
             }
             for m in vols {
                 let id = mount_id(&u.container_id, &m.destination);
-                let res = match self.driver(&m.driver) {
+                let res = match self.resolve(&m.driver).await {
                     Ok(d) => d.mount(&m.name, &id).await.map(|_| d.name().to_string()),
                     Err(e) => Err(e),
                 };

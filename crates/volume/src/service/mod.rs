@@ -13,7 +13,7 @@ pub mod records;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use berth_api::types::volume::{Volume, VolumePruneResponse, VolumeUsageData};
 use berth_core::events::EventBus;
@@ -39,6 +39,8 @@ pub struct VolumeService {
     users: Users,
     locks: NameLocks,
     pruning: AtomicBool,
+    /// Where unknown driver names are looked up (none: built-in only).
+    plugins: OnceLock<Arc<berth_plugin::Registry>>,
 }
 
 fn now_secs() -> String {
@@ -112,6 +114,7 @@ impl VolumeService {
             users: Users::default(),
             locks: NameLocks::default(),
             pruning: AtomicBool::new(false),
+            plugins: OnceLock::new(),
         })
     }
 
@@ -124,6 +127,51 @@ impl VolumeService {
     pub fn register_driver(&self, driver: Arc<dyn VolumeDriver>) {
         let mut d = self.drivers.write().unwrap_or_else(|p| p.into_inner());
         d.insert(driver.name().to_string(), driver);
+    }
+
+    /// Look unknown driver names up as plugins in `reg`. Set once, right after opening.
+    pub fn set_plugins(&self, reg: Arc<berth_plugin::Registry>) {
+        let _ = self.plugins.set(reg);
+    }
+
+    /// The driver `name`: registered, or a `VolumeDriver` plugin found and
+    /// activated now (waiting for one not present yet within the registry's
+    /// retry budget), then registered.
+    pub async fn resolve(&self, name: &str) -> Result<Arc<dyn VolumeDriver>> {
+        let err = match self.driver(name) {
+            Ok(d) => return Ok(d),
+            Err(e) => e,
+        };
+        let Some(reg) = self.plugins.get() else {
+            return Err(err);
+        };
+        match reg.get(name, berth_plugin::dto::iface::VOLUME).await {
+            Ok(p) => Ok(self.adopt(p)),
+            Err(berth_plugin::PluginError::NotFound(_)) => Err(err),
+            Err(e) => Err(VolumeError::Core(berth_core::Error::new(
+                e.kind(),
+                format!("error looking up volume plugin {name}: {e}"),
+            ))),
+        }
+    }
+
+    /// Register an activated plugin unless a driver of its name exists.
+    fn adopt(&self, p: Arc<berth_plugin::Plugin>) -> Arc<dyn VolumeDriver> {
+        let mut d = self.drivers.write().unwrap_or_else(|p| p.into_inner());
+        d.entry(p.name().to_string())
+            .or_insert_with(|| Arc::new(crate::remote::RemoteVolumeDriver::new(p)))
+            .clone()
+    }
+
+    /// Every driver, with the volume plugins on disk activated (Docker scans
+    /// them for `volume ls` and for lookups of volumes berth has no record of).
+    async fn every_driver(&self) -> Vec<Arc<dyn VolumeDriver>> {
+        if let Some(reg) = self.plugins.get() {
+            for p in reg.get_all(berth_plugin::dto::iface::VOLUME).await {
+                self.adopt(p);
+            }
+        }
+        self.all_drivers()
     }
 
     /// Names of the registered drivers (`docker info` Plugins.Volume).
@@ -256,7 +304,8 @@ impl VolumeService {
         let _guard = self.locks.lock(&name).await;
         if let Some(rec) = self.record(&name) {
             let d = self
-                .driver(&rec.driver)
+                .resolve(&rec.driver)
+                .await
                 .map_err(|e| e.op("create", &name))?;
             match d.get(&name).await {
                 Ok(dv) => {
@@ -284,7 +333,10 @@ impl VolumeService {
             }
         }
         let driver = if driver.is_empty() { LOCAL } else { driver };
-        let d = self.driver(driver).map_err(|e| e.op("create", &name))?;
+        let d = self
+            .resolve(driver)
+            .await
+            .map_err(|e| e.op("create", &name))?;
         let existed = d.get(&name).await.is_ok();
         if !existed {
             d.create(&name, &opts.clone().unwrap_or_default())
@@ -323,7 +375,10 @@ impl VolumeService {
             name: name.to_string(),
         };
         if let Some(rec) = self.record(name) {
-            let d = self.driver(&rec.driver).map_err(|e| e.op("get", name))?;
+            let d = self
+                .resolve(&rec.driver)
+                .await
+                .map_err(|e| e.op("get", name))?;
             return match d.get(name).await {
                 Ok(dv) => Ok((rec, d, dv)),
                 Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -335,7 +390,7 @@ impl VolumeService {
                 Err(e) => Err(e.op("get", name)),
             };
         }
-        for d in self.all_drivers() {
+        for d in self.every_driver().await {
             if let Ok(dv) = d.get(name).await {
                 let rec = VolumeRecord {
                     name: name.to_string(),
@@ -368,7 +423,7 @@ impl VolumeService {
             .collect();
         let mut warnings = Vec::new();
         let mut out = Vec::new();
-        for d in self.all_drivers() {
+        for d in self.every_driver().await {
             if !filters.any("driver", |v| v == d.name()) {
                 continue;
             }
@@ -419,7 +474,7 @@ impl VolumeService {
 
     async fn remove_locked(&self, name: &str, force: bool) -> Result<()> {
         let (rec, d) = match self.record(name) {
-            Some(rec) => match self.driver(&rec.driver) {
+            Some(rec) => match self.resolve(&rec.driver).await {
                 Ok(d) => (rec, d),
                 Err(e) if force => {
                     tracing::warn!(volume = %name, "forgetting volume of missing driver: {e}");
