@@ -31,7 +31,7 @@ berth_bins() {
   if [ -n "${BERTH_BIN_DIR:-}" ]; then
     BIN=$BERTH_BIN_DIR
   else
-    (cd "$REPO" && cargo build -q --workspace --bins --locked) || die "cargo build failed"
+    (cd "$REPO" && cargo build -q --workspace --bins) || die "cargo build failed"
     BIN=$REPO/target/debug
   fi
   [ -x "$BIN/berthd" ] || die "$BIN/berthd missing"
@@ -69,12 +69,28 @@ start_berthd() {
   export DOCKER_CONFIG=$WORK/docker-config DOCKER_BUILDKIT=0
   unset DOCKER_CONTEXT DOCKER_API_VERSION DOCKER_TLS_VERIFY DOCKER_CERT_PATH
   mkdir -p "$DOCKER_CONFIG"
+  # An existing config.json keeps docker-py's context store inside it (without
+  # one, docker-py writes `contexts/` relative to the working directory).
+  [ -f "$DOCKER_CONFIG/config.json" ] || echo '{}' >"$DOCKER_CONFIG/config.json"
   log "berthd pid ${BERTH_PIDS[-1]} on $SOCK (log $WORK/berthd.log)"
 }
 
-# make_images TAG...: the busybox fixture as docker-archive $WORK/busybox.tar.
+# make_images TAG...: the busybox fixture as docker-archive $WORK/busybox.tar, plus
+# a layer that makes it look enough like Alpine for the suites (Alpine's system
+# users such as postgres, and its directories such as /var/opt).
 make_images() {
-  sh "$REPO/tests/fixtures/make-busybox-image.sh" "$WORK/busybox.tar" "$@" >/dev/null
+  sh "$REPO/tests/fixtures/make-busybox-image.sh" "$WORK/base.tar" busybox:latest >/dev/null
+  local d=$WORK/alpine-layer
+  mkdir -p "$d/etc" "$d/var/opt" "$d/var/lib" "$d/var/tmp" "$d/opt" "$d/srv" "$d/mnt" "$d/home" "$d/media" \
+    "$d/run" "$d/usr/local/bin" "$d/lib"
+  printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'bin:x:1:1:bin:/bin:/sbin/nologin' \
+    'daemon:x:2:2:daemon:/sbin:/sbin/nologin' 'adm:x:3:4:adm:/var/adm:/sbin/nologin' \
+    'mail:x:8:12:mail:/var/spool/mail:/sbin/nologin' 'operator:x:11:0:operator:/root:/bin/sh' \
+    'postgres:x:70:70::/var/lib/postgresql:/bin/sh' 'guest:x:405:100:guest:/dev/null:/sbin/nologin' \
+    'nobody:x:65534:65534:nobody:/:/sbin/nologin' >"$d/etc/passwd"
+  printf '%s\n' 'root:x:0:root' 'bin:x:1:root,bin,daemon' 'daemon:x:2:root,bin,daemon' 'adm:x:4:root,adm,daemon' \
+    'mail:x:12:mail' 'postgres:x:70:' 'users:x:100:' 'nogroup:x:65533:' 'nobody:x:65534:' >"$d/etc/group"
+  python3 "$COMPAT/add-layer.py" "$WORK/base.tar" "$WORK/busybox.tar" "$d" --tags "$(IFS=,; echo "$*")"
 }
 
 # load_images: load $WORK/busybox.tar (and hello-world.tar if made) into berthd.
@@ -88,32 +104,12 @@ load_images() {
 
 # make_hello_world: a hello-world stand-in (busybox + /hello printing Docker's text).
 make_hello_world() {
-  local d=$WORK/hello
+  local d=$WORK/hello-layer
   mkdir -p "$d"
-  sh "$REPO/tests/fixtures/make-busybox-image.sh" "$d/base.tar" hello-world:latest >/dev/null
-  # Add /hello as a second layer and make it the Cmd.
-  (cd "$d" && mkdir x && tar -xf base.tar -C x && python3 - "$d/x" <<'PY'
-import hashlib, io, json, os, sys, tarfile
-root = sys.argv[1]
-text = b"#!/bin/sh\necho\necho 'Hello from Docker!'\necho 'This message shows that your installation appears to be working correctly.'\n"
-buf = io.BytesIO()
-with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
-    ti = tarfile.TarInfo("hello"); ti.size = len(text); ti.mode = 0o755
-    t.addfile(ti, io.BytesIO(text))
-layer = buf.getvalue(); diff = hashlib.sha256(layer).hexdigest()
-os.makedirs(f"{root}/{diff}"); open(f"{root}/{diff}/layer.tar", "wb").write(layer)
-man = json.load(open(f"{root}/manifest.json"))
-old = f"{root}/{man[0]['Config']}"; cfg = json.load(open(old)); os.remove(old)
-cfg["config"]["Cmd"] = ["/hello"]
-cfg["rootfs"]["diff_ids"].append("sha256:" + diff)
-cfg["history"].append({"created": "1970-01-01T00:00:00Z", "created_by": "COPY hello /"})
-raw = json.dumps(cfg).encode(); cid = hashlib.sha256(raw).hexdigest()
-open(f"{root}/{cid}.json", "wb").write(raw)
-man[0]["Config"] = f"{cid}.json"; man[0]["Layers"].append(f"{diff}/layer.tar")
-json.dump(man, open(f"{root}/manifest.json", "w"))
-PY
-  ) || die "hello-world image"
-  tar --sort=name --mtime=@0 --owner=0 --group=0 -C "$d/x" -cf "$WORK/hello-world.tar" .
+  printf '#!/bin/sh\necho\necho "Hello from Docker!"\necho "This message shows that your installation appears to be working correctly."\n' >"$d/hello"
+  chmod 755 "$d/hello"
+  sh "$REPO/tests/fixtures/make-busybox-image.sh" "$WORK/hello-base.tar" hello-world:latest >/dev/null
+  python3 "$COMPAT/add-layer.py" "$WORK/hello-base.tar" "$WORK/hello-world.tar" "$d" --cmd '["/hello"]'
 }
 
 # start_registry: docker-registry on 127.0.0.1:$REG_PORT (free port), storage in $WORK.
@@ -161,7 +157,7 @@ compat_cleanup() {
   if [ -n "${WORK:-}" ] && [ -d "$WORK" ]; then
     # Shims outlive berthd by design: kill the ones of this run (their cmdline names $WORK).
     for p in /proc/[0-9]*; do
-      tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "berth-shim.*$WORK" && kill -KILL "${p#/proc/}" 2>/dev/null
+      { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q "berth-shim.*$WORK" && kill -KILL "${p#/proc/}" 2>/dev/null
     done
     awk -v w="$WORK" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
       umount -l "$m" 2>/dev/null

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -36,6 +37,16 @@ struct FileConfig {
     bridge: Option<String>,
     default_address_pools: Vec<AddressPool>,
     dns_upstream: Vec<String>,
+    tls: Option<bool>,
+    tlsverify: Option<bool>,
+    tlscacert: Option<PathBuf>,
+    tlscert: Option<PathBuf>,
+    tlskey: Option<PathBuf>,
+    authorization_plugins: Vec<String>,
+    plugin_socket_dirs: Vec<PathBuf>,
+    plugin_spec_dirs: Vec<PathBuf>,
+    plugin_call_timeout: Option<serde_json::Value>,
+    plugin_retry_timeout: Option<serde_json::Value>,
     #[serde(flatten)]
     other: BTreeMap<String, serde_json::Value>,
 }
@@ -83,7 +94,59 @@ pub struct DaemonConfig {
     pub bridge: Option<String>,
     pub default_address_pools: Vec<String>,
     pub dns_upstream: Vec<String>,
+    /// TLS for TCP listeners, when `--tls`/`--tlsverify`.
+    pub tls: Option<berth_server::tls::TlsFiles>,
+    /// `--authorization-plugin` / `authorization-plugins`, in order (flags first).
+    pub authorization_plugins: Vec<String>,
+    /// Plugin socket directories (empty: defaults).
+    pub plugin_socket_dirs: Vec<PathBuf>,
+    /// Plugin spec directories (empty: defaults).
+    pub plugin_spec_dirs: Vec<PathBuf>,
+    /// Limit of one plugin call.
+    pub plugin_call_timeout: Option<Duration>,
+    /// Retry budget of plugin connections and lookups.
+    pub plugin_retry_timeout: Option<Duration>,
     pub ignored_keys: Vec<String>,
+}
+
+/// `90`, `90s`, `1.5s`, `500ms`, `2m` (a number alone is seconds).
+fn duration(what: &str, s: &str) -> Result<Duration> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num.trim().parse().with_context(|| format!("invalid {what} {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => bail!("invalid {what} {s:?}: unit must be ms, s, m or h"),
+    };
+    if !secs.is_finite() || secs <= 0.0 {
+        bail!("invalid {what} {s:?}: must be positive");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A duration from a flag, else from the file (a number of seconds or a string).
+fn duration_of(what: &str, flag: &Option<String>, file: &Option<serde_json::Value>) -> Result<Option<Duration>> {
+    let text = match (flag, file) {
+        (Some(f), _) => f.clone(),
+        (None, Some(serde_json::Value::String(s))) => s.clone(),
+        (None, Some(serde_json::Value::Number(n))) => n.to_string(),
+        (None, Some(other)) => bail!("invalid {what} {other}"),
+        (None, None) => return Ok(None),
+    };
+    duration(what, &text).map(Some)
+}
+
+/// dockerd's default certificate directory: `$DOCKER_CERT_PATH` or `~/.docker`.
+fn cert_dir() -> PathBuf {
+    std::env::var_os("DOCKER_CERT_PATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".docker"))
 }
 
 fn read_file(path: &Path, explicit: bool) -> Result<FileConfig> {
@@ -136,7 +199,29 @@ pub fn resolve(args: &Args) -> Result<DaemonConfig> {
         } else {
             args.default_address_pools.iter().map(|p| pool_flag(p)).collect::<Result<_>>()?
         },
-        dns_upstream: if args.dns_upstream.is_empty() { file.dns_upstream } else { args.dns_upstream.clone() },
+        dns_upstream: if args.dns_upstream.is_empty() { file.dns_upstream.clone() } else { args.dns_upstream.clone() },
+        tls: {
+            let verify = args.tlsverify.or(file.tlsverify).unwrap_or(false);
+            let on = verify || args.tls.or(file.tls).unwrap_or(false);
+            on.then(|| berth_server::tls::TlsFiles {
+                cert: args.tlscert.clone().or(file.tlscert.clone()).unwrap_or_else(|| cert_dir().join("cert.pem")),
+                key: args.tlskey.clone().or(file.tlskey.clone()).unwrap_or_else(|| cert_dir().join("key.pem")),
+                client_ca: verify.then(|| args.tlscacert.clone().or(file.tlscacert.clone()).unwrap_or_else(|| cert_dir().join("ca.pem"))),
+            })
+        },
+        authorization_plugins: [args.authorization_plugins.clone(), file.authorization_plugins.clone()].concat(),
+        plugin_socket_dirs: if args.plugin_socket_dirs.is_empty() {
+            file.plugin_socket_dirs.clone()
+        } else {
+            args.plugin_socket_dirs.clone()
+        },
+        plugin_spec_dirs: if args.plugin_spec_dirs.is_empty() {
+            file.plugin_spec_dirs.clone()
+        } else {
+            args.plugin_spec_dirs.clone()
+        },
+        plugin_call_timeout: duration_of("plugin-call-timeout", &args.plugin_call_timeout, &file.plugin_call_timeout)?,
+        plugin_retry_timeout: duration_of("plugin-retry-timeout", &args.plugin_retry_timeout, &file.plugin_retry_timeout)?,
         ignored_keys: file.other.keys().cloned().collect(),
     })
 }
@@ -181,6 +266,28 @@ mod tests {
         assert_eq!(c.log_level, "debug");
         assert_eq!(c.ignored_keys, ["storage-driver"]);
         assert_eq!(c.labels, ["a=b"]);
+    }
+
+    #[test]
+    fn plugin_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("daemon.json");
+        std::fs::write(
+            &p,
+            r#"{"authorization-plugins":["b"],"plugin-spec-dirs":["/s"],"plugin-call-timeout":"500ms","plugin-retry-timeout":3}"#,
+        )
+        .unwrap();
+        let c = resolve(&args(&[
+            "berthd", "--config-file", p.to_str().unwrap(), "--authorization-plugin", "a", "--plugin-socket-dir", "/r",
+        ]))
+        .unwrap();
+        assert_eq!(c.authorization_plugins, ["a", "b"]);
+        assert_eq!((c.plugin_socket_dirs, c.plugin_spec_dirs), (vec![PathBuf::from("/r")], vec![PathBuf::from("/s")]));
+        assert_eq!(c.plugin_call_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(c.plugin_retry_timeout, Some(Duration::from_secs(3)));
+        assert!(c.ignored_keys.is_empty());
+        assert!(duration("x", "2m").is_ok_and(|d| d.as_secs() == 120));
+        assert!(duration("x", "-1").is_err() && duration("x", "3d").is_err());
     }
 
     #[test]

@@ -65,6 +65,37 @@ pub struct Args {
     /// Upstream resolver of the embedded DNS (`ip` or `ip:port`, repeatable; default: the host's).
     #[arg(long = "dns-upstream")]
     pub dns_upstream: Vec<String>,
+    /// Serve TCP listeners over TLS.
+    #[arg(long = "tls", num_args = 0..=1, default_missing_value = "true")]
+    pub tls: Option<bool>,
+    /// TLS and require client certificates signed by --tlscacert.
+    #[arg(long = "tlsverify", num_args = 0..=1, default_missing_value = "true")]
+    pub tlsverify: Option<bool>,
+    /// CA that client certificates must chain to.
+    #[arg(long = "tlscacert")]
+    pub tlscacert: Option<PathBuf>,
+    /// Server certificate (PEM).
+    #[arg(long = "tlscert")]
+    pub tlscert: Option<PathBuf>,
+    /// Server key (PEM).
+    #[arg(long = "tlskey")]
+    pub tlskey: Option<PathBuf>,
+    /// Authorization plugin, asked about every API request (repeatable; in order).
+    #[arg(long = "authorization-plugin")]
+    pub authorization_plugins: Vec<String>,
+    /// Directory of plugin sockets (repeatable; replaces /run/berth/plugins and /run/docker/plugins).
+    #[arg(long = "plugin-socket-dir")]
+    pub plugin_socket_dirs: Vec<PathBuf>,
+    /// Directory of plugin .spec/.json files (repeatable; replaces /etc/berth/plugins,
+    /// /usr/lib/berth/plugins, /etc/docker/plugins and /usr/lib/docker/plugins).
+    #[arg(long = "plugin-spec-dir")]
+    pub plugin_spec_dirs: Vec<PathBuf>,
+    /// Limit of one plugin call (`60s`, `500ms`, or seconds; default 60s).
+    #[arg(long = "plugin-call-timeout")]
+    pub plugin_call_timeout: Option<String>,
+    /// How long unreachable or not-yet-present plugins are retried (default 30s, Docker's).
+    #[arg(long = "plugin-retry-timeout")]
+    pub plugin_retry_timeout: Option<String>,
     /// dockerd flags that were accepted and ignored (filled by [`parse_args`]).
     #[arg(skip)]
     pub ignored: Vec<String>,

@@ -88,10 +88,15 @@ fn bind_unix(path: &PathBuf, group: Option<&str>) -> Result<tokio::net::UnixList
     Ok(l)
 }
 
-fn bind_tcp(hostport: &str) -> Result<tokio::net::TcpListener> {
+fn bind_tcp(hostport: &str, tls: bool) -> Result<tokio::net::TcpListener> {
     let addrs: Vec<SocketAddr> =
         hostport.to_socket_addrs().with_context(|| format!("resolve {hostport}"))?.collect();
     let addr = addrs.first().copied().with_context(|| format!("no address for {hostport}"))?;
+    if tls {
+        let std = std::net::TcpListener::bind(addr).with_context(|| format!("listen on {addr}"))?;
+        std.set_nonblocking(true)?;
+        return Ok(tokio::net::TcpListener::from_std(std)?);
+    }
     if !is_loopback(addr.ip()) {
         bail!(
             "refusing to listen on tcp://{hostport} without TLS: plain TCP is only allowed on loopback addresses"
@@ -109,17 +114,28 @@ fn is_loopback(ip: IpAddr) -> bool {
     ip.is_loopback()
 }
 
-/// Bind every `-H` address.
-pub fn bind_all(hosts: &[String], group: Option<&str>) -> Result<(Vec<Listener>, Cleanup)> {
+/// Bind every `-H` address; TCP listeners use TLS when `tls` is given.
+pub fn bind_all(
+    hosts: &[String],
+    group: Option<&str>,
+    tls: Option<&berth_server::tls::TlsFiles>,
+) -> Result<(Vec<Listener>, Cleanup)> {
     let mut out = Vec::new();
     let mut files = Vec::new();
+    let acceptor = match tls {
+        Some(f) => Some(berth_server::tls::acceptor(f).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     for h in hosts {
         match parse_host(h)? {
             Addr::Unix(p) => {
                 out.push(Listener::Unix(bind_unix(&p, group)?));
                 files.push(p);
             }
-            Addr::Tcp(hp) => out.push(Listener::Tcp(bind_tcp(&hp)?)),
+            Addr::Tcp(hp) => match &acceptor {
+                Some(a) => out.push(Listener::Tls(bind_tcp(&hp, true)?, a.clone())),
+                None => out.push(Listener::Tcp(bind_tcp(&hp, false)?)),
+            },
         }
     }
     Ok((out, Cleanup(files)))
@@ -140,7 +156,7 @@ mod tests {
 
     #[test]
     fn non_loopback_tcp_is_refused() {
-        let err = bind_tcp("0.0.0.0:0").err().unwrap().to_string();
+        let err = bind_tcp("0.0.0.0:0", false).err().unwrap().to_string();
         assert!(err.contains("without TLS"), "{err}");
     }
 }

@@ -1,10 +1,12 @@
 //! berthd: the berth daemon. This file is the composition root: flags and
 //! config file → locked data root → engine → API listeners → signals.
 
+mod authz;
 mod config;
 mod flags;
 mod listen;
 mod lock;
+mod netplugin;
 
 use anyhow::{Context, Result};
 use berth_engine::{Engine, EngineConfig};
@@ -17,7 +19,11 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    let args = flags::parse_args(std::env::args_os().collect())?;
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "network-plugin") {
+        return netplugin::main(argv.into_iter().skip(2).collect());
+    }
+    let args = flags::parse_args(argv)?;
     let cfg = config::resolve(&args)?;
     init_logging(&cfg.log_level);
     for ignored in &args.ignored {
@@ -58,34 +64,47 @@ async fn serve(cfg: &config::DaemonConfig) -> Result<()> {
     engine_cfg.bridge_name = cfg.bridge.clone();
     engine_cfg.default_address_pools = cfg.default_address_pools.clone();
     engine_cfg.dns_upstream = cfg.dns_upstream.clone();
+    engine_cfg.plugin_socket_dirs = cfg.plugin_socket_dirs.clone();
+    engine_cfg.plugin_spec_dirs = cfg.plugin_spec_dirs.clone();
+    engine_cfg.plugin_call_timeout = cfg.plugin_call_timeout;
+    engine_cfg.plugin_retry_timeout = cfg.plugin_retry_timeout;
+    engine_cfg.authorization_plugins = cfg.authorization_plugins.clone();
     let engine = Engine::open(engine_cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     engine.restore_containers().await.map_err(|e| anyhow::anyhow!("restore containers: {e}"))?;
 
-    let (listeners, cleanup) = listen::bind_all(&cfg.hosts, cfg.group.as_deref())?;
+    let (listeners, cleanup) = listen::bind_all(&cfg.hosts, cfg.group.as_deref(), cfg.tls.as_ref())?;
     tracing::info!(hosts = ?cfg.hosts, data_root = %cfg.data_root.display(), "berthd ready");
     engine.events.emit("daemon", "start", &engine.engine_id, Default::default());
 
-    let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let term = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-            _ = term => tracing::info!("SIGTERM: shutting down"),
-        }
-    };
-    let served = berth_server::serve(listeners, engine.clone(), shutdown).await;
+    // Authorization plugins see every request and response, in the order given.
+    let authz: Option<std::sync::Arc<dyn berth_server::authz::AuthzHook>> =
+        (!cfg.authorization_plugins.is_empty()).then(|| {
+            let chain = berth_plugin::authz::Chain::new(engine.plugins.clone(), cfg.authorization_plugins.clone());
+            std::sync::Arc::new(authz::PluginAuthz(chain)) as _
+        });
+    let served = berth_server::serve_with(listeners, engine.clone(), authz, shutdown_signal()).await;
     cleanup.remove();
     // Containers keep running (live restore); only idle network objects go.
     engine.networks.shutdown().await;
     served.context("serve API")?;
     Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        _ = term => tracing::info!("SIGTERM: shutting down"),
+    }
 }
 
 fn init_logging(level: &str) {

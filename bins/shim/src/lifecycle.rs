@@ -22,13 +22,17 @@ impl Shim {
                 format!("container {} is already started", self.cfg.id),
             );
         }
+        let mark = crate::trace::mark(std::path::Path::new(berth_runtime::layout::SHIM_LOG));
         match self.backend.start() {
             Ok(()) => {
                 self.status = Status::Running;
                 self.started_at = Some(berth_core::timefmt::now_rfc3339());
                 ok(())
             }
-            Err(e) => err(ErrorKindWire::Internal, format!("{e:#}")),
+            Err(e) => err(
+                ErrorKindWire::Internal,
+                format!("{:#}", crate::with_detail(e, mark)),
+            ),
         }
     }
 
@@ -92,7 +96,8 @@ impl Shim {
             };
             Ok(res)
         };
-        let r = run();
+        let mark = crate::trace::mark(std::path::Path::new(berth_runtime::layout::SHIM_LOG));
+        let r = run().map_err(|e| crate::with_detail(e, mark));
         let _ = std::fs::remove_file(&spec_file);
         let _ = std::fs::remove_file(&sock);
         crate::trim_heap();

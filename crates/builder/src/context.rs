@@ -123,7 +123,7 @@ pub fn decompress_into(mut r: impl Read, w: &mut dyn Write) -> std::io::Result<(
     let chained: Box<dyn Read + '_> = Box::new(std::io::Cursor::new(head.to_vec()).chain(r));
     if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
         let mut br = std::io::BufReader::new(chained);
-        return lzma_rs::xz_decompress(&mut br, w).map_err(|e| std::io::Error::other(format!("xz: {e:?}")));
+        return lzma_rs::xz_decompress(&mut br, &mut &mut *w).map_err(|e| std::io::Error::other(format!("xz: {e:?}")));
     }
     let mut d = decompressor(head, chained)?;
     std::io::copy(&mut d, w)?;

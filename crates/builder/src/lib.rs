@@ -12,7 +12,23 @@
 //!
 //! It knows nothing of containers or HTTP.
 
+pub mod args;
+pub mod build;
+pub mod cache;
+pub mod context;
 pub mod dockerfile;
 pub mod error;
+pub mod fetch;
+pub mod fsops;
+pub mod history;
+pub mod ignore;
+pub mod output;
+pub mod runner;
+pub mod tree;
+
+pub use build::{BuildOptions, Builder, Prepared};
+pub use context::{Context, Loaded};
+pub use output::Output;
+pub use runner::{HostSettings, RunMount, RunSpec, StepRunner};
 
 pub use error::{BuildError, Result};

@@ -165,3 +165,67 @@ mod tests {
         assert_eq!(resolve(&t, "a/missing", true), None);
     }
 }
+
+/// Files held in memory (here-documents, downloads) as a [`Tree`].
+#[derive(Debug, Clone, Default)]
+pub struct MemTree {
+    files: std::collections::BTreeMap<String, (Meta, bytes::Bytes)>,
+}
+
+impl MemTree {
+    /// Add a file at the root.
+    pub fn add(&mut self, name: &str, data: bytes::Bytes, mode: u32, mtime: i64) {
+        let meta = Meta { kind: Kind::File, mode, uid: 0, gid: 0, size: data.len() as u64, mtime, link: String::new() };
+        self.files.insert(name.to_string(), (meta, data));
+    }
+}
+
+impl Tree for MemTree {
+    fn lstat(&self, rel: &str) -> Option<Meta> {
+        if rel.is_empty() {
+            return Some(Meta { kind: Kind::Dir, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, link: String::new() });
+        }
+        self.files.get(rel).map(|(m, _)| m.clone())
+    }
+
+    fn children(&self, rel: &str) -> Vec<String> {
+        if rel.is_empty() { self.files.keys().cloned().collect() } else { Vec::new() }
+    }
+
+    fn open(&self, rel: &str) -> std::io::Result<Box<dyn Read + '_>> {
+        let (_, d) = self.files.get(rel).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
+        Ok(Box::new(std::io::Cursor::new(d.clone())))
+    }
+}
+
+/// A tree with `--exclude` patterns applied (matched against paths relative
+/// to `base`, the source being copied, and against the full path).
+pub struct Excluding {
+    /// The tree.
+    pub inner: std::sync::Arc<dyn Tree>,
+    /// Patterns.
+    pub ignore: crate::ignore::Ignore,
+    /// The copied source's path in the tree.
+    pub base: String,
+}
+
+impl Excluding {
+    fn hidden(&self, rel: &str) -> bool {
+        let sub = rel.strip_prefix(&self.base).map(|s| s.trim_start_matches('/')).unwrap_or(rel);
+        (!sub.is_empty() && self.ignore.excluded(sub)) || self.ignore.excluded(rel)
+    }
+}
+
+impl Tree for Excluding {
+    fn lstat(&self, rel: &str) -> Option<Meta> {
+        if rel != self.base && self.hidden(rel) { None } else { self.inner.lstat(rel) }
+    }
+
+    fn children(&self, rel: &str) -> Vec<String> {
+        self.inner.children(rel).into_iter().filter(|c| !self.hidden(&join(rel, c))).collect()
+    }
+
+    fn open(&self, rel: &str) -> std::io::Result<Box<dyn Read + '_>> {
+        self.inner.open(rel)
+    }
+}

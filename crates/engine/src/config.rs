@@ -1,6 +1,7 @@
 //! Engine settings, filled by berthd from flags and the config file.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// What the engine needs to know about its environment.
 #[derive(Debug, Clone)]
@@ -32,6 +33,17 @@ pub struct EngineConfig {
     pub default_address_pools: Vec<String>,
     /// Upstream resolvers of the embedded DNS (`ip` or `ip:port`); empty: the host's resolv.conf.
     pub dns_upstream: Vec<String>,
+    /// Where plugin sockets are looked for; empty: `/run/berth/plugins`, `/run/docker/plugins`.
+    pub plugin_socket_dirs: Vec<PathBuf>,
+    /// Where plugin `.spec`/`.json` files are looked for; empty: berth's and Docker's
+    /// `/etc/…/plugins`, `/usr/lib/…/plugins`.
+    pub plugin_spec_dirs: Vec<PathBuf>,
+    /// Limit of one plugin call; `None`: 60 s.
+    pub plugin_call_timeout: Option<Duration>,
+    /// How long connection failures and plugins not present yet are retried; `None`: 30 s (Docker's).
+    pub plugin_retry_timeout: Option<Duration>,
+    /// Authorization plugins, in order (`--authorization-plugin`; `info` lists them).
+    pub authorization_plugins: Vec<String>,
 }
 
 impl EngineConfig {
@@ -50,6 +62,32 @@ impl EngineConfig {
             bridge_subnet: None,
             default_address_pools: Vec::new(),
             dns_upstream: Vec::new(),
+            plugin_socket_dirs: Vec::new(),
+            plugin_spec_dirs: Vec::new(),
+            plugin_call_timeout: None,
+            plugin_retry_timeout: None,
+            authorization_plugins: Vec::new(),
         }
+    }
+}
+
+impl EngineConfig {
+    /// The plugin registry's directories and time limits.
+    pub fn plugin_registry(&self) -> berth_plugin::Registry {
+        let mut dirs = berth_plugin::Dirs::default();
+        if !self.plugin_socket_dirs.is_empty() {
+            dirs.sockets = self.plugin_socket_dirs.clone();
+        }
+        if !self.plugin_spec_dirs.is_empty() {
+            dirs.specs = self.plugin_spec_dirs.clone();
+        }
+        let mut settings = berth_plugin::Settings::default();
+        if let Some(t) = self.plugin_call_timeout {
+            settings.call_timeout = t;
+        }
+        if let Some(t) = self.plugin_retry_timeout {
+            settings.retry_budget = t;
+        }
+        berth_plugin::Registry::new(dirs, settings)
     }
 }

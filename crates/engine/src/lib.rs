@@ -4,6 +4,7 @@
 //!
 //! It knows nothing of HTTP.
 
+pub mod build;
 pub mod config;
 pub mod container;
 pub mod host;
@@ -47,6 +48,8 @@ pub struct Engine {
     pub volumes: Arc<berth_volume::VolumeService>,
     /// Networks, endpoints and sandboxes (tables `network.*`, `<exec-root>/netns`).
     pub networks: Arc<berth_network::Controller>,
+    /// Legacy plugins (network, IPAM, volume, authorization), found lazily by name.
+    pub plugins: Arc<berth_plugin::Registry>,
 }
 
 impl Engine {
@@ -65,6 +68,10 @@ impl Engine {
         let images = images::open(&config, store.clone(), events.clone())?;
         let volumes = volumes::open(&config, store.clone(), events.clone())?;
         let networks = networks::open(&config, store.clone())?;
+        // Driver names the subsystems do not know are looked up as plugins.
+        let plugins = Arc::new(config.plugin_registry());
+        volumes.set_plugins(plugins.clone());
+        networks.set_plugins(plugins.clone());
         let shims = berth_runtime::client::ShimRunner::new(container::runtime::shim_binary(), &config.exec_root);
         let engine = Arc::new_cyclic(|me| Engine {
             me: me.clone(),
@@ -77,6 +84,7 @@ impl Engine {
             containers: container::Containers::default(),
             volumes,
             networks,
+            plugins,
             engine_id,
             started: std::time::Instant::now(),
         });

@@ -77,12 +77,7 @@ impl SystemBackend for Engine {
             driver: "overlay2".to_string(),
             driver_status: vec![["Backing Filesystem".into(), "extfs".into()]],
             docker_root_dir: self.config.data_root.display().to_string(),
-            plugins: PluginsInfo {
-                volume: vec!["local".into()],
-                network: vec!["bridge".into(), "host".into(), "null".into()],
-                authorization: None,
-                log: vec!["json-file".into(), "local".into()],
-            },
+            plugins: self.plugins_info().await,
             memory_limit: true,
             swap_limit: true,
             cpu_cfs_period: true,
@@ -175,6 +170,30 @@ impl SystemBackend for Engine {
             out.volumes = self.volume_usage().await?;
         }
         Ok(out)
+    }
+}
+
+impl Engine {
+    /// `Plugins` of `docker info`: built-in drivers, the plugins activated so
+    /// far (a plugin is activated on first use, as in Docker), the drivers of
+    /// existing networks, and the configured authorization plugins.
+    async fn plugins_info(&self) -> PluginsInfo {
+        let mut network = self.networks.driver_names();
+        if let Ok(nets) = self.networks.networks().await {
+            network.extend(nets.into_iter().map(|n| n.network.driver));
+        }
+        network.sort();
+        network.dedup();
+        let mut volume = self.volumes.driver_names();
+        volume.sort();
+        volume.dedup();
+        let authz = &self.config.authorization_plugins;
+        PluginsInfo {
+            volume,
+            network,
+            authorization: (!authz.is_empty()).then(|| authz.clone()),
+            log: vec!["json-file".into(), "local".into()],
+        }
     }
 }
 

@@ -22,10 +22,32 @@ pub struct RemoteInfo {
 }
 
 impl ImageService {
-    /// Resolve `name` in its registry without pulling.
+    /// Resolve `name` in its registry without pulling. Docker Hub names ask the
+    /// configured mirrors first, as a pull does (and as Docker does).
     pub async fn distribution(&self, name: &str, creds: Option<Credentials>) -> Result<RemoteInfo> {
         let r = Reference::parse(name)?.with_default_tag();
-        let ep = self.registry.origin(&r.domain);
+        let mut last = None;
+        for ep in self.registry.pull_endpoints(&r) {
+            if !ep.mirror {
+                return self.distribution_from(ep, &r, creds).await;
+            }
+            match self.distribution_from(ep, &r, None).await {
+                Ok(info) => return Ok(info),
+                Err(e) => {
+                    tracing::info!(image = %r, "mirror failed, trying the next endpoint: {e}");
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| ImageError::Registry("no registry endpoint".into())))
+    }
+
+    async fn distribution_from(
+        &self,
+        ep: crate::registry::Endpoint,
+        r: &Reference,
+        creds: Option<Credentials>,
+    ) -> Result<RemoteInfo> {
         let sess = self.registry.session(ep, &r.path, creds, false);
         let (raw, mt) = sess
             .manifest(&r.object(), &format!("manifest for {}", r.familiar()))

@@ -19,7 +19,6 @@ use berth_network::conformance;
 use berth_network::driver::NetworkDriver;
 use berth_network::driver::remote::RemoteDriver;
 use berth_network::driver::remote::serve::PluginService;
-use berth_network::ipam::IpamDriver;
 use berth_network::ipam::default::DefaultIpam;
 use berth_network::ipam::remote::RemoteIpam;
 use berth_network::model::{EndpointRequest, NetworkCreate};
@@ -38,11 +37,18 @@ fn fake_plugin(netns: &Path, sock: &Path, extra: &[&str]) -> Child {
     let name = sock.file_stem().unwrap().to_string_lossy().to_string();
     let ready = sock.with_extension("ready");
     let _ = std::fs::remove_file(&ready);
-    let child = Command::new("nsenter")
+    let mut child = Command::new("nsenter")
         .arg(format!("--net={}", netns.display()))
         .arg("python3")
         .arg(script())
-        .args(["--name", &name, "--kind", "net", "--pool-base", "10.243.0.0/16"])
+        .args([
+            "--name",
+            &name,
+            "--kind",
+            "net",
+            "--pool-base",
+            "10.243.0.0/16",
+        ])
         .arg("--sock")
         .arg(sock)
         .arg("--ready")
@@ -57,6 +63,8 @@ fn fake_plugin(netns: &Path, sock: &Path, extra: &[&str]) -> Child {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("fake plugin did not start");
 }
 
@@ -104,7 +112,9 @@ async fn remote_adapters_pass_the_conformance_suites() {
     );
     let svc = PluginService::new(
         bridge.clone(),
-        Arc::new(DefaultIpam::new(berth_network::config::docker_default_pools())),
+        Arc::new(DefaultIpam::new(
+            berth_network::config::docker_default_pools(),
+        )),
         Some(host_nl.clone()),
     );
     let listener = tokio::net::UnixListener::bind(run.join("served.sock")).unwrap();
@@ -138,7 +148,11 @@ async fn controller_looks_plugins_up_lazily() {
         ..Default::default()
     };
     // Absent: a clear NotFound once the lookup budget is spent.
-    let err = env.ctl().create_network(create("pn", "tnet")).await.unwrap_err();
+    let err = env
+        .ctl()
+        .create_network(create("pn", "tnet"))
+        .await
+        .unwrap_err();
     assert_eq!(
         (err.kind(), err.to_string().as_str()),
         (ErrorKind::NotFound, "plugin \"tnet\" not found")
@@ -151,32 +165,61 @@ async fn controller_looks_plugins_up_lazily() {
         &run.join("tnet.sock"),
         &["--dst-prefix", "plg", "--log", &log_s],
     ));
-    let (net, _) = env.ctl().create_network(create("pn", "tnet")).await.unwrap();
+    let (net, _) = env
+        .ctl()
+        .create_network(create("pn", "tnet"))
+        .await
+        .unwrap();
     let pool = net.network.pools[0].clone();
     assert!(pool.subnet.to_string().starts_with("10.243."), "{pool:?}");
     assert_eq!(pool.address_space, "testlocal");
     assert!(env.ctl().driver_names().contains(&"tnet".to_string()));
 
-    let sb = env.container("c1", &[("pn", EndpointRequest::default())], &[]).await;
+    let sb = env
+        .container("c1", &[("pn", EndpointRequest::default())], &[])
+        .await;
     let ep = &sb.endpoints[0].endpoint;
-    assert_eq!(ep.ifname, "plg0", "the plugin's DstPrefix names the interface");
+    assert_eq!(
+        ep.ifname, "plg0",
+        "the plugin's DstPrefix names the interface"
+    );
     let ip = ep.iface.address.unwrap();
     assert!(pool.subnet.contains(&ip.addr()));
-    let mac = ep.iface.mac.map(|m| berth_network::nl::format_mac(&m)).unwrap();
+    let mac = ep
+        .iface
+        .mac
+        .map(|m| berth_network::nl::format_mac(&m))
+        .unwrap();
     assert!(mac.starts_with("02:7e:57:"), "the plugin's MAC: {mac}");
     let links = env.ok(&sb.key, "ip -o addr show plg0; ip route");
     assert!(links.contains(&ip.to_string()), "{links}");
-    assert!(links.contains(&format!("default via {}", pool.gateway.unwrap().addr())), "{links}");
-    assert!(links.contains("192.0.2.0/24 dev plg0"), "static route: {links}");
+    assert!(
+        links.contains(&format!("default via {}", pool.gateway.unwrap().addr())),
+        "{links}"
+    );
+    assert!(
+        links.contains("192.0.2.0/24 dev plg0"),
+        "static route: {links}"
+    );
 
     env.ctl().delete_sandbox(&sb.container_id).await.unwrap();
     env.ctl().remove_network("pn").await.unwrap();
     let calls: Vec<String> = std::fs::read_to_string(&log)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["method"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["method"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    let pos = |m: &str| calls.iter().position(|c| c == m).unwrap_or_else(|| panic!("{m} not called: {calls:?}"));
+    let pos = |m: &str| {
+        calls
+            .iter()
+            .position(|c| c == m)
+            .unwrap_or_else(|| panic!("{m} not called: {calls:?}"))
+    };
     assert!(pos("Plugin.Activate") < pos("NetworkDriver.GetCapabilities"));
     assert!(pos("IpamDriver.RequestPool") < pos("NetworkDriver.CreateNetwork"));
     assert!(pos("NetworkDriver.CreateEndpoint") < pos("NetworkDriver.Join"));
@@ -185,7 +228,11 @@ async fn controller_looks_plugins_up_lazily() {
     assert_eq!(calls.iter().filter(|c| *c == "Plugin.Activate").count(), 1);
 
     // The plugin dies: joins fail with an error naming it; other networks still work.
-    let (net, _) = env.ctl().create_network(create("pn2", "tnet")).await.unwrap();
+    let (net, _) = env
+        .ctl()
+        .create_network(create("pn2", "tnet"))
+        .await
+        .unwrap();
     for c in &mut env.children {
         let _ = c.kill();
         let _ = c.wait();
@@ -200,10 +247,17 @@ async fn controller_looks_plugins_up_lazily() {
         })
         .await
         .unwrap();
-    let err = env.ctl().join(&id, &net.network.id, EndpointRequest::default()).await.unwrap_err();
+    let err = env
+        .ctl()
+        .join(&id, &net.network.id, EndpointRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
     assert!(err.to_string().contains("plugin \"tnet\""), "{err}");
-    env.ctl().join(&id, "bridge", EndpointRequest::default()).await.unwrap();
+    env.ctl()
+        .join(&id, "bridge", EndpointRequest::default())
+        .await
+        .unwrap();
     env.ctl().delete_sandbox(&id).await.unwrap();
     env.ctl().settle().await;
 }

@@ -99,14 +99,12 @@ impl Client {
     /// A client for plugin `name` at `addr`; TLS files are read here.
     pub fn new(name: &str, addr: Addr, settings: Settings) -> Result<Client> {
         let tls = match &addr {
-            Addr::Tcp { tls: Some(t), .. } => {
-                Some(
-                    crate::tls::client_config(t).map_err(|reason| PluginError::Activation {
-                        name: name.to_string(),
-                        reason,
-                    })?,
-                )
-            }
+            Addr::Tcp { tls: Some(t), .. } => Some(crate::tls::client_config(t).map_err(
+                |reason| PluginError::Activation {
+                    name: name.to_string(),
+                    reason,
+                },
+            )?),
             _ => None,
         };
         if let Addr::Unix(p) = &addr
@@ -207,7 +205,10 @@ impl Client {
             }
             _ => io,
         };
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        // Title-case header names, as Go's client writes them (some plugins care).
+        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+            .title_case_headers(true)
+            .handshake(TokioIo::new(io))
             .await
             .map_err(|e| self.protocol(method, e))?;
         let _conn = AbortOnDrop(tokio::spawn(conn).abort_handle());

@@ -318,7 +318,10 @@ mod tests {
         );
         // A socket beats every spec file; a regular file named .sock does not count.
         std::fs::write(d.sockets[0].join("x.sock"), "").unwrap();
-        assert!(matches!(find(&d, "x").unwrap().unwrap().addr, Addr::Tcp { .. }));
+        assert!(matches!(
+            find(&d, "x").unwrap().unwrap().addr,
+            Addr::Tcp { .. }
+        ));
         std::fs::remove_file(d.sockets[0].join("x.sock")).unwrap();
         let _l = std::os::unix::net::UnixListener::bind(d.sockets[0].join("x.sock")).unwrap();
         assert_eq!(
@@ -339,7 +342,11 @@ mod tests {
             Addr::Unix("/run/p.sock".into())
         );
         assert!(parse_url("unix://rel.sock", None).is_err());
-        assert!(parse_url("npipe:////./pipe/x", None).unwrap_err().contains("Windows"));
+        assert!(
+            parse_url("npipe:////./pipe/x", None)
+                .unwrap_err()
+                .contains("Windows")
+        );
         match parse_url("https://h:1", None).unwrap() {
             Addr::Tcp { tls: Some(t), .. } => assert!(t.insecure_skip_verify),
             a => panic!("{a:?}"),

@@ -133,9 +133,9 @@ impl Classify for PluginError {
             PluginError::Connect { .. }
             | PluginError::Timeout { .. }
             | PluginError::Activation { .. } => ErrorKind::Unavailable,
-            PluginError::Spec { .. } | PluginError::Protocol { .. } | PluginError::Remote { .. } => {
-                ErrorKind::Internal
-            }
+            PluginError::Spec { .. }
+            | PluginError::Protocol { .. }
+            | PluginError::Remote { .. } => ErrorKind::Internal,
         }
     }
 }

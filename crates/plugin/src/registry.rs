@@ -132,13 +132,14 @@ impl Registry {
         }
         let spec = self.locate(name, wait).await?;
         let client = Client::new(name, spec.addr.clone(), self.settings)?;
-        let manifest: Manifest = client
-            .call::<(), Manifest>(ACTIVATE, None)
-            .await
-            .map_err(|e| PluginError::Activation {
-                name: name.to_string(),
-                reason: e.call_detail(),
-            })?;
+        let manifest: Manifest =
+            client
+                .call::<(), Manifest>(ACTIVATE, None)
+                .await
+                .map_err(|e| PluginError::Activation {
+                    name: name.to_string(),
+                    reason: e.call_detail(),
+                })?;
         tracing::info!(
             plugin = name,
             addr = %spec.addr,

@@ -60,7 +60,10 @@ async fn handle(
 ) -> Result<http::Response<Full<Bytes>>, Infallible> {
     let method = req.uri().path().trim_start_matches('/').to_string();
     if req.method() != http::Method::POST {
-        return Ok(answer(405, &serde_json::json!({"Err": "method not allowed"})));
+        return Ok(answer(
+            405,
+            &serde_json::json!({"Err": "method not allowed"}),
+        ));
     }
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),

@@ -58,7 +58,8 @@ pub fn server_name(host_port: &str) -> Result<ServerName<'static>, String> {
         .map_or(host_port, |(h, _)| h)
         .trim_start_matches('[')
         .trim_end_matches(']');
-    ServerName::try_from(host.to_string()).map_err(|e| format!("invalid TLS server name {host}: {e}"))
+    ServerName::try_from(host.to_string())
+        .map_err(|e| format!("invalid TLS server name {host}: {e}"))
 }
 
 /// `InsecureSkipVerify`: any certificate is accepted, signatures are still checked.

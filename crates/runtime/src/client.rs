@@ -99,12 +99,8 @@ impl ShimRunner {
         match resp {
             Some(Response::Ok(_)) => Ok(self.handle(&opts.id)),
             Some(Response::Err(e)) => {
-                // The runtime's own diagnostics explain more than its top-level message.
-                let detail = std::fs::read_to_string(dir.join("shim.log")).unwrap_or_default();
-                let detail: Vec<&str> = detail.lines().filter(|l| l.contains("ERROR") || l.contains("error")).collect();
-                if !detail.is_empty() {
-                    tracing::debug!(id = %opts.id, "shim log: {}", detail.join(" | "));
-                }
+                // The message already carries the runtime's own ERROR events (the
+                // shim appends them), so the daemon logs and returns it as is.
                 let _ = std::fs::remove_dir_all(&dir);
                 Err(RuntimeError::Shim(e.message))
             }

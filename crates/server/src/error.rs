@@ -21,6 +21,11 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
     }
 }
 
+/// Marks a response made from an [`ApiError`] (the authorization hook is told
+/// that the handler failed, as Docker's is).
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerFailed;
+
 /// A handler error: a classified error rendered as `{"message": ...}`.
 #[derive(Debug)]
 pub struct ApiError(pub Error);
@@ -36,14 +41,18 @@ impl IntoResponse for ApiError {
         let status = status_for(self.0.kind());
         if status == StatusCode::NOT_MODIFIED {
             // 304 must not carry a body.
-            return status.into_response();
+            let mut r = status.into_response();
+            r.extensions_mut().insert(HandlerFailed);
+            return r;
         }
         if status.is_server_error() {
             tracing::warn!(kind = ?self.0.kind(), "request failed: {}", self.0.message());
         } else {
             tracing::debug!(kind = ?self.0.kind(), "request refused: {}", self.0.message());
         }
-        (status, Json(ErrorResponse { message: self.0.message().to_string() })).into_response()
+        let mut r = (status, Json(ErrorResponse { message: self.0.message().to_string() })).into_response();
+        r.extensions_mut().insert(HandlerFailed);
+        r
     }
 }
 

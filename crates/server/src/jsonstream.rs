@@ -27,15 +27,34 @@ pub async fn respond<S>(stream: S) -> Response
 where
     S: Stream<Item = Result<JsonMessage>> + Send + Unpin + 'static,
 {
+    respond_with(stream, true).await
+}
+
+/// Like [`respond`], but even an error before the first message is an
+/// `errorDetail` message of a 200 stream, as moby's `POST /images/load`
+/// answers (docker-py raises `ImageLoadError` only for an in-stream error).
+pub async fn respond_in_stream<S>(stream: S) -> Response
+where
+    S: Stream<Item = Result<JsonMessage>> + Send + Unpin + 'static,
+{
+    respond_with(stream, false).await
+}
+
+async fn respond_with<S>(stream: S, early_http_error: bool) -> Response
+where
+    S: Stream<Item = Result<JsonMessage>> + Send + Unpin + 'static,
+{
     let mut stream = stream;
     let first = match stream.next().await {
-        Some(Err(e)) => return ApiError(e).into_response(),
+        Some(Err(e)) if early_http_error => return ApiError(e).into_response(),
+        Some(Err(e)) => Some(JsonMessage::error(e.message())),
         Some(Ok(m)) => Some(m),
         None => None,
     };
+    let failed = first.as_ref().is_some_and(|m| m.error_detail.is_some());
     let head = futures::stream::iter(first.map(|m| Ok::<_, std::convert::Infallible>(line(&m))));
     // Stop after the first error: it is the last word.
-    let rest = stream.scan(false, |failed, item| {
+    let rest = stream.scan(failed, |failed, item| {
         if *failed {
             return futures::future::ready(None);
         }

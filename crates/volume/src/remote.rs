@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_core::{Classify, ErrorKind};
-use berth_plugin::dto::volume as dto;
 use berth_plugin::dto::Empty;
+use berth_plugin::dto::volume as dto;
 use berth_plugin::{Plugin, PluginError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -32,9 +32,15 @@ pub struct RemoteVolumeDriver {
 /// Does a plugin's error text say the volume is missing?
 fn says_missing(msg: &str) -> bool {
     let m = msg.to_ascii_lowercase();
-    ["no such volume", "not found", "does not exist", "doesn't exist", "not exist"]
-        .iter()
-        .any(|p| m.contains(p))
+    [
+        "no such volume",
+        "not found",
+        "does not exist",
+        "doesn't exist",
+        "not exist",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
 }
 
 /// A plugin error as the volume subsystem reports it.
@@ -162,7 +168,10 @@ impl VolumeDriver for RemoteVolumeDriver {
             op: "get",
             name: name.to_string(),
         };
-        match self.call::<_, dto::GetResponse>("Get", &Self::named(name), false).await {
+        match self
+            .call::<_, dto::GetResponse>("Get", &Self::named(name), false)
+            .await
+        {
             Ok(dto::GetResponse { volume: Some(v) }) => Ok(volume(v)),
             Ok(_) => Err(no_such()),
             // Docker: whatever the plugin itself says to Get means "no such volume".
@@ -184,7 +193,11 @@ impl VolumeDriver for RemoteVolumeDriver {
             .caps
             .get_or_try_init(|| async {
                 match self
-                    .call::<_, dto::CapabilitiesResponse>("Capabilities", &serde_json::json!({}), false)
+                    .call::<_, dto::CapabilitiesResponse>(
+                        "Capabilities",
+                        &serde_json::json!({}),
+                        false,
+                    )
                     .await
                 {
                     Ok(r) => Ok(Capabilities {
@@ -206,7 +219,11 @@ impl VolumeDriver for RemoteVolumeDriver {
 mod tests {
     #[test]
     fn missing_volume_wording() {
-        for m in ["no such volume", "Volume x not found", "volume does not exist"] {
+        for m in [
+            "no such volume",
+            "Volume x not found",
+            "volume does not exist",
+        ] {
             assert!(super::says_missing(m), "{m}");
         }
         assert!(!super::says_missing("permission denied"));

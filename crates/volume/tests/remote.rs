@@ -18,7 +18,7 @@ use berth_core::{Classify, ErrorKind};
 use berth_plugin::dto::iface;
 use berth_plugin::{Dirs, Registry, Settings};
 use berth_volume::remote::RemoteVolumeDriver;
-use berth_volume::{MountKind, MountRequest, VolumeService};
+use berth_volume::{MountKind, MountRequest, Origin, VolumeService};
 
 struct Plugin(Child);
 
@@ -37,7 +37,7 @@ fn start(sock: &Path, root: &Path, log: &Path) -> Plugin {
     let ready = sock.with_extension("ready");
     let _ = std::fs::remove_file(&ready);
     let name = sock.file_stem().unwrap().to_string_lossy().to_string();
-    let child = Command::new("python3")
+    let mut child = Command::new("python3")
         .arg(script())
         .args(["--name", &name, "--kind", "volume"])
         .arg("--sock")
@@ -57,6 +57,8 @@ fn start(sock: &Path, root: &Path, log: &Path) -> Plugin {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("fake plugin did not start");
 }
 
@@ -77,7 +79,11 @@ fn registry(run: &Path) -> Arc<Registry> {
 async fn remote_driver_passes_the_conformance_suite() {
     let t = tempfile::tempdir().unwrap();
     let run = t.path().join("run");
-    let _p = start(&run.join("fakevol.sock"), &t.path().join("data"), &t.path().join("log"));
+    let _p = start(
+        &run.join("fakevol.sock"),
+        &t.path().join("data"),
+        &t.path().join("log"),
+    );
     let reg = registry(&run);
     let d = RemoteVolumeDriver::new(reg.get("fakevol", iface::VOLUME).await.unwrap());
     berth_volume::conformance::run(&d).await;
@@ -100,13 +106,17 @@ async fn service_uses_plugins_found_lazily() {
     let run = t.path().join("run");
     let log = t.path().join("log");
     let store = Arc::new(Store::open(&t.path().join("meta.db")).unwrap());
-    let s = VolumeService::open(t.path().join("volumes"), store, Arc::new(EventBus::new())).unwrap();
+    let s =
+        VolumeService::open(t.path().join("volumes"), store, Arc::new(EventBus::new())).unwrap();
     s.set_plugins(registry(&run));
 
     let e = s.create("v1", "tvol", None, None).await.unwrap_err();
     assert_eq!(
         (e.kind(), e.to_string().as_str()),
-        (ErrorKind::NotFound, "create v1: error looking up volume plugin tvol: plugin \"tvol\" not found")
+        (
+            ErrorKind::NotFound,
+            "create v1: error looking up volume plugin tvol: plugin \"tvol\" not found"
+        )
     );
     let p = start(&run.join("tvol.sock"), &t.path().join("data"), &log);
     let opts = std::collections::BTreeMap::from([("size".to_string(), "1g".to_string())]);
@@ -123,25 +133,30 @@ async fn service_uses_plugins_found_lazily() {
     )
     .unwrap();
     let _: berth_plugin::dto::Empty = c
-        .call("VolumeDriver.Create", Some(&serde_json::json!({"Name": "outside", "Opts": null})))
+        .call(
+            "VolumeDriver.Create",
+            Some(&serde_json::json!({"Name": "outside", "Opts": null})),
+        )
         .await
         .unwrap();
     let (vols, warnings) = s.list(&Filters::default()).await.unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
-    let names: Vec<(&str, &str)> = vols.iter().map(|v| (v.name.as_str(), v.driver.as_str())).collect();
-    assert!(names.contains(&("v1", "tvol")) && names.contains(&("outside", "tvol")), "{names:?}");
+    let names: Vec<(&str, &str)> = vols
+        .iter()
+        .map(|v| (v.name.as_str(), v.driver.as_str()))
+        .collect();
+    assert!(
+        names.contains(&("v1", "tvol")) && names.contains(&("outside", "tvol")),
+        "{names:?}"
+    );
     assert_eq!(s.inspect("outside").await.unwrap().driver, "tvol");
 
     // A container mounts it: Mount with a 64-hex id, Unmount with the same.
     let cid = berth_core::id::generate();
-    let req = MountRequest {
-        kind: MountKind::Volume,
-        name: "v1".into(),
-        destination: "/data".into(),
-        driver: "tvol".into(),
-        rw: true,
-        ..Default::default()
-    };
+    let mut req = MountRequest::new(MountKind::Volume, Origin::Mount, "/data");
+    req.name = "v1".into();
+    req.driver = "tvol".into();
+    req.rw = true;
     let reqs = s.create_mounts(&cid, vec![req]).await.unwrap();
     let mounts = s.prepare_mounts(&cid, &reqs, None).await.unwrap();
     assert_eq!(mounts[0].host_path, t.path().join("data/v1"));
@@ -149,18 +164,42 @@ async fn service_uses_plugins_found_lazily() {
     assert_eq!(e.kind(), ErrorKind::Conflict, "in use: {e}");
     s.release(&cid, false).await;
     let calls = methods(&log);
-    let mount = calls.iter().find(|(m, _)| m == "VolumeDriver.Mount").unwrap();
-    let unmount = calls.iter().find(|(m, _)| m == "VolumeDriver.Unmount").unwrap();
+    let mount = calls
+        .iter()
+        .find(|(m, _)| m == "VolumeDriver.Mount")
+        .unwrap();
+    let unmount = calls
+        .iter()
+        .find(|(m, _)| m == "VolumeDriver.Unmount")
+        .unwrap();
     let id = mount.1["ID"].as_str().unwrap();
-    assert!(id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert!(
+        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
     assert_eq!(unmount.1["ID"], mount.1["ID"]);
-    let create = calls.iter().find(|(m, b)| m == "VolumeDriver.Create" && b["Name"] == "v1").unwrap();
+    let create = calls
+        .iter()
+        .find(|(m, b)| m == "VolumeDriver.Create" && b["Name"] == "v1")
+        .unwrap();
     assert_eq!(create.1["Opts"]["size"], "1g");
     // Docker's order: Get (absent) before Create.
-    let first_get = calls.iter().position(|(m, _)| m == "VolumeDriver.Get").unwrap();
-    assert!(first_get < calls.iter().position(|(m, _)| m == "VolumeDriver.Create").unwrap());
+    let first_get = calls
+        .iter()
+        .position(|(m, _)| m == "VolumeDriver.Get")
+        .unwrap();
+    assert!(
+        first_get
+            < calls
+                .iter()
+                .position(|(m, _)| m == "VolumeDriver.Create")
+                .unwrap()
+    );
     s.remove("v1", false).await.unwrap();
-    assert_eq!(s.inspect("v1").await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        s.inspect("v1").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
 
     // The plugin dies: calls fail with an error naming it; local volumes still work.
     drop(p);

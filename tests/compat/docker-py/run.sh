@@ -47,7 +47,8 @@ I=tests/integration
 cd "$SRC/docker-6.1.3"
 log "running pytest (log: $WORK/pytest.log)"
 set +e
-BERTH_REPORT=$WORK/report.jsonl BERTH_DESELECT=$HERE/deselect.txt PYTHONPATH=$HERE \
+mkdir -p "$WORK/home"
+HOME=$WORK/home BERTH_REPORT=$WORK/report.jsonl BERTH_DESELECT=$HERE/deselect.txt PYTHONPATH=$HERE \
 DOCKER_TEST_API_VERSION=1.41 \
   timeout "${DOCKER_PY_TIMEOUT:-1500}" "$VENV/bin/python" -m pytest -p berth_report -p no:cacheprovider \
   -q -rN --timeout 90 --color=no $I \

@@ -12,6 +12,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod fixtures;
+pub mod plugins;
 pub mod registry;
 
 use std::io::Read;
@@ -68,7 +69,8 @@ pub struct SubnetLease {
 }
 
 impl SubnetLease {
-    fn acquire() -> SubnetLease {
+    /// Lease a block (also for engines other than berthd that a test starts).
+    pub fn acquire() -> SubnetLease {
         let dir = std::path::Path::new("/tmp/berth-test-subnets");
         std::fs::create_dir_all(dir).expect("lease dir");
         loop {

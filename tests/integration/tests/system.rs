@@ -98,8 +98,8 @@ fn bad_requests_get_docker_errors() {
     let (status, _) = d.raw("GET", "/system/df?type=bogus", None);
     assert_eq!(status, 400);
     let (status, body) = d.raw("GET", "/swarm", None);
-    assert_eq!(status, 501, "{body}");
-    assert!(body.contains("swarm"), "{body}");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("not a swarm manager"), "{body}");
     // The daemon is still healthy after all of that.
     d.docker_ok(&["version"]);
 }
@@ -165,4 +165,51 @@ fn berth_cli_system_commands() {
     let out = d.berth_cmd(&["-H", "unix:///nonexistent.sock", "version"]).output().unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("Cannot connect to the berth daemon"), "{}", stderr(&out));
+}
+
+/// Make a CA, a server certificate for 127.0.0.1 and a client certificate with openssl.
+fn make_certs(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let st = std::process::Command::new("openssl").args(args).current_dir(dir).stderr(std::process::Stdio::null()).status().unwrap();
+        assert!(st.success(), "openssl {args:?}");
+    };
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n").unwrap();
+    std::fs::write(dir.join("cli.cnf"), "extendedKeyUsage=clientAuth\n").unwrap();
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj", "/CN=berth-test-ca"]);
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server-key.pem", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-out", "server-cert.pem", "-days", "2", "-extfile", "ext.cnf"]);
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "client.csr", "-subj", "/CN=client"]);
+    run(&["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-out", "cert.pem", "-days", "2", "-extfile", "cli.cnf"]);
+}
+
+#[test]
+fn tls_tcp_listener_with_client_certificates() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certs(certs.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let c = |f: &str| certs.path().join(f).display().to_string();
+    let host = format!("tcp://127.0.0.1:{port}");
+    let d = Daemon::start_with(&[
+        "-H", &host, "--tlsverify", "--tlscacert", &c("ca.pem"), "--tlscert", &c("server-cert.pem"), "--tlskey", &c("server-key.pem"),
+    ]);
+    let docker = |extra: &[&str]| {
+        std::process::Command::new("docker")
+            .args(extra)
+            .args(["-H", &host, "version", "--format", "{{.Server.APIVersion}}"])
+            .env("DOCKER_CONFIG", &d.docker_config)
+            .env_remove("DOCKER_HOST")
+            .output()
+            .unwrap()
+    };
+    let out = docker(&["--tlsverify", "--tlscacert", &c("ca.pem"), "--tlscert", &c("cert.pem"), "--tlskey", &c("key.pem")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "1.50");
+    // No client certificate: refused by the TLS layer.
+    let out = docker(&["--tls", "--tlscacert", &c("ca.pem")]);
+    assert!(!out.status.success());
+    // Plain HTTP to the TLS port gets nowhere either.
+    let out = docker(&[]);
+    assert!(!out.status.success());
+    // The unix socket still works.
+    d.docker_ok(&["version"]);
 }

@@ -1,6 +1,7 @@
 //! The command tree. Each group module defines its clap args and an async
 //! `run`; this module only lists them.
 
+pub mod build;
 pub mod container;
 pub mod image;
 pub mod network;
@@ -38,6 +39,11 @@ pub enum Command {
     Image(image::ImageCmd),
     #[command(flatten)]
     ImageTop(image::TopCmd),
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
+    /// Manage builds.
+    #[command(subcommand)]
+    Builder(build::BuilderCmd),
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
@@ -57,6 +63,8 @@ pub async fn run(cmd: Command, ctx: &Ctx) -> anyhow::Result<()> {
         Command::ContainerTop(c) => container::run_top(ctx, c, false).await,
         Command::Image(c) => image::run(ctx, c).await,
         Command::ImageTop(c) => image::run_top(ctx, c).await,
+        Command::Build(a) => build::build(ctx, a).await,
+        Command::Builder(c) => build::run(ctx, c).await,
         Command::Volume(c) => volume::run(ctx, c).await,
         Command::Network(c) => network::run(ctx, c).await,
     }

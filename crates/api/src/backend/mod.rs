@@ -5,12 +5,14 @@
 //! status. Doc comments on each method say which states it accepts and which
 //! kinds it returns.
 
+pub mod build;
 pub mod container;
 pub mod image;
 pub mod network;
 pub mod system;
 pub mod volume;
 
+pub use build::BuildBackend;
 pub use container::{ContainerBackend, ExecBackend};
 pub use image::ImageBackend;
 pub use network::NetworkBackend;
@@ -19,11 +21,11 @@ pub use volume::VolumeBackend;
 
 /// Everything the server needs from the engine.
 pub trait Backend:
-    SystemBackend + ImageBackend + VolumeBackend + NetworkBackend + ContainerBackend + ExecBackend + Send + Sync + 'static
+    SystemBackend + ImageBackend + VolumeBackend + NetworkBackend + ContainerBackend + ExecBackend + BuildBackend + Send + Sync + 'static
 {
 }
 
 impl<T> Backend for T where
-    T: SystemBackend + ImageBackend + VolumeBackend + NetworkBackend + ContainerBackend + ExecBackend + Send + Sync + 'static
+    T: SystemBackend + ImageBackend + VolumeBackend + NetworkBackend + ContainerBackend + ExecBackend + BuildBackend + Send + Sync + 'static
 {
 }

@@ -66,20 +66,30 @@ pub struct HealthConfig {
     /// `[]` inherit, `["NONE"]` disable, `["CMD", args…]`, `["CMD-SHELL", cmd]`.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "strslice::deserialize")]
     pub test: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_default")]
     pub interval: i64,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_default")]
     pub timeout: i64,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_default")]
     pub start_period: i64,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_default")]
     pub start_interval: i64,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_default")]
     pub retries: i64,
 }
 
 fn is_zero(v: &i64) -> bool {
     *v == 0
+}
+
+/// `null` as the type's default, as Go's decoder leaves a non-pointer field
+/// untouched on `null` (docker-py sends `"Interval": null` for unset durations).
+pub(crate) fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// One host binding of a container port.

@@ -10,6 +10,8 @@ pub struct ExecConfig {
     pub attach_stdout: bool,
     pub attach_stderr: bool,
     pub console_size: Option<[u32; 2]>,
+    /// Go decodes JSON keys case-insensitively; docker-py sends `detachKeys`.
+    #[serde(alias = "detachKeys")]
     pub detach_keys: String,
     pub tty: bool,
     pub env: Option<Vec<String>>,

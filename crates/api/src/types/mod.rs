@@ -1,6 +1,7 @@
 //! Engine API wire types, one module per resource. Field names follow Docker
 //! exactly (`PascalCase` mostly, with Docker's own exceptions spelled out).
 
+pub mod build;
 pub mod container;
 pub mod exec;
 pub mod image;

@@ -7,16 +7,18 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use super::container::EndpointSettings;
+use super::container::null_default;
 
 /// One IPAM configuration entry.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct IpamConfig {
-    #[serde(rename = "Subnet", skip_serializing_if = "String::is_empty")]
+    // docker-py sends `null` for unset pool fields (Go leaves them empty).
+    #[serde(rename = "Subnet", skip_serializing_if = "String::is_empty", deserialize_with = "null_default")]
     pub subnet: String,
-    #[serde(rename = "IPRange", skip_serializing_if = "String::is_empty")]
+    #[serde(rename = "IPRange", skip_serializing_if = "String::is_empty", deserialize_with = "null_default")]
     pub ip_range: String,
-    #[serde(rename = "Gateway", skip_serializing_if = "String::is_empty")]
+    #[serde(rename = "Gateway", skip_serializing_if = "String::is_empty", deserialize_with = "null_default")]
     pub gateway: String,
     #[serde(rename = "AuxiliaryAddresses", skip_serializing_if = "Option::is_none")]
     pub auxiliary_addresses: Option<BTreeMap<String, String>>,
@@ -27,10 +29,12 @@ pub struct IpamConfig {
 #[serde(rename_all = "PascalCase", default)]
 pub struct Ipam {
     /// `default` unless a plugin.
+    #[serde(deserialize_with = "null_default")]
     pub driver: String,
     /// `null` when none (Docker marshals a nil map).
     pub options: Option<BTreeMap<String, String>>,
     /// Pools.
+    #[serde(deserialize_with = "null_default")]
     pub config: Vec<IpamConfig>,
 }
 

@@ -44,6 +44,27 @@ pub fn words(s: &str, env: &Env, escape: char) -> Result<Vec<String>, String> {
     Lexer::new(s, env, escape).run(true)
 }
 
+/// Expand variables in a here-document body: quotes are plain text (as in a
+/// shell here-document), the escape character keeps the next character
+/// (both stay), only `$` substitutions change the text.
+pub fn heredoc(s: &str, env: &Env, escape: char) -> Result<String, String> {
+    let mut lx = Lexer::new(s, env, escape);
+    let mut out = String::new();
+    while let Some(c) = lx.next() {
+        if c == escape {
+            out.push(c);
+            if let Some(n) = lx.next() {
+                out.push(n);
+            }
+        } else if c == '$' {
+            out.push_str(&lx.dollar()?);
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
 struct Lexer<'a> {
     chars: Vec<char>,
     pos: usize,
@@ -314,6 +335,7 @@ mod tests {
         assert!(word("${B:?need b}", &e, '\\').unwrap_err().contains("need b"));
         assert!(word("'open", &e, '\\').is_err());
         assert!(word("${A", &e, '\\').is_err());
+        assert_eq!(heredoc("x='$A' \\$A ${B:-d}\n", &e, '\\').unwrap(), "x='one' \\$A d\n");
     }
 
     #[test]

@@ -128,6 +128,10 @@ impl Engine {
         let rec = c.config();
         let tty = start.tty || ex.config.tty;
         let process = self.exec_process(&rec, &ex.config, tty)?;
+        // As in Docker, the start request's Tty alone decides whether the output
+        // is multiplexed: an exec created with a TTY but started with Tty=false
+        // (docker-py's default) gets stdcopy frames.
+        let raw_out = start.tty;
         let stdin = ex.config.attach_stdin && !start.detach;
         let detach_keys = parse_detach_keys(if ex.config.detach_keys.is_empty() { "ctrl-p,ctrl-q" } else { &ex.config.detach_keys })?;
         let req = ExecReq { exec_id: id.to_string(), process, stdin, attach: !start.detach };
@@ -173,14 +177,14 @@ impl Engine {
                 let (e2, id2) = (engine.clone(), eid.clone());
                 let finish = async move { e2.finish_exec(&cid, &id2).await }.boxed();
                 if let Some(a) = attach {
-                    pump(io, a, tty, stdin, true, detach_keys, Some(finish)).await;
+                    pump(io, a, raw_out, stdin, true, detach_keys, Some(finish)).await;
                 } else {
                     finish.await;
                 }
             }
             .boxed()
         };
-        Ok(Some(StreamSession { tty, run: Box::new(run) }))
+        Ok(Some(StreamSession { tty: raw_out, run: Box::new(run) }))
     }
 
     async fn finish_exec(&self, container_id: &str, id: &str) {

@@ -140,8 +140,9 @@ pub fn host_defaults(mut hc: HostConfig, ncpu: u64, cgroup_v2: bool) -> Result<(
     if !matches!(hc.runtime.as_str(), "berth" | "runc" | "youki") {
         return Err(Error::invalid(format!("unknown or invalid runtime name: {}", hc.runtime)));
     }
-    if hc.isolation.is_empty() || hc.isolation == "default" {
-        hc.isolation = String::new();
+    // Linux knows only the default isolation; Docker keeps the value as given.
+    if !matches!(hc.isolation.as_str(), "" | "default") {
+        return Err(Error::invalid(format!("invalid isolation: {:?} - linux only supports 'default'", hc.isolation)));
     }
     validate_restart(&mut hc)?;
     validate_resources(&hc, ncpu)?;

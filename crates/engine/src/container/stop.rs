@@ -102,8 +102,14 @@ impl Engine {
             // Docker treats a kill like a stop for restart policies? No: only `stop`
             // marks manual stops; a killed `always` container is restarted.
         }
+        let exits = c.state().exits;
         self.shim(&c).kill(None, sig).await?;
         self.emit_container(&c, "kill", &[("signal", sig.to_string())]);
+        if sig == libc::SIGKILL {
+            // Docker's kill with SIGKILL returns once the container has exited
+            // (clients inspect or remove right after it).
+            self.wait_exit(&c, exits, Duration::from_secs(10)).await;
+        }
         Ok(())
     }
 

@@ -42,8 +42,12 @@ pub fn register(c: &Arc<Container>, cond: Condition) -> BoxFuture<'static, WaitR
         loop {
             let t = rx.borrow_and_update().clone();
             let done = match cond {
+                // Like Docker, an exit resolves it even when a restart policy
+                // brings the container back (Docker notifies stop waiters on restart).
                 Condition::NotRunning => {
-                    !matches!(t.status, Status::Running | Status::Paused | Status::Restarting) || t.removed
+                    !matches!(t.status, Status::Running | Status::Paused | Status::Restarting)
+                        || t.exits > start.exits
+                        || t.removed
                 }
                 Condition::NextExit => t.exits > start.exits || t.removed,
                 Condition::Removed => t.removed,

@@ -268,7 +268,10 @@ impl Controller {
         let d: Arc<dyn NetworkDriver> = Arc::new(RemoteDriver::new(p));
         // Docker registers a remote driver only once its capabilities are valid.
         d.capabilities().await?;
-        let mut m = self.remote_drivers.write().unwrap_or_else(|p| p.into_inner());
+        let mut m = self
+            .remote_drivers
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         Ok(m.entry(name.to_string()).or_insert(d).clone())
     }
 

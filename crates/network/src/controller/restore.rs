@@ -41,11 +41,13 @@ impl Controller {
                 let Some(n) = st.nets.get(&ep.network_id) else {
                     continue;
                 };
-                if let (Some(p), Some(a), Some(ipam)) =
-                    (n.pool_v4(), ep.iface.address, self.known_ipam(&n.ipam_driver))
-                    && let Err(e) = ipam
-                        .request_address(&p.pool_id, Some(a.addr()), &BTreeMap::new())
-                        .await
+                if let (Some(p), Some(a), Some(ipam)) = (
+                    n.pool_v4(),
+                    ep.iface.address,
+                    self.known_ipam(&n.ipam_driver),
+                ) && let Err(e) = ipam
+                    .request_address(&p.pool_id, Some(a.addr()), &BTreeMap::new())
+                    .await
                 {
                     tracing::warn!("replay address {a} of {}: {e}", super::sandbox::short(&id));
                 }

@@ -170,21 +170,15 @@ pub fn validate_endpoint(net: &NetworkRecord, req: &EndpointRequest) -> NetResul
     }
 }
 
-/// Network names Docker accepts.
+/// Network names Docker accepts: any non-empty name (docker-py creates
+/// `test 01`). berth refuses only what could not be addressed in a request
+/// path or printed: `/` and control characters.
 pub fn validate_name(name: &str) -> NetResult<()> {
-    let ok = !name.is_empty()
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    if ok {
+    if !name.is_empty() && !name.chars().any(|c| c == '/' || c.is_control()) {
         Ok(())
     } else {
         Err(NetError::invalid(format!(
-            "invalid network name {name:?}: it must match [a-zA-Z0-9][a-zA-Z0-9_.-]*"
+            "invalid network name {name:?}: it must not be empty or contain '/' or control characters"
         )))
     }
 }
@@ -227,7 +221,8 @@ mod tests {
         assert!(e.contains("invalid CIDR block notation"));
         assert!(
             validate_name("my-net_1.x").is_ok()
-                && validate_name("-x").is_err()
+                && validate_name("test 01").is_ok()
+                && validate_name("a/b").is_err()
                 && validate_name("").is_err()
         );
     }

@@ -57,7 +57,10 @@ impl IpamDriver for RemoteIpam {
 
     async fn capabilities(&self) -> NetResult<IpamCapabilities> {
         // Optional: any failure means "no capabilities" (Docker's rule).
-        match self.call::<(), dto::Capabilities>("GetCapabilities", None).await {
+        match self
+            .call::<(), dto::Capabilities>("GetCapabilities", None)
+            .await
+        {
             Ok(c) => Ok(IpamCapabilities {
                 requires_mac_address: c.requires_mac_address,
                 requires_request_replay: c.requires_request_replay,

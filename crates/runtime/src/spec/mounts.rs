@@ -464,4 +464,24 @@ mod tests {
         assert!(parse_device_rule("x 1:2 rwm").is_err());
         assert!(parse_device_rule("c 1:2 rwx").is_err());
     }
+
+    #[test]
+    fn host_devices_follow_no_symlinks_and_recurse() {
+        let devs = all_host_devices();
+        let paths: Vec<String> = devs
+            .iter()
+            .map(|d| d.path().display().to_string())
+            .collect();
+        for p in &paths {
+            let meta = std::fs::symlink_metadata(p).unwrap();
+            assert!(!meta.file_type().is_symlink(), "{p}");
+            assert!(!p.starts_with("/dev/pts/") && !p.starts_with("/dev/fd"), "{p}");
+        }
+        for p in ["/dev/stdin", "/dev/null", "/dev/console"] {
+            assert!(!paths.iter().any(|x| x == p), "{p}");
+        }
+        if Path::new("/dev/net/tun").exists() {
+            assert!(paths.iter().any(|x| x == "/dev/net/tun"));
+        }
+    }
 }

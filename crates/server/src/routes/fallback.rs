@@ -124,18 +124,29 @@ pub fn is_known(method: &Method, path: &str) -> bool {
     KNOWN.iter().any(|(m, p)| *m == method.as_str() && pattern_matches(p, path))
 }
 
+/// Docker's answer for a swarm endpoint on a node outside any swarm (503).
+const NOT_MANAGER: &str = "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.";
+
+/// The error for a known but unrouted operation. berth never joins a swarm, so
+/// swarm reads and updates answer exactly as Docker does on a node outside one
+/// (503; clients such as docker-py's `leave_swarm(force=True)` rely on it), while
+/// creating or joining a swarm is not implemented (501).
+fn unrouted(method: &Method, path: &str) -> Error {
+    let swarm = path.starts_with("/swarm")
+        || ["/nodes", "/services", "/tasks", "/secrets", "/configs"].iter().any(|p| path.starts_with(p));
+    match path {
+        _ if !swarm => Error::not_implemented(format!("{method} {path} is not implemented by berth yet")),
+        "/swarm/init" | "/swarm/join" => Error::not_implemented("swarm mode is not supported by berth"),
+        "/swarm/leave" => Error::unavailable("This node is not part of a swarm"),
+        _ => Error::unavailable(NOT_MANAGER),
+    }
+}
+
 /// The router's fallback.
 pub async fn handler(method: Method, uri: axum::http::Uri) -> Response {
     let path = uri.path();
     if is_known(&method, path) {
-        let what = if path.starts_with("/swarm")
-            || ["/nodes", "/services", "/tasks", "/secrets", "/configs"].iter().any(|p| path.starts_with(p))
-        {
-            "swarm mode is not supported by berth".to_string()
-        } else {
-            format!("{method} {path} is not implemented by berth yet")
-        };
-        return ApiError(Error::not_implemented(what)).into_response();
+        return ApiError(unrouted(&method, path)).into_response();
     }
     ApiError(Error::not_found("page not found")).into_response()
 }
@@ -150,5 +161,14 @@ mod tests {
         assert!(is_known(&Method::DELETE, "/containers/abc"));
         assert!(!is_known(&Method::GET, "/containers/abc/nonsense"));
         assert!(!is_known(&Method::GET, "/nope"));
+    }
+
+    #[test]
+    fn swarm_answers_like_a_node_outside_a_swarm() {
+        use berth_core::ErrorKind;
+        assert_eq!(unrouted(&Method::POST, "/swarm/leave").kind(), ErrorKind::Unavailable);
+        assert_eq!(unrouted(&Method::GET, "/services").kind(), ErrorKind::Unavailable);
+        assert_eq!(unrouted(&Method::POST, "/swarm/init").kind(), ErrorKind::NotImplemented);
+        assert_eq!(unrouted(&Method::POST, "/build").kind(), ErrorKind::NotImplemented);
     }
 }

@@ -161,7 +161,7 @@ async fn load<B: ImageApi + ?Sized>(
     req: Request,
 ) -> ApiResult<Response> {
     let stream = s.image_load(body_stream(req), q.bool("quiet")).await?;
-    Ok(jsonstream::respond(stream).await)
+    Ok(jsonstream::respond_in_stream(stream).await)
 }
 
 fn tar_response(body: ByteStream) -> Response {

@@ -3,6 +3,7 @@
 //! backend, encode.
 
 pub mod body;
+pub mod build;
 pub mod containers;
 pub mod exec;
 pub mod fallback;
@@ -33,6 +34,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .merge(containers::routes::<dyn Backend>().with_state(backend.clone()))
         .merge(exec::routes::<dyn Backend>().with_state(backend.clone()))
         .merge(images::routes::<dyn Backend>().with_state(backend.clone()))
+        .merge(build::routes::<dyn Backend>().with_state(backend.clone()))
         .merge(networks::routes::<dyn Backend>().with_state(backend.clone()))
         .merge(volumes::routes::<dyn Backend>().with_state(backend))
         .fallback(fallback::handler)

@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_core::{Classify, ErrorKind};
-use berth_plugin::dto::network as dto;
 use berth_plugin::dto::Empty;
+use berth_plugin::dto::network as dto;
 use berth_plugin::{Plugin, PluginError};
 
 use super::{
@@ -33,7 +33,9 @@ use crate::ports::PortMapping;
 /// is Forbidden whoever reports it.
 pub fn plugin_error(e: PluginError) -> NetError {
     let msg = e.to_string();
-    if e.remote_message().is_some_and(|m| m.contains("overlaps with other one")) {
+    if e.remote_message()
+        .is_some_and(|m| m.contains("overlaps with other one"))
+    {
         return NetError::Forbidden(msg);
     }
     match e.kind() {
@@ -174,7 +176,8 @@ impl NetworkDriver for RemoteDriver {
             interface: Some(wire::interface(&req.interface)),
             options: wire::string_map(&req.options),
         };
-        let resp: dto::CreateEndpointResponse = self.call("CreateEndpoint", Some(&wire_req)).await?;
+        let resp: dto::CreateEndpointResponse =
+            self.call("CreateEndpoint", Some(&wire_req)).await?;
         let got = match &resp.interface {
             Some(i) => wire::interface_back(i)?,
             None => InterfaceInfo::default(),

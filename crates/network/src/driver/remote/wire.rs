@@ -99,7 +99,12 @@ fn ipam_data_back(d: &dto::IpamData) -> NetResult<IpamData> {
         aux_addresses: d
             .aux_addresses
             .iter()
-            .filter_map(|(k, v)| cidr("auxiliary address", v).ok().flatten().map(|a| (k.clone(), a)))
+            .filter_map(|(k, v)| {
+                cidr("auxiliary address", v)
+                    .ok()
+                    .flatten()
+                    .map(|a| (k.clone(), a))
+            })
             .collect(),
     })
 }
@@ -142,8 +147,16 @@ pub fn create_network_back(req: &dto::CreateNetwork) -> NetResult<CreateNetworkR
         internal,
         enable_ipv4: flag(dto::ENABLE_IPV4, true),
         enable_ipv6: flag(dto::ENABLE_IPV6, false),
-        ipv4: req.ipv4_data.iter().map(ipam_data_back).collect::<NetResult<_>>()?,
-        ipv6: req.ipv6_data.iter().map(ipam_data_back).collect::<NetResult<_>>()?,
+        ipv4: req
+            .ipv4_data
+            .iter()
+            .map(ipam_data_back)
+            .collect::<NetResult<_>>()?,
+        ipv6: req
+            .ipv6_data
+            .iter()
+            .map(ipam_data_back)
+            .collect::<NetResult<_>>()?,
     })
 }
 
@@ -232,8 +245,14 @@ pub fn connectivity_options(req: &ExternalConnectivity) -> dto::Options {
         })
         .collect();
     let mut o = dto::Options::new();
-    o.insert(dto::PORTMAP.into(), serde_json::to_value(ports).unwrap_or_default());
-    o.insert(dto::EXPOSED_PORTS.into(), serde_json::to_value(exposed).unwrap_or_default());
+    o.insert(
+        dto::PORTMAP.into(),
+        serde_json::to_value(ports).unwrap_or_default(),
+    );
+    o.insert(
+        dto::EXPOSED_PORTS.into(),
+        serde_json::to_value(exposed).unwrap_or_default(),
+    );
     o
 }
 
