@@ -151,7 +151,7 @@ impl Shim {
                 signal,
                 oom_killed,
                 finished_at,
-                error: None,
+                error: self.backend.exit_error(),
             };
             if let Err(err) = write_exit_file(&self.exit_path, &e) {
                 diag!("write exit file: {err}");

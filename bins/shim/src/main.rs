@@ -229,6 +229,7 @@ fn setup(dir: &Path, cfg: ShimConfig) -> anyhow::Result<(Shim, i32)> {
                 .unwrap_or_else(|| PathBuf::from("runc"));
             Box::new(backend::runc::Runc::new(ctx, bin))
         }
+        RuntimeKind::Vm => Box::new(backend::vm::Vm::new(ctx)),
     };
     let log = LogWriter::open(cfg.log.clone()).context("open container log")?;
 

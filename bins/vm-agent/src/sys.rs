@@ -115,6 +115,7 @@ unsafe extern "C" {
     pub fn setresgid(r: u32, e: u32, s: u32) -> i32;
     pub fn setrlimit(resource: i32, rlim: *const RLimit) -> i32;
     pub fn chdir(path: *const i8) -> i32;
+    pub fn chroot(path: *const i8) -> i32;
     pub fn fcntl(fd: i32, cmd: i32, ...) -> i32;
     pub fn pipe2(fds: *mut i32, flags: i32) -> i32;
     pub fn mknod(path: *const i8, mode: u32, dev: u64) -> i32;
@@ -133,6 +134,7 @@ pub const MS_NOSUID: u64 = 2;
 pub const MS_NODEV: u64 = 4;
 pub const MS_NOEXEC: u64 = 8;
 pub const MS_REMOUNT: u64 = 32;
+pub const MS_MOVE: u64 = 8192;
 pub const MS_BIND: u64 = 4096;
 pub const MS_REC: u64 = 16384;
 pub const MS_PRIVATE: u64 = 1 << 18;

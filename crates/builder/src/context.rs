@@ -164,6 +164,11 @@ impl Context {
     pub fn load(r: impl Read, tmp: &Path) -> Result<Loaded> {
         let mut w = SpillWriter { dir: tmp, mem: Vec::new(), file: None };
         decompress_into(r, &mut w).map_err(|e| BuildError::Invalid(format!("unable to read build context: {e}")))?;
+        // The docker CLI's archive with a Dockerfile from outside the context
+        // ends without the last entry's padding and the end-of-archive blocks.
+        let len = w.file.as_ref().and_then(|f| f.metadata().ok()).map_or(w.mem.len() as u64, |m| m.len());
+        let pad = (512 - len % 512) % 512 + 1024;
+        w.write_all(&vec![0u8; usize::try_from(pad).unwrap_or(1024)]).map_err(|e| BuildError::io("read build context", e))?;
         let backing = match w.file {
             Some(f) => Backing::File(f),
             None => Backing::Mem(w.mem),
@@ -174,14 +179,16 @@ impl Context {
         });
         let head = head.map_err(|e| BuildError::io("read build context", e))?;
         if !is_tar(&head) {
-            return Ok(Loaded::Dockerfile(match backing {
+            let mut v = match backing {
                 Backing::Mem(v) => v,
                 Backing::File(f) => {
                     let mut v = Vec::new();
                     std::io::BufReader::new(&f).read_to_end(&mut v).map_err(|e| BuildError::io("read Dockerfile", e))?;
                     v
                 }
-            }));
+            };
+            v.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+            return Ok(Loaded::Dockerfile(v));
         }
         Self::index(backing).map(Loaded::Tar)
     }

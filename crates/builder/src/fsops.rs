@@ -220,7 +220,7 @@ fn decompressed(tree: &dyn Tree, rel: &str) -> Option<Vec<u8>> {
 /// Is this file a (possibly compressed) tar archive ADD unpacks?
 pub fn is_archive(tree: &dyn Tree, rel: &str) -> bool {
     let Some(m) = tree.lstat(rel) else { return false };
-    if m.kind != Kind::File || m.size < 512 {
+    if m.kind != Kind::File || m.size == 0 {
         return false;
     }
     decompressed(tree, rel).is_some_and(|d| d.len() >= 512 && is_tar(&d[..512]) && d[..512].iter().any(|b| *b != 0))
@@ -230,12 +230,22 @@ fn extract(tree: &dyn Tree, rel: &str, host_dir: &Path) -> Result<(), String> {
     let data = decompressed(tree, rel).ok_or_else(|| format!("cannot decompress {rel}"))?;
     let mut ar = tar::Archive::new(std::io::Cursor::new(data));
     ar.set_preserve_permissions(true);
-    ar.set_preserve_ownerships(true);
+    // Owners are set below: tar-rs refuses an empty uid field, Go's reader reads it as 0.
+    ar.set_preserve_ownerships(false);
     ar.set_preserve_mtime(true);
     ar.set_overwrite(true);
     for e in ar.entries().map_err(|e| format!("read archive {rel}: {e}"))? {
         let mut e = e.map_err(|e| format!("read archive {rel}: {e}"))?;
-        e.unpack_in(host_dir).map_err(|e| format!("extract {rel}: {e}"))?;
+        let path = e.path().map(|p| p.into_owned()).ok();
+        let uid = e.header().uid().ok().and_then(|u| u32::try_from(u).ok()).unwrap_or(0);
+        let gid = e.header().gid().ok().and_then(|g| u32::try_from(g).ok()).unwrap_or(0);
+        let unpacked = e.unpack_in(host_dir).map_err(|e| {
+            let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+            format!("extract {rel}: {e}{cause}")
+        })?;
+        if let (true, Some(p)) = (unpacked, path) {
+            let _ = std::os::unix::fs::lchown(host_dir.join(p), Some(uid), Some(gid));
+        }
     }
     Ok(())
 }
@@ -320,6 +330,19 @@ mod tests {
         assert_eq!(parse_chown("5:6", root.path()).unwrap(), (5, 6));
         assert!(parse_chown("nobody", root.path()).is_err());
         assert_eq!(parse_chmod("755").unwrap(), 0o755);
+        // ADD: a gzipped tar without directory entries is extracted.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "inner/a.txt", &b"abc"[..]).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &b.into_inner().unwrap()).unwrap();
+        std::fs::write(src.path().join("b.tgz"), gz.finish().unwrap()).unwrap();
+        let add = CopyOpts { owner: Some((0, 0)), decompress: true, ..Default::default() };
+        copy_items(root.path(), "/opt/", &[Item { tree: &t, rel: "b.tgz".into(), name: "b.tgz".into() }], false, &add).unwrap();
+        assert_eq!(std::fs::read_to_string(root.path().join("opt/inner/a.txt")).unwrap(), "abc");
         assert!(parse_chmod("9").is_err());
     }
 }

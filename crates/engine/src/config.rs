@@ -44,7 +44,36 @@ pub struct EngineConfig {
     pub plugin_retry_timeout: Option<Duration>,
     /// Authorization plugins, in order (`--authorization-plugin`; `info` lists them).
     pub authorization_plugins: Vec<String>,
+    /// VM isolation (`default-isolation`, `vm-*`).
+    pub vm: VmSettings,
 }
+
+/// VM isolation settings (daemon.json `default-isolation`, `vm-qemu`, `vm-kernel`,
+/// `vm-initrd`, `vm-pvm-kernel`, `vm-memory`, `vm-cpus`, `vm-boot-timeout`).
+#[derive(Debug, Clone, Default)]
+pub struct VmSettings {
+    /// Isolation of containers that ask for none: `process` (`""`) or `hyperv`.
+    pub default_isolation: String,
+    /// QEMU binary (default: `qemu-system-x86_64` on `PATH`).
+    pub qemu: Option<PathBuf>,
+    /// Guest kernel, a PVH `vmlinux` (default: [`DEFAULT_VM_KERNEL`]); its
+    /// `modules/` sibling, when present, goes into the initramfs.
+    pub kernel: Option<PathBuf>,
+    /// A ready initramfs (default: built from the agent and the modules on first
+    /// use, under `<data-root>/vm/`).
+    pub initrd: Option<PathBuf>,
+    /// A PVM guest kernel, used with KVM on PVM hosts.
+    pub pvm_kernel: Option<PathBuf>,
+    /// Guest memory in MiB when the container sets no memory limit (default 512).
+    pub memory_mib: Option<u32>,
+    /// vCPUs when the container sets no CPU limit (default 1).
+    pub cpus: Option<u32>,
+    /// How long a guest may take to boot (default 15 s with KVM, 90 s with TCG).
+    pub boot_timeout: Option<Duration>,
+}
+
+/// Where `scripts/vm/kernel-debian.sh` puts the kernel it selects.
+pub const DEFAULT_VM_KERNEL: &str = "/var/cache/berth/vm/current/vmlinux";
 
 impl EngineConfig {
     /// Defaults for a data root and exec root.
@@ -67,6 +96,7 @@ impl EngineConfig {
             plugin_call_timeout: None,
             plugin_retry_timeout: None,
             authorization_plugins: Vec::new(),
+            vm: VmSettings::default(),
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct Engine {
     pub networks: Arc<berth_network::Controller>,
     /// Legacy plugins (network, IPAM, volume, authorization), found lazily by name.
     pub plugins: Arc<berth_plugin::Registry>,
+    /// VM isolation: the host probe and the guest initramfs.
+    pub vm: container::vm::VmState,
 }
 
 impl Engine {
@@ -85,6 +87,7 @@ impl Engine {
             volumes,
             networks,
             plugins,
+            vm: Default::default(),
             engine_id,
             started: std::time::Instant::now(),
         });

@@ -67,6 +67,7 @@ impl SystemBackend for Engine {
         let running = all.iter().filter(|c| c.status() == crate::container::Status::Running).count() as u64;
         let paused = all.iter().filter(|c| c.status() == crate::container::Status::Paused).count() as u64;
         let images = self.images.list().map(|l| l.len() as u64).unwrap_or(0);
+        let (isolation, vm_warnings) = self.vm_info();
         Ok(SystemInfo {
             id: self.engine_id.clone(),
             containers: all.len() as u64,
@@ -114,7 +115,8 @@ impl SystemBackend for Engine {
             runtimes,
             default_runtime: "berth".to_string(),
             live_restore_enabled: self.config.live_restore,
-            isolation: String::new(),
+            isolation,
+            warnings: vm_warnings,
             init_binary: "berth-init".to_string(),
             security_options: vec!["name=seccomp,profile=builtin".into(), "name=cgroupns".into()],
             ..SystemInfo::default()

@@ -2,8 +2,11 @@
 //! model) for berth.
 //!
 //! - A **network** has a driver ([`driver::NetworkDriver`]: `bridge`, `host`,
-//!   `null`; a remote plugin later) and address pools from an IPAM
-//!   ([`ipam::IpamDriver`]: `default`).
+//!   `null`, or a remote plugin) and address pools from an IPAM
+//!   ([`ipam::IpamDriver`]: `default`, or a remote plugin). Unknown driver
+//!   names are looked up as plugins through the registry given to
+//!   [`Controller::set_plugins`] ([`driver::remote`], [`ipam::remote`]);
+//!   [`driver::remote::serve`] offers berth's own drivers as a plugin.
 //! - A **sandbox** is a container's network namespace
 //!   (`<exec-root>/netns/<id12>`), the host's, or another container's.
 //! - An **endpoint** attaches a sandbox to a network: an address, a MAC, an

@@ -132,14 +132,23 @@ impl Registry {
         }
         let spec = self.locate(name, wait).await?;
         let client = Client::new(name, spec.addr.clone(), self.settings)?;
-        let manifest: Manifest =
-            client
-                .call::<(), Manifest>(ACTIVATE, None)
-                .await
-                .map_err(|e| PluginError::Activation {
-                    name: name.to_string(),
-                    reason: e.call_detail(),
-                })?;
+        // A scan does not wait for a dead plugin (a stale socket file) to come back.
+        let activator = if wait {
+            client.clone()
+        } else {
+            let quick = Settings {
+                retry_budget: std::time::Duration::ZERO,
+                ..self.settings
+            };
+            Client::new(name, spec.addr.clone(), quick)?
+        };
+        let manifest: Manifest = activator
+            .call::<(), Manifest>(ACTIVATE, None)
+            .await
+            .map_err(|e| PluginError::Activation {
+                name: name.to_string(),
+                reason: e.call_detail(),
+            })?;
         tracing::info!(
             plugin = name,
             addr = %spec.addr,
@@ -183,7 +192,8 @@ impl Registry {
     }
 
     /// Every plugin on disk implementing `interface`, activated (concurrently,
-    /// without waiting for absent ones; failures are logged and skipped).
+    /// without waiting for absent or unreachable ones; failures are logged
+    /// and skipped).
     pub async fn get_all(&self, interface: &str) -> Vec<Arc<Plugin>> {
         let names = self.scan();
         let tries = names.iter().map(|n| self.activate(n, false));

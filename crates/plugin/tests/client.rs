@@ -158,6 +158,8 @@ async fn garbage_and_vanishing_plugins_give_clear_errors() {
     .unwrap();
     let e = reg.get("dead", "VolumeDriver").await.unwrap_err();
     assert!(e.to_string().contains("cannot connect to unix://"), "{e}");
+    // A scan skips all three (junk, dead, nobody) without waiting for them.
+    assert!(reg.get_all("VolumeDriver").await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

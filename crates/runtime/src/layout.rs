@@ -35,6 +35,10 @@ pub enum RuntimeKind {
     Youki,
     /// The `runc` binary.
     Runc,
+    /// A VM per container (`--isolation=hyperv`): the shim boots it with the VMM
+    /// named in `<bundle>/vm.json` (see [`crate::vm`]). Chosen by isolation, never
+    /// by `--runtime`.
+    Vm,
 }
 
 impl RuntimeKind {
@@ -43,6 +47,7 @@ impl RuntimeKind {
         match self {
             RuntimeKind::Youki => "youki",
             RuntimeKind::Runc => "runc",
+            RuntimeKind::Vm => "vm",
         }
     }
 

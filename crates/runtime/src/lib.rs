@@ -8,6 +8,7 @@
 //!   `berth-shim` processes.
 //! - [`logs`]: the container log formats (`json-file`, `local`) and their reader.
 //! - [`layout`]: where shims keep their sockets and state under the exec root.
+//! - [`vm`]: VM isolation's host half (VMM, accelerator probe, guest plan, initramfs).
 //!
 //! # Call sequences (daemon side)
 //!
@@ -36,3 +37,4 @@ pub mod client;
 pub mod layout;
 pub mod logs;
 pub mod proto;
+pub mod vm;

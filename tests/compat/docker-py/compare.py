@@ -32,7 +32,8 @@ def main():
     failed = [t for t, r in results.items() if r["outcome"] == "failed"]
     skipped = [t for t, r in results.items() if r["outcome"] == "skipped"]
     unexpected = [t for t in failed if t not in expected]
-    fixed = [t for t in passed if t in expected]
+    flaky = {t for t, reason in expected.items() if reason.startswith("flaky:")}
+    fixed = [t for t in passed if t in expected and t not in flaky]
     missing = [t for t in expected if t not in results]
 
     for t in unexpected:

@@ -154,6 +154,12 @@ impl Daemon {
             .arg(self.subnets.bip())
             .arg("--default-address-pool")
             .arg(self.subnets.pool())
+            // Plugins only from this daemon's own directories, never the host's
+            // (/run/docker/plugins, /etc/docker/plugins): tests add theirs with more of these flags.
+            .arg("--plugin-socket-dir")
+            .arg(self.dir.path().join("plugins"))
+            .arg("--plugin-spec-dir")
+            .arg(self.dir.path().join("plugin-specs"))
             .args(&self.extra_args)
             .env("BERTH_LOG", "debug")
             .stdin(Stdio::null())

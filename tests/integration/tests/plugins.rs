@@ -135,12 +135,28 @@ fn network_plugins_found_through_sock_spec_and_json() {
         err.contains("Plugin does not implement the requested driver"),
         "{err}"
     );
+    // Managed (v2) plugins: none listed, installing one is refused clearly.
+    assert_eq!(
+        d.docker_ok(&["plugin", "ls", "--format", "{{.Name}}"])
+            .trim(),
+        ""
+    );
+    let err = fails(
+        &d,
+        &[
+            "plugin",
+            "install",
+            "--grant-all-permissions",
+            "vieux/sshfs",
+        ],
+    );
+    assert!(err.contains("managed plugins"), "{err}");
 }
 
 #[test]
 fn volume_plugins_create_mount_list_remove() {
     let dirs = PluginDirs::new();
-    let d = daemon(&dirs, &[], "10s", "3s");
+    let mut d = daemon(&dirs, &[], "10s", "3s");
     let s = TestPlugin::start(&dirs, "tvsock", &["volume"], Discovery::Sock, &[]);
     let j = TestPlugin::start(&dirs, "tvjson", &["volume"], Discovery::Json, &[]);
     d.docker_ok(&[
@@ -234,6 +250,9 @@ fn volume_plugins_create_mount_list_remove() {
         info.contains("tvsock") && info.contains("tvjson") && info.contains("local"),
         "{info}"
     );
+    // After a restart the plugin is found again when a volume needs it.
+    d.restart();
+    d.docker_ok(&["run", "--rm", "-v", "pv3:/d", "busybox", "ls", "/d/y"]);
 }
 
 fn b64json(v: &serde_json::Value) -> serde_json::Value {
@@ -262,6 +281,10 @@ fn authorization_plugin_denies_rm_and_fails_closed() {
     );
     let d = daemon(&dirs, &["--authorization-plugin", "tauthz"], "10s", "2s");
     d.docker_ok(&["create", "--name", "keepme", "busybox", "true"]);
+    // Hijacked (attach) and streamed (logs) answers pass through the hook too.
+    let out = d.docker_ok(&["run", "--name", "talker", "busybox", "echo", "hi there"]);
+    assert_eq!(out.trim(), "hi there");
+    assert_eq!(d.docker_ok(&["logs", "talker"]).trim(), "hi there");
     let err = fails(&d, &["rm", "keepme"]);
     assert!(
         err.contains("Error response from daemon: authorization denied by plugin tauthz: removing containers is not allowed"),

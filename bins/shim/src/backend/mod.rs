@@ -1,10 +1,12 @@
 //! The OCI runtimes a shim can drive, behind one small trait: youki's libcontainer
-//! (linked in) and the `runc` binary (for differential tests and as a fallback).
+//! (linked in), the `runc` binary (for differential tests and as a fallback), and
+//! [`vm`], which runs the container in its own VM (`--isolation=hyperv`).
 //!
 //! Both run with the shim as PR_SET_CHILD_SUBREAPER, so the container's init and exec'd
 //! processes end up as the shim's children and the shim reaps their exit status.
 
 pub mod runc;
+pub mod vm;
 pub mod youki;
 
 use std::os::fd::OwnedFd;
@@ -54,4 +56,9 @@ pub trait Backend {
     fn resume(&mut self) -> anyhow::Result<()>;
     /// Remove the container's runtime state and cgroups.
     fn delete(&mut self, force: bool) -> anyhow::Result<()>;
+    /// Why the init's exit was abnormal beyond its status (e.g. "the VM died"),
+    /// recorded as the container's error. Process runtimes have nothing to add.
+    fn exit_error(&self) -> Option<String> {
+        None
+    }
 }

@@ -122,7 +122,8 @@ pub struct LogConfig {
     /// `json-file`, `local`, `none`.
     #[serde(rename = "Type")]
     pub kind: String,
-    /// Driver options (`max-size`, `max-file`, …).
+    /// Driver options (`max-size`, `max-file`, …); compose sends `null` for none.
+    #[serde(deserialize_with = "null_default")]
     pub config: BTreeMap<String, String>,
 }
 
@@ -198,6 +199,7 @@ pub struct VolumeOptions {
 #[serde(rename_all = "PascalCase", default)]
 pub struct DriverConfig {
     pub name: String,
+    #[serde(deserialize_with = "null_default")]
     pub options: BTreeMap<String, String>,
 }
 

@@ -140,9 +140,13 @@ pub fn host_defaults(mut hc: HostConfig, ncpu: u64, cgroup_v2: bool) -> Result<(
     if !matches!(hc.runtime.as_str(), "berth" | "runc" | "youki") {
         return Err(Error::invalid(format!("unknown or invalid runtime name: {}", hc.runtime)));
     }
-    // Linux knows only the default isolation; Docker keeps the value as given.
-    if !matches!(hc.isolation.as_str(), "" | "default") {
-        return Err(Error::invalid(format!("invalid isolation: {:?} - linux only supports 'default'", hc.isolation)));
+    // Docker on Linux knows only the default isolation; berth adds `process` and
+    // VM isolation (`hyperv`, alias `vm`). The value is kept as given.
+    if berth_runtime::vm::Isolation::parse(&hc.isolation).is_none() {
+        return Err(Error::invalid(format!(
+            "invalid isolation: {:?} - linux only supports 'default', 'process' and 'hyperv'",
+            hc.isolation
+        )));
     }
     validate_restart(&mut hc)?;
     validate_resources(&hc, ncpu)?;

@@ -37,6 +37,7 @@ pub mod support;
 pub mod top;
 pub mod update;
 pub mod users;
+pub mod vm;
 pub mod wait;
 
 use std::collections::HashMap;

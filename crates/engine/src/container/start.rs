@@ -125,11 +125,19 @@ impl Engine {
         let built = rt::build(&spec)?;
         let bundle = self.bundle_dir(&c.id);
         rt::write_bundle(&bundle, &built.spec)?;
+        // VM isolation: the same bundle, plus the VM the shim boots (vm.json).
+        let runtime = match self.isolation_of(&rec)? {
+            berth_runtime::vm::Isolation::Vm => {
+                berth_runtime::vm::write_config(&bundle, &self.vm_config(&rec).await?)?;
+                berth_runtime::layout::RuntimeKind::Vm
+            }
+            berth_runtime::vm::Isolation::Process => Self::runtime_kind(&rec)?,
+        };
         lap("spec", &mut steps);
         let opts = SpawnOptions {
             id: c.id.clone(),
             bundle,
-            runtime: Self::runtime_kind(&rec)?,
+            runtime,
             runc_path: None,
             tty: rec.config.tty,
             stdin: rec.config.open_stdin,

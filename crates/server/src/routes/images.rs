@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use berth_api::backend::container::ByteStream;
 use berth_api::backend::image::{ImageBackend, ImageImportQuery, ImageListQuery, ImagePullQuery};
+use berth_api::ApiVersion;
 use berth_api::types::image::AuthConfig;
 use berth_core::Error;
 use futures::TryStreamExt;
@@ -185,12 +186,56 @@ async fn prune<B: ImageApi + ?Sized>(State(s): State<Arc<B>>, q: Query) -> ApiRe
     Ok(Json(s.image_prune(q.filters()?).await?).into_response())
 }
 
+/// Keys an image's `Config` had (with empty values) while it was a container
+/// `Config`, i.e. before API 1.50; moby still adds them for older clients
+/// (docker-py 6 reads `Config.OnBuild`).
+const LEGACY_CONFIG_KEYS: &[(&str, serde_json::Value)] = &[
+    ("AttachStderr", serde_json::Value::Bool(false)),
+    ("AttachStdin", serde_json::Value::Bool(false)),
+    ("AttachStdout", serde_json::Value::Bool(false)),
+    ("Cmd", serde_json::Value::Null),
+    ("Domainname", serde_json::Value::String(String::new())),
+    ("Entrypoint", serde_json::Value::Null),
+    ("Env", serde_json::Value::Null),
+    ("Hostname", serde_json::Value::String(String::new())),
+    ("Image", serde_json::Value::String(String::new())),
+    ("Labels", serde_json::Value::Null),
+    ("OnBuild", serde_json::Value::Null),
+    ("OpenStdin", serde_json::Value::Bool(false)),
+    ("StdinOnce", serde_json::Value::Bool(false)),
+    ("Tty", serde_json::Value::Bool(false)),
+    ("User", serde_json::Value::String(String::new())),
+    ("Volumes", serde_json::Value::Null),
+    ("WorkingDir", serde_json::Value::String(String::new())),
+];
+
+/// Image inspect in the shape of the request's API version.
+fn versioned_inspect(img: berth_api::types::image::ImageInspect, v: ApiVersion) -> Response {
+    if v.at_least(1, 50) {
+        return Json(img).into_response();
+    }
+    let mut val = serde_json::to_value(&img).unwrap_or_default();
+    if let Some(cfg) = val.get_mut("Config") {
+        if cfg.is_null() {
+            *cfg = serde_json::Value::Object(serde_json::Map::new());
+        }
+        if let Some(obj) = cfg.as_object_mut() {
+            for (k, empty) in LEGACY_CONFIG_KEYS {
+                obj.entry(k.to_string()).or_insert_with(|| empty.clone());
+            }
+        }
+    }
+    Json(val).into_response()
+}
+
 async fn get_named<B: ImageApi + ?Sized>(
     State(s): State<Arc<B>>,
     Path(rest): Path<String>,
+    ext: axum::http::Extensions,
 ) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/json") {
-        return Ok(Json(s.image_inspect(name).await?).into_response());
+        let v = ext.get::<ApiVersion>().copied().unwrap_or(berth_api::version::MAX);
+        return Ok(versioned_inspect(s.image_inspect(name).await?, v));
     }
     if let Some(name) = rest.strip_suffix("/history") {
         return Ok(Json(s.image_history(name).await?).into_response());

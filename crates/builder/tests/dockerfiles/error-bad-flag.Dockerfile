@@ -1,0 +1,2 @@
+FROM bb
+COPY --bogus=1 a /b

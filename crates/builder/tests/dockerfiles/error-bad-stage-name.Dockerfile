@@ -1,0 +1,1 @@
+FROM bb AS 1stage

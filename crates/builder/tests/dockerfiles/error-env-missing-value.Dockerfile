@@ -1,0 +1,3 @@
+FROM bb
+
+ENV ONLYKEY

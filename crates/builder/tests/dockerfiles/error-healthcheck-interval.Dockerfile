@@ -1,0 +1,2 @@
+FROM bb
+HEALTHCHECK --interval=1ns CMD true

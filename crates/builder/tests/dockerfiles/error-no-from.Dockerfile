@@ -1,0 +1,3 @@
+# comment
+RUN echo no stage
+FROM bb

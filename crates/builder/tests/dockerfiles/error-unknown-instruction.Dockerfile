@@ -1,0 +1,3 @@
+FROM bb
+RUN true
+RUNN nope

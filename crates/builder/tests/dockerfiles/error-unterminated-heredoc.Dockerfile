@@ -1,0 +1,3 @@
+FROM bb
+RUN <<EOF
+echo never closed
