@@ -2,6 +2,8 @@
 # Debian packages berth needs to build, run and test. Idempotent; needs root.
 set -eu
 PKGS="libseccomp-dev pkg-config busybox-static docker-registry skopeo runc nftables iproute2 apache2-utils jq socat curl ca-certificates"
+# tests/compat needs python3 with venv (PyPI clients: docker-py, compose, schemathesis).
+python3 -m venv --help >/dev/null 2>&1 || PKGS="$PKGS python3 python3-venv"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -47,6 +47,9 @@ struct FileConfig {
     plugin_spec_dirs: Vec<PathBuf>,
     plugin_call_timeout: Option<serde_json::Value>,
     plugin_retry_timeout: Option<serde_json::Value>,
+    /// VM isolation keys (before `other`, which takes what is left).
+    #[serde(flatten)]
+    vm: crate::vmconfig::VmFile,
     #[serde(flatten)]
     other: BTreeMap<String, serde_json::Value>,
 }
@@ -106,6 +109,8 @@ pub struct DaemonConfig {
     pub plugin_call_timeout: Option<Duration>,
     /// Retry budget of plugin connections and lookups.
     pub plugin_retry_timeout: Option<Duration>,
+    /// VM isolation.
+    pub vm: berth_engine::config::VmSettings,
     pub ignored_keys: Vec<String>,
 }
 
@@ -222,6 +227,7 @@ pub fn resolve(args: &Args) -> Result<DaemonConfig> {
         },
         plugin_call_timeout: duration_of("plugin-call-timeout", &args.plugin_call_timeout, &file.plugin_call_timeout)?,
         plugin_retry_timeout: duration_of("plugin-retry-timeout", &args.plugin_retry_timeout, &file.plugin_retry_timeout)?,
+        vm: crate::vmconfig::resolve(&args.vm, &file.vm)?,
         ignored_keys: file.other.keys().cloned().collect(),
     })
 }

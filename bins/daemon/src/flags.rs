@@ -96,6 +96,9 @@ pub struct Args {
     /// How long unreachable or not-yet-present plugins are retried (default 30s, Docker's).
     #[arg(long = "plugin-retry-timeout")]
     pub plugin_retry_timeout: Option<String>,
+    /// VM isolation (--default-isolation, --vm-*).
+    #[command(flatten)]
+    pub vm: crate::vmconfig::VmFlags,
     /// dockerd flags that were accepted and ignored (filled by [`parse_args`]).
     #[arg(skip)]
     pub ignored: Vec<String>,

@@ -7,6 +7,7 @@ mod flags;
 mod listen;
 mod lock;
 mod netplugin;
+mod vmconfig;
 
 use anyhow::{Context, Result};
 use berth_engine::{Engine, EngineConfig};
@@ -69,6 +70,7 @@ async fn serve(cfg: &config::DaemonConfig) -> Result<()> {
     engine_cfg.plugin_call_timeout = cfg.plugin_call_timeout;
     engine_cfg.plugin_retry_timeout = cfg.plugin_retry_timeout;
     engine_cfg.authorization_plugins = cfg.authorization_plugins.clone();
+    engine_cfg.vm = cfg.vm.clone();
     let engine = Engine::open(engine_cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     engine.restore_containers().await.map_err(|e| anyhow::anyhow!("restore containers: {e}"))?;
 

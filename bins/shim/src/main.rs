@@ -98,6 +98,9 @@ fn cmd_start(dir: &Path) -> anyhow::Result<()> {
     match unsafe { fork() }? {
         ForkResult::Parent { .. } => {
             drop(wr);
+            // Idle until the answer anyway: pay the cgroup-migration grace period
+            // here, so the runtime's move of the container's first process is fast.
+            berth_runtime::prime::prime_migration_lock();
             // One line, not EOF: processes the runtime forks before the answer (the
             // container's init, waiting to be started) inherit the write end.
             let mut msg = Vec::new();
@@ -221,7 +224,10 @@ fn setup(dir: &Path, cfg: ShimConfig) -> anyhow::Result<(Shim, i32)> {
         dir: dir.to_path_buf(),
     };
     let mut backend: Box<dyn Backend> = match cfg.runtime {
-        RuntimeKind::Youki => Box::new(backend::youki::Youki::new(ctx)),
+        RuntimeKind::Youki => Box::new(backend::youki::Youki::new(
+            ctx,
+            backend::seccomp::cache_dir(&cfg.exec_root),
+        )),
         RuntimeKind::Runc => {
             let bin = cfg
                 .runc_path

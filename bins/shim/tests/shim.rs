@@ -481,3 +481,28 @@ async fn runtime_errors_carry_the_cause() {
     assert!(e.contains("failed to prepare rootfs"), "{e}");
     assert!(e.contains("does-not-exist"), "{e}");
 }
+
+#[tokio::test]
+async fn exec_processes_get_the_containers_seccomp_profile() {
+    each(async |env| {
+        let c = env.spec(&["sleep", "100"]);
+        let ctr = env.create(&c).await;
+        ctr.h.start().await.unwrap();
+        let process = serde_json::json!({
+            "user": {"uid": 0, "gid": 0}, "cwd": "/", "env": ["PATH=/bin"],
+            "args": ["unshare", "-U", "true"],
+            "capabilities": {
+                "bounding": ["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"],
+                "effective": ["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"],
+                "permitted": ["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"]
+            },
+        });
+        let (_, a) = ctr.h.exec(ExecReq { exec_id: "s".into(), process, stdin: false, attach: true }).await.unwrap();
+        let (_, err) = collect(&mut a.unwrap().output).await;
+        let code = ctr.h.wait_exec("s").await.unwrap().code;
+        assert_ne!(code, 0, "{:?}: unshare allowed in exec: {err}", env.runtime);
+        assert!(err.contains("Operation not permitted"), "{:?}: {err}", env.runtime);
+        ctr.delete().await;
+    })
+    .await;
+}

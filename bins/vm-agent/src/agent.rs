@@ -251,6 +251,8 @@ impl Agent {
     }
 
     fn do_setup(&mut self, setup: Setup) -> Result<(), String> {
+        // Progress on the serial console (the host's console.log), for boot failures.
+        eprintln!("berth-vm-agent: setup: {} shares, {} interfaces", setup.shares.len(), setup.ifaces.len());
         for (k, v) in &setup.sysctls {
             let path = format!("/proc/sys/{}", k.replace('.', "/"));
             std::fs::write(&path, v).map_err(|e| format!("sysctl {k}: {e}"))?;
@@ -268,6 +270,7 @@ impl Agent {
             )
             .map_err(|e| format!("share {}: {e}", sh.tag))?;
         }
+        eprintln!("berth-vm-agent: setup: shares mounted");
         net::configure(&setup.ifaces, &setup.routes).map_err(|e| format!("network: {e}"))?;
         match UdpSocket::bind(DNS_ADDR) {
             Ok(d) => {

@@ -186,8 +186,13 @@ impl Plan {
     }
 
     fn steps(&mut self) -> io::Result<()> {
-        // SAFETY: setsid takes no arguments.
+        // The agent blocks SIGCHLD (for its signalfd) and std ignores SIGPIPE; both
+        // would be inherited through exec.
+        let empty = sys::SigSet([0; 16]);
+        // SAFETY: an empty live sigset; signal and setsid take no pointers.
         unsafe {
+            sys::sigprocmask(sys::SIG_SETMASK, &empty, std::ptr::null_mut());
+            sys::signal(sys::SIGPIPE, sys::SIG_DFL);
             sys::setsid();
         }
         if self.p.terminal {

@@ -96,6 +96,7 @@ unsafe extern "C" {
     pub fn sigemptyset(set: *mut SigSet) -> i32;
     pub fn sigaddset(set: *mut SigSet, sig: i32) -> i32;
     pub fn sigprocmask(how: i32, set: *const SigSet, old: *mut SigSet) -> i32;
+    pub fn signal(sig: i32, handler: usize) -> usize;
     pub fn signalfd(fd: i32, mask: *const SigSet, flags: i32) -> i32;
     pub fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
     pub fn kill(pid: i32, sig: i32) -> i32;
@@ -155,6 +156,8 @@ pub const POLLNVAL: i16 = 32;
 pub const SIG_BLOCK: i32 = 0;
 pub const SIG_SETMASK: i32 = 2;
 pub const SIGKILL: i32 = 9;
+pub const SIGPIPE: i32 = 13;
+pub const SIG_DFL: usize = 0;
 pub const SIGCHLD: i32 = 17;
 pub const SFD_NONBLOCK: i32 = 0o4000;
 pub const SFD_CLOEXEC: i32 = 0o2000000;

@@ -14,8 +14,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Arguments usable without an ARG line.
 pub const BUILTIN: &[&str] = &[
-    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy",
-    "ALL_PROXY", "all_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
 ];
 
 /// The arguments of one build.
@@ -32,7 +40,10 @@ pub struct BuildArgs {
 impl BuildArgs {
     /// Start from the request's `buildargs`.
     pub fn new(given: BTreeMap<String, Option<String>>) -> BuildArgs {
-        BuildArgs { given, ..Default::default() }
+        BuildArgs {
+            given,
+            ..Default::default()
+        }
     }
 
     fn override_of(&self, name: &str) -> Option<&String> {
@@ -49,12 +60,19 @@ impl BuildArgs {
 
     /// Meta args with values, for expanding FROM lines (and the meta args themselves).
     pub fn meta_env(&self) -> Vec<(String, String)> {
-        self.meta.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect()
+        self.meta
+            .iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+            .collect()
     }
 
     /// A fresh scope for a stage.
     pub fn stage(&self) -> StageArgs {
-        StageArgs { given: self.given.clone(), meta: self.meta.clone(), allowed: BTreeMap::new() }
+        StageArgs {
+            given: self.given.clone(),
+            meta: self.meta.clone(),
+            allowed: BTreeMap::new(),
+        }
     }
 
     /// Record the names a stage declared.
@@ -64,7 +82,11 @@ impl BuildArgs {
 
     /// `--build-arg`s no ARG line declared (predefined ones excepted), sorted.
     pub fn unused(&self) -> Vec<String> {
-        self.given.keys().filter(|k| !self.referenced.contains(*k) && !BUILTIN.contains(&k.as_str())).cloned().collect()
+        self.given
+            .keys()
+            .filter(|k| !self.referenced.contains(*k) && !BUILTIN.contains(&k.as_str()))
+            .cloned()
+            .collect()
     }
 }
 
@@ -106,10 +128,10 @@ impl StageArgs {
             }
         }
         for b in BUILTIN {
-            if !self.allowed.contains_key(*b) {
-                if let Some(Some(v)) = self.given.get(*b) {
-                    out.insert((*b).to_string(), v.clone());
-                }
+            if !self.allowed.contains_key(*b)
+                && let Some(Some(v)) = self.given.get(*b)
+            {
+                out.insert((*b).to_string(), v.clone());
             }
         }
         out.into_iter().filter(|(k, _)| !env_has(k)).collect()
@@ -117,7 +139,10 @@ impl StageArgs {
 
     /// The `KEY=value` entries a RUN gets in its environment.
     pub fn run_env(&self, config_env: &[String]) -> Vec<String> {
-        self.visible(config_env).into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+        self.visible(config_env)
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
     }
 
     /// The entries recorded in a RUN's history (`|N K=V … cmd`): predefined
@@ -136,16 +161,26 @@ mod tests {
     use super::*;
 
     fn given(pairs: &[(&str, Option<&str>)]) -> BTreeMap<String, Option<String>> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.map(str::to_string))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+            .collect()
     }
 
     #[test]
     fn scoping_rules() {
-        let mut b = BuildArgs::new(given(&[("V", Some("cli")), ("HTTP_PROXY", Some("p")), ("UNUSED", Some("x"))]));
+        let mut b = BuildArgs::new(given(&[
+            ("V", Some("cli")),
+            ("HTTP_PROXY", Some("p")),
+            ("UNUSED", Some("x")),
+        ]));
         assert_eq!(b.add_meta("BASE", Some("bb".into())), Some("bb".into()));
         assert_eq!(b.add_meta("V", Some("dflt".into())), Some("cli".into()));
         let mut s = b.stage();
-        assert!(s.visible(&[]).iter().all(|(k, _)| k == "HTTP_PROXY"), "meta args are not visible in stages");
+        assert!(
+            s.visible(&[]).iter().all(|(k, _)| k == "HTTP_PROXY"),
+            "meta args are not visible in stages"
+        );
         s.declare("BASE", None);
         s.declare("X", None);
         s.declare("Y", Some("2".into()));

@@ -51,12 +51,19 @@ pub fn key(parent: Option<&str>, probe: &ContainerConfig) -> String {
 
 /// Look a step up.
 pub fn get(store: &Store, key: &str) -> Option<String> {
-    store.get::<CacheRecord>(CACHE, key).ok().flatten().map(|r| r.image)
+    store
+        .get::<CacheRecord>(CACHE, key)
+        .ok()
+        .flatten()
+        .map(|r| r.image)
 }
 
 /// Remember a step.
 pub fn put(store: &Store, key: &str, image: &str) {
-    let rec = CacheRecord { image: image.to_string(), created: berth_core::timefmt::now_rfc3339() };
+    let rec = CacheRecord {
+        image: image.to_string(),
+        created: berth_core::timefmt::now_rfc3339(),
+    };
     if let Err(e) = store.put(CACHE, key, &rec) {
         tracing::warn!("build cache: {e}");
     }

@@ -31,7 +31,9 @@ impl Backing {
             Backing::Mem(v) => {
                 let s = usize::try_from(off).unwrap_or(usize::MAX);
                 let e = s.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
-                v.get(s..e).map(<[u8]>::to_vec).ok_or_else(|| std::io::Error::other("context entry out of range"))
+                v.get(s..e)
+                    .map(<[u8]>::to_vec)
+                    .ok_or_else(|| std::io::Error::other("context entry out of range"))
             }
             Backing::File(f) => {
                 let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
@@ -92,7 +94,9 @@ pub struct Context {
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("entries", &self.entries.len()).finish()
+        f.debug_struct("Context")
+            .field("entries", &self.entries.len())
+            .finish()
     }
 }
 
@@ -123,7 +127,8 @@ pub fn decompress_into(mut r: impl Read, w: &mut dyn Write) -> std::io::Result<(
     let chained: Box<dyn Read + '_> = Box::new(std::io::Cursor::new(head.to_vec()).chain(r));
     if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
         let mut br = std::io::BufReader::new(chained);
-        return lzma_rs::xz_decompress(&mut br, &mut &mut *w).map_err(|e| std::io::Error::other(format!("xz: {e:?}")));
+        return lzma_rs::xz_decompress(&mut br, &mut &mut *w)
+            .map_err(|e| std::io::Error::other(format!("xz: {e:?}")));
     }
     let mut d = decompressor(head, chained)?;
     std::io::copy(&mut d, w)?;
@@ -138,7 +143,17 @@ pub(crate) fn is_tar(head: &[u8]) -> bool {
     let h = tar::Header::from_byte_slice(&head[..512]);
     match h.cksum() {
         Ok(sum) => {
-            let computed: u32 = head[..512].iter().enumerate().map(|(i, b)| if (148..156).contains(&i) { 32 } else { u32::from(*b) }).sum();
+            let computed: u32 = head[..512]
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    if (148..156).contains(&i) {
+                        32
+                    } else {
+                        u32::from(*b)
+                    }
+                })
+                .sum();
             sum == computed
         }
         Err(_) => head[..512].iter().all(|b| *b == 0),
@@ -156,19 +171,40 @@ impl Context {
         let mut children = BTreeMap::new();
         children.insert(String::new(), Vec::new());
         let mut entries = BTreeMap::new();
-        entries.insert(String::new(), Entry { meta: dir_meta(), offset: 0 });
-        Context { backing: Backing::Mem(Vec::new()), entries, children, hashes: Mutex::new(HashMap::new()) }
+        entries.insert(
+            String::new(),
+            Entry {
+                meta: dir_meta(),
+                offset: 0,
+            },
+        );
+        Context {
+            backing: Backing::Mem(Vec::new()),
+            entries,
+            children,
+            hashes: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Read and index a request body; `tmp` is where a large context spills.
     pub fn load(r: impl Read, tmp: &Path) -> Result<Loaded> {
-        let mut w = SpillWriter { dir: tmp, mem: Vec::new(), file: None };
-        decompress_into(r, &mut w).map_err(|e| BuildError::Invalid(format!("unable to read build context: {e}")))?;
+        let mut w = SpillWriter {
+            dir: tmp,
+            mem: Vec::new(),
+            file: None,
+        };
+        decompress_into(r, &mut w)
+            .map_err(|e| BuildError::Invalid(format!("unable to read build context: {e}")))?;
         // The docker CLI's archive with a Dockerfile from outside the context
         // ends without the last entry's padding and the end-of-archive blocks.
-        let len = w.file.as_ref().and_then(|f| f.metadata().ok()).map_or(w.mem.len() as u64, |m| m.len());
+        let len = w
+            .file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(w.mem.len() as u64, |m| m.len());
         let pad = (512 - len % 512) % 512 + 1024;
-        w.write_all(&vec![0u8; usize::try_from(pad).unwrap_or(1024)]).map_err(|e| BuildError::io("read build context", e))?;
+        w.write_all(&vec![0u8; usize::try_from(pad).unwrap_or(1024)])
+            .map_err(|e| BuildError::io("read build context", e))?;
         let backing = match w.file {
             Some(f) => Backing::File(f),
             None => Backing::Mem(w.mem),
@@ -183,7 +219,9 @@ impl Context {
                 Backing::Mem(v) => v,
                 Backing::File(f) => {
                     let mut v = Vec::new();
-                    std::io::BufReader::new(&f).read_to_end(&mut v).map_err(|e| BuildError::io("read Dockerfile", e))?;
+                    std::io::BufReader::new(&f)
+                        .read_to_end(&mut v)
+                        .map_err(|e| BuildError::io("read Dockerfile", e))?;
                     v
                 }
             };
@@ -195,8 +233,15 @@ impl Context {
 
     fn index(backing: Backing) -> Result<Context> {
         let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
-        entries.insert(String::new(), Entry { meta: dir_meta(), offset: 0 });
-        let bad = |e: std::io::Error| BuildError::Invalid(format!("invalid build context archive: {e}"));
+        entries.insert(
+            String::new(),
+            Entry {
+                meta: dir_meta(),
+                offset: 0,
+            },
+        );
+        let bad =
+            |e: std::io::Error| BuildError::Invalid(format!("invalid build context archive: {e}"));
         {
             let reader: Box<dyn Read + '_> = match &backing {
                 Backing::Mem(v) => Box::new(std::io::Cursor::new(v.as_slice())),
@@ -210,21 +255,34 @@ impl Context {
             for e in ar.entries().map_err(bad)? {
                 let e = e.map_err(bad)?;
                 let raw = e.path().map_err(bad)?.to_string_lossy().into_owned();
-                let Some(name) = clean_name(&raw) else { continue };
+                let Some(name) = clean_name(&raw) else {
+                    continue;
+                };
                 let h = e.header();
                 let mode = h.mode().unwrap_or(0o644) & 0o7777;
                 let uid = u32::try_from(h.uid().unwrap_or(0)).unwrap_or(0);
                 let gid = u32::try_from(h.gid().unwrap_or(0)).unwrap_or(0);
                 let mtime = i64::try_from(h.mtime().unwrap_or(0)).unwrap_or(0);
                 let et = h.entry_type();
-                let link = e.link_name().ok().flatten().map(|l| l.to_string_lossy().into_owned()).unwrap_or_default();
+                let link = e
+                    .link_name()
+                    .ok()
+                    .flatten()
+                    .map(|l| l.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 let entry = if et.is_hard_link() {
                     match clean_name(&link).and_then(|t| entries.get(&t)) {
-                        Some(t) => Entry { meta: t.meta.clone(), offset: t.offset },
+                        Some(t) => Entry {
+                            meta: t.meta.clone(),
+                            offset: t.offset,
+                        },
                         None => continue,
                     }
                 } else {
-                    let kind = if et.is_file() || et == tar::EntryType::Continuous || et == tar::EntryType::GNUSparse {
+                    let kind = if et.is_file()
+                        || et == tar::EntryType::Continuous
+                        || et == tar::EntryType::GNUSparse
+                    {
                         Kind::File
                     } else if et.is_dir() {
                         Kind::Dir
@@ -234,7 +292,15 @@ impl Context {
                         Kind::Other
                     };
                     Entry {
-                        meta: Meta { kind, mode, uid, gid, size: e.size(), mtime, link },
+                        meta: Meta {
+                            kind,
+                            mode,
+                            uid,
+                            gid,
+                            size: e.size(),
+                            mtime,
+                            link,
+                        },
                         offset: e.raw_file_position(),
                     }
                 };
@@ -253,7 +319,10 @@ impl Context {
         for n in names {
             let mut p = n.as_str();
             while let Some((parent, _)) = p.rsplit_once('/') {
-                entries.entry(parent.to_string()).or_insert(Entry { meta: dir_meta(), offset: 0 });
+                entries.entry(parent.to_string()).or_insert(Entry {
+                    meta: dir_meta(),
+                    offset: 0,
+                });
                 p = parent;
             }
         }
@@ -266,9 +335,17 @@ impl Context {
                 continue;
             }
             let (parent, base) = n.rsplit_once('/').unwrap_or(("", n.as_str()));
-            children.entry(parent.to_string()).or_default().push(base.to_string());
+            children
+                .entry(parent.to_string())
+                .or_default()
+                .push(base.to_string());
         }
-        Ok(Context { backing, entries, children, hashes: Mutex::new(HashMap::new()) })
+        Ok(Context {
+            backing,
+            entries,
+            children,
+            hashes: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Number of entries.
@@ -285,8 +362,10 @@ impl Context {
     pub fn remove(&mut self, rel: &str) {
         let rel = clean(rel);
         let below = format!("{rel}/");
-        self.entries.retain(|k, _| *k != rel && !k.starts_with(&below));
-        self.children.retain(|k, _| *k != rel && !k.starts_with(&below));
+        self.entries
+            .retain(|k, _| *k != rel && !k.starts_with(&below));
+        self.children
+            .retain(|k, _| *k != rel && !k.starts_with(&below));
         let (parent, base) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
         if let Some(c) = self.children.get_mut(parent) {
             c.retain(|n| n != base);
@@ -314,10 +393,13 @@ impl Context {
     pub fn sources(&self, pattern: &str, cmd: &str) -> Result<Vec<String>> {
         let cleaned = clean(pattern.trim_start_matches('/'));
         if cleaned.starts_with("..") {
-            return Err(BuildError::Invalid(format!("{cmd} failed: forbidden path outside the build context: {pattern} ()")));
+            return Err(BuildError::Invalid(format!(
+                "{cmd} failed: forbidden path outside the build context: {pattern} ()"
+            )));
         }
         if has_magic(&cleaned) {
-            let g = Glob::new(&cleaned, false).map_err(|e| BuildError::Invalid(format!("{cmd} failed: {e}")))?;
+            let g = Glob::new(&cleaned, false)
+                .map_err(|e| BuildError::Invalid(format!("{cmd} failed: {e}")))?;
             let mut out: Vec<String> = Vec::new();
             for p in self.paths() {
                 // A matched directory is copied whole: do not also list what is below it.
@@ -329,7 +411,9 @@ impl Context {
                 }
             }
             if out.is_empty() {
-                return Err(BuildError::Invalid(format!("{cmd} failed: no source files were specified")));
+                return Err(BuildError::Invalid(format!(
+                    "{cmd} failed: no source files were specified"
+                )));
             }
             return Ok(out);
         }
@@ -342,7 +426,12 @@ impl Context {
     }
 
     fn file_hash(&self, e: &Entry) -> std::io::Result<[u8; 32]> {
-        if let Some(h) = self.hashes.lock().unwrap_or_else(|p| p.into_inner()).get(&e.offset) {
+        if let Some(h) = self
+            .hashes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&e.offset)
+        {
             return Ok(*h);
         }
         let mut hasher = Sha256::new();
@@ -354,7 +443,10 @@ impl Context {
             off += n;
         }
         let h: [u8; 32] = hasher.finalize().into();
-        self.hashes.lock().unwrap_or_else(|p| p.into_inner()).insert(e.offset, h);
+        self.hashes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(e.offset, h);
         Ok(h)
     }
 
@@ -363,11 +455,20 @@ impl Context {
     /// contents; never owners or mtimes. `file:`/`dir:` prefixed as Docker's.
     pub fn hash(&self, rel: &str) -> Result<String> {
         let mut h = Sha256::new();
-        let root = self.entries.get(rel).ok_or_else(|| BuildError::Invalid(format!("no such context path {rel}")))?;
-        let prefix = if root.meta.kind == Kind::Dir { "dir" } else { "file" };
+        let root = self
+            .entries
+            .get(rel)
+            .ok_or_else(|| BuildError::Invalid(format!("no such context path {rel}")))?;
+        let prefix = if root.meta.kind == Kind::Dir {
+            "dir"
+        } else {
+            "file"
+        };
         let mut stack = vec![rel.to_string()];
         while let Some(p) = stack.pop() {
-            let Some(e) = self.entries.get(&p) else { continue };
+            let Some(e) = self.entries.get(&p) else {
+                continue;
+            };
             let shown = p.strip_prefix(rel).unwrap_or(&p);
             h.update(shown.as_bytes());
             h.update([0, kind_byte(e.meta.kind)]);
@@ -375,7 +476,10 @@ impl Context {
             h.update(e.meta.link.as_bytes());
             h.update([0]);
             if e.meta.kind == Kind::File {
-                h.update(self.file_hash(e).map_err(|err| BuildError::io(format!("read {p}"), err))?);
+                h.update(
+                    self.file_hash(e)
+                        .map_err(|err| BuildError::io(format!("read {p}"), err))?,
+                );
             }
             if e.meta.kind == Kind::Dir {
                 for c in self.children(&p).into_iter().rev() {
@@ -397,7 +501,15 @@ fn kind_byte(k: Kind) -> u8 {
 }
 
 fn dir_meta() -> Meta {
-    Meta { kind: Kind::Dir, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, link: String::new() }
+    Meta {
+        kind: Kind::Dir,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        mtime: 0,
+        link: String::new(),
+    }
 }
 
 impl Tree for Context {
@@ -410,8 +522,13 @@ impl Tree for Context {
     }
 
     fn open(&self, rel: &str) -> std::io::Result<Box<dyn Read + '_>> {
-        let e = self.entries.get(rel).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
-        Ok(Box::new(std::io::Cursor::new(self.backing.read_at(e.offset, e.meta.size)?)))
+        let e = self
+            .entries
+            .get(rel)
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
+        Ok(Box::new(std::io::Cursor::new(
+            self.backing.read_at(e.offset, e.meta.size)?,
+        )))
     }
 }
 
@@ -420,7 +537,10 @@ pub fn multi_hash(parts: &[String]) -> String {
     if let [one] = parts {
         return one.clone();
     }
-    format!("multi:{}", hex::encode(Sha256::digest(parts.join(",").as_bytes())))
+    format!(
+        "multi:{}",
+        hex::encode(Sha256::digest(parts.join(",").as_bytes()))
+    )
 }
 
 #[cfg(test)]
@@ -450,18 +570,38 @@ mod tests {
 
     #[test]
     fn index_sources_and_hashes() {
-        let t = tar_of(&[("Dockerfile", b"FROM bb\n", 0o644), ("src/a.txt", b"a", 0o644), ("src/b.txt", b"b", 0o755)]);
+        let t = tar_of(&[
+            ("Dockerfile", b"FROM bb\n", 0o644),
+            ("src/a.txt", b"a", 0o644),
+            ("src/b.txt", b"b", 0o755),
+        ]);
         let c = load(&t);
         assert_eq!(c.read_file("Dockerfile").unwrap(), b"FROM bb\n");
-        assert_eq!(c.sources("src/*.txt", "COPY").unwrap(), vec!["src/a.txt", "src/b.txt"]);
+        assert_eq!(
+            c.sources("src/*.txt", "COPY").unwrap(),
+            vec!["src/a.txt", "src/b.txt"]
+        );
         assert_eq!(c.sources("./src", "COPY").unwrap(), vec!["src"]);
-        assert!(c.sources("../etc/passwd", "COPY").unwrap_err().to_string().contains("outside the build context"));
-        assert!(c.sources("missing", "COPY").unwrap_err().to_string().contains("file not found"));
+        assert!(
+            c.sources("../etc/passwd", "COPY")
+                .unwrap_err()
+                .to_string()
+                .contains("outside the build context")
+        );
+        assert!(
+            c.sources("missing", "COPY")
+                .unwrap_err()
+                .to_string()
+                .contains("file not found")
+        );
         let h1 = c.hash("src").unwrap();
         assert!(h1.starts_with("dir:"));
         // Same content, other mtime: same hash.
         let mut b = tar::Builder::new(Vec::new());
-        for (name, data, mode) in [("src/a.txt", &b"a"[..], 0o644), ("src/b.txt", &b"b"[..], 0o755)] {
+        for (name, data, mode) in [
+            ("src/a.txt", &b"a"[..], 0o644),
+            ("src/b.txt", &b"b"[..], 0o755),
+        ] {
             let mut h = tar::Header::new_gnu();
             h.set_size(data.len() as u64);
             h.set_mode(mode);
@@ -471,7 +611,10 @@ mod tests {
         }
         let c2 = load(&b.into_inner().unwrap());
         assert_eq!(c2.hash("src").unwrap(), h1);
-        let c3 = load(&tar_of(&[("src/a.txt", b"A", 0o644), ("src/b.txt", b"b", 0o755)]));
+        let c3 = load(&tar_of(&[
+            ("src/a.txt", b"A", 0o644),
+            ("src/b.txt", b"b", 0o755),
+        ]));
         assert_ne!(c3.hash("src").unwrap(), h1);
     }
 
@@ -488,6 +631,9 @@ mod tests {
         lzma_rs::xz_compress(&mut std::io::Cursor::new(&t), &mut xz).unwrap();
         assert_eq!(load(&xz).read_file("f").unwrap(), b"x");
         let d = tempfile::tempdir().unwrap();
-        assert!(matches!(Context::load(&b"FROM bb\nRUN true\n"[..], d.path()).unwrap(), Loaded::Dockerfile(_)));
+        assert!(matches!(
+            Context::load(&b"FROM bb\nRUN true\n"[..], d.path()).unwrap(),
+            Loaded::Dockerfile(_)
+        ));
     }
 }

@@ -45,7 +45,10 @@ pub enum BuildError {
 impl BuildError {
     /// Wrap an I/O error with what was being done.
     pub fn io(what: impl Into<String>, source: std::io::Error) -> BuildError {
-        BuildError::Io { what: what.into(), source }
+        BuildError::Io {
+            what: what.into(),
+            source,
+        }
     }
 
     /// The `errorDetail.code` of this error in a build stream, when it has one.

@@ -29,21 +29,25 @@ pub struct Download {
 
 fn client() -> Result<Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>> {
     let provider = rustls::crypto::ring::default_provider();
-    let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_native_roots(provider) {
-        Ok(b) => b,
-        Err(_) => {
-            let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+    let builder =
+        match hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_native_roots(provider) {
+            Ok(b) => b,
+            Err(_) => {
+                let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
                 .with_safe_default_protocol_versions()
                 .map_err(|e| BuildError::Invalid(format!("tls setup: {e}")))?
                 .with_root_certificates(rustls::RootCertStore::empty())
                 .with_no_client_auth();
-            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(cfg)
-        }
-    };
+                hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(cfg)
+            }
+        };
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(Duration::from_secs(30)));
-    Ok(Client::builder(TokioExecutor::new()).build(builder.https_or_http().enable_http1().wrap_connector(http)))
+    Ok(Client::builder(TokioExecutor::new())
+        .build(builder.https_or_http().enable_http1().wrap_connector(http)))
 }
 
 fn name_from(url: &str, disposition: Option<&str>) -> String {
@@ -67,7 +71,9 @@ pub async fn get(url: &str) -> Result<Download> {
     let c = client()?;
     let mut url = url.to_string();
     for _ in 0..10 {
-        let uri: http::Uri = url.parse().map_err(|e| BuildError::Invalid(format!("invalid URL {url}: {e}")))?;
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| BuildError::Invalid(format!("invalid URL {url}: {e}")))?;
         let req = http::Request::get(uri)
             .header("User-Agent", "berth-builder")
             .body(Empty::<Bytes>::new())
@@ -77,21 +83,35 @@ pub async fn get(url: &str) -> Result<Download> {
             .map_err(|_| BuildError::Invalid(format!("error downloading {url}: timeout")))?
             .map_err(|e| BuildError::Invalid(format!("error downloading {url}: {e}")))?;
         let status = resp.status();
-        if status.is_redirection() {
-            if let Some(loc) = resp.headers().get(http::header::LOCATION).and_then(|v| v.to_str().ok()) {
-                url = if loc.starts_with("http://") || loc.starts_with("https://") {
-                    loc.to_string()
-                } else {
-                    let base: Vec<&str> = url.splitn(4, '/').collect();
-                    format!("{}//{}{}", base.first().unwrap_or(&"http:"), base.get(2).unwrap_or(&""), loc)
-                };
-                continue;
-            }
+        if status.is_redirection()
+            && let Some(loc) = resp
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+        {
+            url = if loc.starts_with("http://") || loc.starts_with("https://") {
+                loc.to_string()
+            } else {
+                let base: Vec<&str> = url.splitn(4, '/').collect();
+                format!(
+                    "{}//{}{}",
+                    base.first().unwrap_or(&"http:"),
+                    base.get(2).unwrap_or(&""),
+                    loc
+                )
+            };
+            continue;
         }
         if !status.is_success() {
-            return Err(BuildError::Invalid(format!("failed to GET {url} with status {status}")));
+            return Err(BuildError::Invalid(format!(
+                "failed to GET {url} with status {status}"
+            )));
         }
-        let disposition = resp.headers().get("Content-Disposition").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let disposition = resp
+            .headers()
+            .get("Content-Disposition")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let mtime = resp
             .headers()
             .get(http::header::LAST_MODIFIED)
@@ -103,9 +123,15 @@ pub async fn get(url: &str) -> Result<Download> {
             .await
             .map_err(|e| BuildError::Invalid(format!("error downloading {url}: {e}")))?
             .to_bytes();
-        return Ok(Download { name: name_from(&url, disposition.as_deref()), data: body, mtime });
+        return Ok(Download {
+            name: name_from(&url, disposition.as_deref()),
+            data: body,
+            mtime,
+        });
     }
-    Err(BuildError::Invalid(format!("error downloading {url}: too many redirects")))
+    Err(BuildError::Invalid(format!(
+        "error downloading {url}: too many redirects"
+    )))
 }
 
 /// Is this an ADD URL source?
@@ -115,7 +141,12 @@ pub fn is_url(s: &str) -> bool {
 
 /// Is this a git source (not supported by the classic builder here)?
 pub fn is_git(s: &str) -> bool {
-    s.starts_with("git://") || s.starts_with("git@") || (is_url(s) && s.split(['?', '#']).next().is_some_and(|p| p.ends_with(".git")))
+    s.starts_with("git://")
+        || s.starts_with("git@")
+        || (is_url(s)
+            && s.split(['?', '#'])
+                .next()
+                .is_some_and(|p| p.ends_with(".git")))
 }
 
 #[cfg(test)]
@@ -124,9 +155,15 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(name_from("http://h:1/a/b/file.tar.gz?x=1", None), "file.tar.gz");
+        assert_eq!(
+            name_from("http://h:1/a/b/file.tar.gz?x=1", None),
+            "file.tar.gz"
+        );
         assert_eq!(name_from("http://h/", None), "");
-        assert_eq!(name_from("http://h/x", Some("attachment; filename=\"y.txt\"")), "y.txt");
+        assert_eq!(
+            name_from("http://h/x", Some("attachment; filename=\"y.txt\"")),
+            "y.txt"
+        );
         assert!(is_git("https://github.com/a/b.git") && !is_git("https://h/b.tar"));
     }
 }

@@ -42,7 +42,12 @@ fn io_err(what: &str, p: &Path, e: std::io::Error) -> String {
 /// inside the root for every component but the last (and the last too when
 /// `follow_last`).
 pub fn host_path(root: &Path, path: &str, follow_last: bool) -> PathBuf {
-    let mut todo: Vec<String> = path.split('/').filter(|c| !c.is_empty() && *c != ".").rev().map(str::to_string).collect();
+    let mut todo: Vec<String> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .rev()
+        .map(str::to_string)
+        .collect();
     let mut cur: Vec<String> = Vec::new();
     let mut hops = 0;
     while let Some(c) = todo.pop() {
@@ -52,37 +57,57 @@ pub fn host_path(root: &Path, path: &str, follow_last: bool) -> PathBuf {
         }
         let host = root.join(cur.join("/")).join(&c);
         let last = todo.is_empty();
-        if (!last || follow_last) && hops < 40 {
-            if let Ok(t) = std::fs::read_link(&host) {
-                hops += 1;
-                let t = t.to_string_lossy().into_owned();
-                if t.starts_with('/') {
-                    cur.clear();
-                }
-                for p in t.split('/').filter(|c| !c.is_empty() && *c != ".").rev() {
-                    todo.push(p.to_string());
-                }
-                continue;
+        if (!last || follow_last)
+            && hops < 40
+            && let Ok(t) = std::fs::read_link(&host)
+        {
+            hops += 1;
+            let t = t.to_string_lossy().into_owned();
+            if t.starts_with('/') {
+                cur.clear();
             }
+            for p in t.split('/').filter(|c| !c.is_empty() && *c != ".").rev() {
+                todo.push(p.to_string());
+            }
+            continue;
         }
         cur.push(c);
     }
     root.join(cur.join("/"))
 }
 
-fn set_owner_mode_time(p: &Path, kind: Kind, owner: (u32, u32), mode: Option<u32>, mtime: i64) -> Result<(), String> {
-    std::os::unix::fs::lchown(p, Some(owner.0), Some(owner.1)).map_err(|e| io_err("chown", p, e))?;
-    if kind != Kind::Symlink {
-        if let Some(m) = mode {
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).map_err(|e| io_err("chmod", p, e))?;
-        }
+fn set_owner_mode_time(
+    p: &Path,
+    kind: Kind,
+    owner: (u32, u32),
+    mode: Option<u32>,
+    mtime: i64,
+) -> Result<(), String> {
+    std::os::unix::fs::lchown(p, Some(owner.0), Some(owner.1))
+        .map_err(|e| io_err("chown", p, e))?;
+    if kind != Kind::Symlink
+        && let Some(m) = mode
+    {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m))
+            .map_err(|e| io_err("chmod", p, e))?;
     }
     let ts = rustix::fs::Timestamps {
-        last_access: rustix::fs::Timespec { tv_sec: mtime, tv_nsec: 0 },
-        last_modification: rustix::fs::Timespec { tv_sec: mtime, tv_nsec: 0 },
+        last_access: rustix::fs::Timespec {
+            tv_sec: mtime,
+            tv_nsec: 0,
+        },
+        last_modification: rustix::fs::Timespec {
+            tv_sec: mtime,
+            tv_nsec: 0,
+        },
     };
-    rustix::fs::utimensat(rustix::fs::CWD, p, &ts, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| io_err("set times of", p, e.into()))?;
+    rustix::fs::utimensat(
+        rustix::fs::CWD,
+        p,
+        &ts,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| io_err("set times of", p, e.into()))?;
     Ok(())
 }
 
@@ -98,8 +123,10 @@ pub fn mkdir_all(root: &Path, path: &str, owner: (u32, u32)) -> Result<PathBuf, 
             Ok(_) => return Err(format!("mkdir {cur}: not a directory")),
             Err(_) => {
                 std::fs::create_dir(&host).map_err(|e| io_err("mkdir", &host, e))?;
-                std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o755)).map_err(|e| io_err("chmod", &host, e))?;
-                std::os::unix::fs::lchown(&host, Some(owner.0), Some(owner.1)).map_err(|e| io_err("chown", &host, e))?;
+                std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o755))
+                    .map_err(|e| io_err("chmod", &host, e))?;
+                std::os::unix::fs::lchown(&host, Some(owner.0), Some(owner.1))
+                    .map_err(|e| io_err("chown", &host, e))?;
             }
         }
     }
@@ -147,7 +174,8 @@ impl Writer<'_> {
                 if existing.is_some() {
                     remove_any(&host)?;
                 }
-                std::os::unix::fs::symlink(&m.link, &host).map_err(|e| io_err("symlink", &host, e))?;
+                std::os::unix::fs::symlink(&m.link, &host)
+                    .map_err(|e| io_err("symlink", &host, e))?;
             }
             Kind::Dir => {
                 if existing.as_ref().is_some_and(|e| !e.is_dir()) {
@@ -167,7 +195,12 @@ impl Writer<'_> {
         for c in tree.children(rel) {
             let r = join(rel, &c);
             if let Some(cm) = tree.lstat(&r) {
-                self.node(tree, &r, &cm, &format!("{}/{c}", target.trim_end_matches('/')))?;
+                self.node(
+                    tree,
+                    &r,
+                    &cm,
+                    &format!("{}/{c}", target.trim_end_matches('/')),
+                )?;
             }
         }
         Ok(())
@@ -176,15 +209,29 @@ impl Writer<'_> {
 
 fn remove_any(p: &Path) -> Result<(), String> {
     let md = std::fs::symlink_metadata(p).map_err(|e| io_err("stat", p, e))?;
-    if md.is_dir() { std::fs::remove_dir_all(p) } else { std::fs::remove_file(p) }.map_err(|e| io_err("remove", p, e))
+    if md.is_dir() {
+        std::fs::remove_dir_all(p)
+    } else {
+        std::fs::remove_file(p)
+    }
+    .map_err(|e| io_err("remove", p, e))
 }
 
 /// Copy `items` to container path `dest` under `root`. `into_dir`: the
 /// destination is a directory (it ends in `/` or there are several sources).
-pub fn copy_items(root: &Path, dest: &str, items: &[Item<'_>], into_dir: bool, opts: &CopyOpts) -> Result<(), String> {
+pub fn copy_items(
+    root: &Path,
+    dest: &str,
+    items: &[Item<'_>],
+    into_dir: bool,
+    opts: &CopyOpts,
+) -> Result<(), String> {
     let w = Writer { root, opts };
     for it in items {
-        let m = it.tree.lstat(&it.rel).ok_or_else(|| format!("stat {}: file does not exist", it.rel))?;
+        let m = it
+            .tree
+            .lstat(&it.rel)
+            .ok_or_else(|| format!("stat {}: file does not exist", it.rel))?;
         match m.kind {
             Kind::Dir => {
                 mkdir_all(root, dest, opts.owner.unwrap_or((0, 0)))?;
@@ -195,8 +242,13 @@ pub fn copy_items(root: &Path, dest: &str, items: &[Item<'_>], into_dir: bool, o
                 extract(it.tree, &it.rel, &host)?;
             }
             _ => {
-                let dest_is_dir = into_dir || dest.ends_with('/') || host_path(root, dest, true).is_dir();
-                let target = if dest_is_dir { format!("{}/{}", dest.trim_end_matches('/'), it.name) } else { dest.to_string() };
+                let dest_is_dir =
+                    into_dir || dest.ends_with('/') || host_path(root, dest, true).is_dir();
+                let target = if dest_is_dir {
+                    format!("{}/{}", dest.trim_end_matches('/'), it.name)
+                } else {
+                    dest.to_string()
+                };
                 w.node(it.tree, &it.rel, &m, &target)?;
             }
         }
@@ -206,7 +258,9 @@ pub fn copy_items(root: &Path, dest: &str, items: &[Item<'_>], into_dir: bool, o
 
 fn read_all(tree: &dyn Tree, rel: &str) -> Result<Vec<u8>, String> {
     let mut v = Vec::new();
-    tree.open(rel).and_then(|mut r| r.read_to_end(&mut v)).map_err(|e| format!("read {rel}: {e}"))?;
+    tree.open(rel)
+        .and_then(|mut r| r.read_to_end(&mut v))
+        .map_err(|e| format!("read {rel}: {e}"))?;
     Ok(v)
 }
 
@@ -219,11 +273,14 @@ fn decompressed(tree: &dyn Tree, rel: &str) -> Option<Vec<u8>> {
 
 /// Is this file a (possibly compressed) tar archive ADD unpacks?
 pub fn is_archive(tree: &dyn Tree, rel: &str) -> bool {
-    let Some(m) = tree.lstat(rel) else { return false };
+    let Some(m) = tree.lstat(rel) else {
+        return false;
+    };
     if m.kind != Kind::File || m.size == 0 {
         return false;
     }
-    decompressed(tree, rel).is_some_and(|d| d.len() >= 512 && is_tar(&d[..512]) && d[..512].iter().any(|b| *b != 0))
+    decompressed(tree, rel)
+        .is_some_and(|d| d.len() >= 512 && is_tar(&d[..512]) && d[..512].iter().any(|b| *b != 0))
 }
 
 fn extract(tree: &dyn Tree, rel: &str, host_dir: &Path) -> Result<(), String> {
@@ -234,13 +291,28 @@ fn extract(tree: &dyn Tree, rel: &str, host_dir: &Path) -> Result<(), String> {
     ar.set_preserve_ownerships(false);
     ar.set_preserve_mtime(true);
     ar.set_overwrite(true);
-    for e in ar.entries().map_err(|e| format!("read archive {rel}: {e}"))? {
+    for e in ar
+        .entries()
+        .map_err(|e| format!("read archive {rel}: {e}"))?
+    {
         let mut e = e.map_err(|e| format!("read archive {rel}: {e}"))?;
         let path = e.path().map(|p| p.into_owned()).ok();
-        let uid = e.header().uid().ok().and_then(|u| u32::try_from(u).ok()).unwrap_or(0);
-        let gid = e.header().gid().ok().and_then(|g| u32::try_from(g).ok()).unwrap_or(0);
+        let uid = e
+            .header()
+            .uid()
+            .ok()
+            .and_then(|u| u32::try_from(u).ok())
+            .unwrap_or(0);
+        let gid = e
+            .header()
+            .gid()
+            .ok()
+            .and_then(|g| u32::try_from(g).ok())
+            .unwrap_or(0);
         let unpacked = e.unpack_in(host_dir).map_err(|e| {
-            let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+            let cause = std::error::Error::source(&e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
             format!("extract {rel}: {e}{cause}")
         })?;
         if let (true, Some(p)) = (unpacked, path) {
@@ -310,19 +382,80 @@ mod tests {
         std::fs::write(src.path().join("f"), "f").unwrap();
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("etc")).unwrap();
-        std::fs::write(root.path().join("etc/passwd"), "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n").unwrap();
+        std::fs::write(
+            root.path().join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
+        )
+        .unwrap();
         std::fs::write(root.path().join("etc/group"), "root:x:0:\nstaff:x:50:\n").unwrap();
         let t = DirTree::new(src.path());
-        let opts = CopyOpts { owner: Some((0, 0)), ..Default::default() };
+        let opts = CopyOpts {
+            owner: Some((0, 0)),
+            ..Default::default()
+        };
         // A file to a new path, a file into a dir, a dir's content.
-        copy_items(root.path(), "/app/file.txt", &[Item { tree: &t, rel: "f".into(), name: "f".into() }], false, &opts).unwrap();
-        assert_eq!(std::fs::read_to_string(root.path().join("app/file.txt")).unwrap(), "f");
-        copy_items(root.path(), "/app/", &[Item { tree: &t, rel: "f".into(), name: "f".into() }], false, &opts).unwrap();
+        copy_items(
+            root.path(),
+            "/app/file.txt",
+            &[Item {
+                tree: &t,
+                rel: "f".into(),
+                name: "f".into(),
+            }],
+            false,
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("app/file.txt")).unwrap(),
+            "f"
+        );
+        copy_items(
+            root.path(),
+            "/app/",
+            &[Item {
+                tree: &t,
+                rel: "f".into(),
+                name: "f".into(),
+            }],
+            false,
+            &opts,
+        )
+        .unwrap();
         assert!(root.path().join("app/f").is_file());
-        copy_items(root.path(), "/out", &[Item { tree: &t, rel: "d".into(), name: "d".into() }], false, &opts).unwrap();
-        assert_eq!(std::fs::read_to_string(root.path().join("out/sub/x")).unwrap(), "x");
-        let chmod = CopyOpts { owner: Some((0, 0)), chmod: Some(0o700), ..Default::default() };
-        copy_items(root.path(), "/m", &[Item { tree: &t, rel: "f".into(), name: "f".into() }], false, &chmod).unwrap();
+        copy_items(
+            root.path(),
+            "/out",
+            &[Item {
+                tree: &t,
+                rel: "d".into(),
+                name: "d".into(),
+            }],
+            false,
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("out/sub/x")).unwrap(),
+            "x"
+        );
+        let chmod = CopyOpts {
+            owner: Some((0, 0)),
+            chmod: Some(0o700),
+            ..Default::default()
+        };
+        copy_items(
+            root.path(),
+            "/m",
+            &[Item {
+                tree: &t,
+                rel: "f".into(),
+                name: "f".into(),
+            }],
+            false,
+            &chmod,
+        )
+        .unwrap();
         let md = std::fs::metadata(root.path().join("m")).unwrap();
         assert_eq!(md.permissions().mode() & 0o777, 0o700);
         assert_eq!(parse_chown("app", root.path()).unwrap(), (1000, 1001));
@@ -340,9 +473,27 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, &b.into_inner().unwrap()).unwrap();
         std::fs::write(src.path().join("b.tgz"), gz.finish().unwrap()).unwrap();
-        let add = CopyOpts { owner: Some((0, 0)), decompress: true, ..Default::default() };
-        copy_items(root.path(), "/opt/", &[Item { tree: &t, rel: "b.tgz".into(), name: "b.tgz".into() }], false, &add).unwrap();
-        assert_eq!(std::fs::read_to_string(root.path().join("opt/inner/a.txt")).unwrap(), "abc");
+        let add = CopyOpts {
+            owner: Some((0, 0)),
+            decompress: true,
+            ..Default::default()
+        };
+        copy_items(
+            root.path(),
+            "/opt/",
+            &[Item {
+                tree: &t,
+                rel: "b.tgz".into(),
+                name: "b.tgz".into(),
+            }],
+            false,
+            &add,
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("opt/inner/a.txt")).unwrap(),
+            "abc"
+        );
         assert!(parse_chmod("9").is_err());
     }
 }

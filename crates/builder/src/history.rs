@@ -34,7 +34,9 @@ pub fn quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -44,7 +46,10 @@ pub fn quote(s: &str) -> String {
 
 /// Go's `%q` of a `[]string`: `["a" "b"]`.
 pub fn quote_list(v: &[String]) -> String {
-    format!("[{}]", v.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" "))
+    format!(
+        "[{}]",
+        v.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" ")
+    )
 }
 
 /// Go's `%v` of a `[]string`: `[a b]`.
@@ -54,7 +59,10 @@ pub fn plain_list(v: &[String]) -> String {
 
 /// Go's `%q` of an int: a quoted rune.
 pub fn quote_rune(n: i64) -> String {
-    let c = u32::try_from(n).ok().and_then(char::from_u32).unwrap_or('\u{fffd}');
+    let c = u32::try_from(n)
+        .ok()
+        .and_then(char::from_u32)
+        .unwrap_or('\u{fffd}');
     match c {
         '\'' => "'\\''".into(),
         '\\' => "'\\\\'".into(),
@@ -128,8 +136,14 @@ mod tests {
     fn go_renderings() {
         let sh = vec!["/bin/sh".to_string(), "-c".to_string()];
         assert_eq!(nop(&sh, "ENV X=1").join(" "), "/bin/sh -c #(nop)  ENV X=1");
-        assert_eq!(nop1(&sh, "WORKDIR /app").join(" "), "/bin/sh -c #(nop) WORKDIR /app");
-        assert_eq!(quote_list(&["sh".into(), "-c".into(), "echo \"hi\"\n".into()]), r#"["sh" "-c" "echo \"hi\"\n"]"#);
+        assert_eq!(
+            nop1(&sh, "WORKDIR /app").join(" "),
+            "/bin/sh -c #(nop) WORKDIR /app"
+        );
+        assert_eq!(
+            quote_list(&["sh".into(), "-c".into(), "echo \"hi\"\n".into()]),
+            r#"["sh" "-c" "echo \"hi\"\n"]"#
+        );
         assert_eq!(plain_list(&["/data".into(), "/x".into()]), "[/data /x]");
         assert_eq!(duration(5_000_000_000), "5s");
         assert_eq!(duration(90_000_000_000), "1m30s");
@@ -137,7 +151,15 @@ mod tests {
         assert_eq!(duration(1_500_000_000), "1.5s");
         assert_eq!(duration(500_000_000), "500ms");
         assert_eq!(duration(1_500), "1.5µs");
-        let h = Health { test: vec!["CMD-SHELL".into(), "true".into()], interval: 5_000_000_000, retries: 3, ..Default::default() };
-        assert_eq!(health(&h), r#"&{["CMD-SHELL" "true"] "5s" "0s" "0s" "0s" '\x03'}"#);
+        let h = Health {
+            test: vec!["CMD-SHELL".into(), "true".into()],
+            interval: 5_000_000_000,
+            retries: 3,
+            ..Default::default()
+        };
+        assert_eq!(
+            health(&h),
+            r#"&{["CMD-SHELL" "true"] "5s" "0s" "0s" "0s" '\x03'}"#
+        );
     }
 }

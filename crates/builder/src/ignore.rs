@@ -48,7 +48,11 @@ impl Glob {
                     if chars.get(i) == Some(&'/') {
                         i += 1;
                     }
-                    toks.push(if i >= chars.len() { Tok::AnyRest } else { Tok::AnyDirs });
+                    toks.push(if i >= chars.len() {
+                        Tok::AnyRest
+                    } else {
+                        Tok::AnyDirs
+                    });
                 }
                 '*' => toks.push(Tok::Star),
                 '?' => toks.push(Tok::One),
@@ -77,11 +81,14 @@ impl Glob {
                         }
                         first = false;
                         if a == '\\' {
-                            a = *chars.get(i).ok_or_else(|| format!("syntax error in pattern {pattern:?}"))?;
+                            a = *chars
+                                .get(i)
+                                .ok_or_else(|| format!("syntax error in pattern {pattern:?}"))?;
                             i += 1;
                         }
                         let mut b = a;
-                        if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|c| *c != ']') {
+                        if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|c| *c != ']')
+                        {
                             b = chars[i + 1];
                             i += 2;
                         }
@@ -106,12 +113,15 @@ impl Glob {
 }
 
 fn match_at(toks: &[Tok], p: &[char]) -> bool {
-    let Some((t, rest)) = toks.split_first() else { return p.is_empty() };
+    let Some((t, rest)) = toks.split_first() else {
+        return p.is_empty();
+    };
     match t {
         Tok::Lit(c) => p.first() == Some(c) && match_at(rest, &p[1..]),
         Tok::One => p.first().is_some_and(|c| *c != '/') && match_at(rest, &p[1..]),
         Tok::Class(neg, ranges) => {
-            p.first().is_some_and(|c| *c != '/' && ranges.iter().any(|(a, b)| a <= c && c <= b) != *neg)
+            p.first()
+                .is_some_and(|c| *c != '/' && ranges.iter().any(|(a, b)| a <= c && c <= b) != *neg)
                 && match_at(rest, &p[1..])
         }
         Tok::Star => {
@@ -201,7 +211,8 @@ impl Ignore {
             if cleaned.is_empty() {
                 continue;
             }
-            let glob = Glob::new(&cleaned, true).map_err(|e| format!("invalid .dockerignore pattern: {e}"))?;
+            let glob = Glob::new(&cleaned, true)
+                .map_err(|e| format!("invalid .dockerignore pattern: {e}"))?;
             patterns.push(Pattern { glob, exception });
         }
         Ok(Ignore { patterns })

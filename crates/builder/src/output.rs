@@ -42,7 +42,10 @@ impl Output {
     /// `{"aux": {"ID": id}}` (not in quiet mode).
     pub fn aux_id(&self, id: &str) {
         if !self.quiet {
-            let _ = self.tx.send(JsonMessage { aux: Some(serde_json::json!({ "ID": id })), ..Default::default() });
+            let _ = self.tx.send(JsonMessage {
+                aux: Some(serde_json::json!({ "ID": id })),
+                ..Default::default()
+            });
         }
     }
 

@@ -89,7 +89,12 @@ pub trait StepRunner: Send + Sync {
     async fn run(&self, id: &str, out: &Output, cancel: &CancellationToken) -> Result<i64>;
     /// Commit the container's read-write layer on top of `parent` (an empty
     /// layer when nothing changed); returns the new image id.
-    async fn commit(&self, id: &str, parent: Option<&str>, opts: berth_image::CommitOptions) -> Result<String>;
+    async fn commit(
+        &self,
+        id: &str,
+        parent: Option<&str>,
+        opts: berth_image::CommitOptions,
+    ) -> Result<String>;
     /// Remove the container (and its anonymous volumes).
     async fn remove(&self, id: &str) -> Result<()>;
     /// Pull `reference` (for FROM and `--from`), reporting progress to `out`;

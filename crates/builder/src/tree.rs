@@ -44,14 +44,23 @@ pub trait Tree: Send + Sync {
 
 /// Join a directory and a name into a tree path.
 pub fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") }
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 /// Resolve `path` in `tree`, following symlinks without leaving the root
 /// (Docker's `FollowSymlinkInScope`); `None` when a component is missing.
 /// The last component is followed when `follow_last`.
 pub fn resolve(tree: &dyn Tree, path: &str, follow_last: bool) -> Option<String> {
-    let mut todo: Vec<String> = path.split('/').filter(|c| !c.is_empty() && *c != ".").rev().map(str::to_string).collect();
+    let mut todo: Vec<String> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .rev()
+        .map(str::to_string)
+        .collect();
     let mut cur: Vec<String> = Vec::new();
     let mut hops = 0;
     while let Some(c) = todo.pop() {
@@ -70,7 +79,12 @@ pub fn resolve(tree: &dyn Tree, path: &str, follow_last: bool) -> Option<String>
                 if m.link.starts_with('/') {
                     cur.clear();
                 }
-                for p in m.link.split('/').filter(|c| !c.is_empty() && *c != ".").rev() {
+                for p in m
+                    .link
+                    .split('/')
+                    .filter(|c| !c.is_empty() && *c != ".")
+                    .rev()
+                {
                     todo.push(p.to_string());
                 }
             }
@@ -95,7 +109,11 @@ impl DirTree {
 
     fn host(&self, rel: &str) -> PathBuf {
         // `rel` comes from `resolve` or `children`: no `..`, no absolute parts.
-        if rel.is_empty() { self.root.clone() } else { self.root.join(rel) }
+        if rel.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(rel)
+        }
     }
 }
 
@@ -113,7 +131,9 @@ pub fn meta_of(p: &Path) -> Option<Meta> {
         Kind::Other
     };
     let link = if kind == Kind::Symlink {
-        std::fs::read_link(p).map(|l| l.to_string_lossy().into_owned()).unwrap_or_default()
+        std::fs::read_link(p)
+            .map(|l| l.to_string_lossy().into_owned())
+            .unwrap_or_default()
     } else {
         String::new()
     };
@@ -135,7 +155,11 @@ impl Tree for DirTree {
 
     fn children(&self, rel: &str) -> Vec<String> {
         let mut out: Vec<String> = std::fs::read_dir(self.host(rel))
-            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         out.sort();
         out
@@ -175,7 +199,15 @@ pub struct MemTree {
 impl MemTree {
     /// Add a file at the root.
     pub fn add(&mut self, name: &str, data: bytes::Bytes, mode: u32, mtime: i64) {
-        let meta = Meta { kind: Kind::File, mode, uid: 0, gid: 0, size: data.len() as u64, mtime, link: String::new() };
+        let meta = Meta {
+            kind: Kind::File,
+            mode,
+            uid: 0,
+            gid: 0,
+            size: data.len() as u64,
+            mtime,
+            link: String::new(),
+        };
         self.files.insert(name.to_string(), (meta, data));
     }
 }
@@ -183,17 +215,32 @@ impl MemTree {
 impl Tree for MemTree {
     fn lstat(&self, rel: &str) -> Option<Meta> {
         if rel.is_empty() {
-            return Some(Meta { kind: Kind::Dir, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, link: String::new() });
+            return Some(Meta {
+                kind: Kind::Dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                size: 0,
+                mtime: 0,
+                link: String::new(),
+            });
         }
         self.files.get(rel).map(|(m, _)| m.clone())
     }
 
     fn children(&self, rel: &str) -> Vec<String> {
-        if rel.is_empty() { self.files.keys().cloned().collect() } else { Vec::new() }
+        if rel.is_empty() {
+            self.files.keys().cloned().collect()
+        } else {
+            Vec::new()
+        }
     }
 
     fn open(&self, rel: &str) -> std::io::Result<Box<dyn Read + '_>> {
-        let (_, d) = self.files.get(rel).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
+        let (_, d) = self
+            .files
+            .get(rel)
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
         Ok(Box::new(std::io::Cursor::new(d.clone())))
     }
 }
@@ -211,18 +258,29 @@ pub struct Excluding {
 
 impl Excluding {
     fn hidden(&self, rel: &str) -> bool {
-        let sub = rel.strip_prefix(&self.base).map(|s| s.trim_start_matches('/')).unwrap_or(rel);
+        let sub = rel
+            .strip_prefix(&self.base)
+            .map(|s| s.trim_start_matches('/'))
+            .unwrap_or(rel);
         (!sub.is_empty() && self.ignore.excluded(sub)) || self.ignore.excluded(rel)
     }
 }
 
 impl Tree for Excluding {
     fn lstat(&self, rel: &str) -> Option<Meta> {
-        if rel != self.base && self.hidden(rel) { None } else { self.inner.lstat(rel) }
+        if rel != self.base && self.hidden(rel) {
+            None
+        } else {
+            self.inner.lstat(rel)
+        }
     }
 
     fn children(&self, rel: &str) -> Vec<String> {
-        self.inner.children(rel).into_iter().filter(|c| !self.hidden(&join(rel, c))).collect()
+        self.inner
+            .children(rel)
+            .into_iter()
+            .filter(|c| !self.hidden(&join(rel, c)))
+            .collect()
     }
 
     fn open(&self, rel: &str) -> std::io::Result<Box<dyn Read + '_>> {

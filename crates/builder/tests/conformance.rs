@@ -34,7 +34,10 @@ fn corpus() {
         }
         let want = std::fs::read_to_string(&exp_path).unwrap_or_default();
         if got != want {
-            failed.push(format!("{}:\n--- want\n{want}\n--- got\n{got}", p.display()));
+            failed.push(format!(
+                "{}:\n--- want\n{want}\n--- got\n{got}",
+                p.display()
+            ));
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));

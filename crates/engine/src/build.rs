@@ -73,7 +73,9 @@ impl Engine {
         Arc::new(Builder {
             images: self.images.clone(),
             store: self.store.clone(),
-            runner: Arc::new(EngineRunner { engine: self.clone() }),
+            runner: Arc::new(EngineRunner {
+                engine: self.clone(),
+            }),
             root: self.data_path("builder"),
         })
     }
@@ -81,15 +83,22 @@ impl Engine {
     /// Read the request body (or the `remote` URL) into a context.
     async fn load_context(self: &Arc<Self>, remote: &str, mut body: ByteStream) -> Result<Loaded> {
         let tmp = self.data_path("builder/tmp");
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::internal(format!("create {}: {e}", tmp.display())))?;
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| Error::internal(format!("create {}: {e}", tmp.display())))?;
         if !remote.is_empty() {
             if berth_builder::fetch::is_git(remote) {
-                return Err(Error::invalid(format!("unable to prepare context: git contexts are not supported: {remote}")));
+                return Err(Error::invalid(format!(
+                    "unable to prepare context: git contexts are not supported: {remote}"
+                )));
             }
             if !berth_builder::fetch::is_url(remote) {
-                return Err(Error::invalid(format!("unable to prepare context: unsupported remote context {remote:?}")));
+                return Err(Error::invalid(format!(
+                    "unable to prepare context: unsupported remote context {remote:?}"
+                )));
             }
-            let d = berth_builder::fetch::get(remote).await.map_err(Error::from)?;
+            let d = berth_builder::fetch::get(remote)
+                .await
+                .map_err(Error::from)?;
             return tokio::task::spawn_blocking(move || Context::load(&d.data[..], &tmp))
                 .await
                 .map_err(|e| Error::internal(e.to_string()))?
@@ -103,9 +112,11 @@ impl Engine {
                 }
             }
         });
-        let loaded = tokio::task::spawn_blocking(move || Context::load(berth_image::pipe::ChannelReader::new(rx), &tmp))
-            .await
-            .map_err(|e| Error::internal(e.to_string()))?;
+        let loaded = tokio::task::spawn_blocking(move || {
+            Context::load(berth_image::pipe::ChannelReader::new(rx), &tmp)
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))?;
         feeder.abort();
         loaded.map_err(Error::from)
     }
@@ -113,13 +124,17 @@ impl Engine {
     /// Remove containers of builds that are no longer running.
     async fn sweep_build_containers(self: &Arc<Self>) {
         for c in self.containers.all() {
-            let build = c.with_config(|r| r.config.labels.as_ref().and_then(|l| l.get(BUILD_LABEL).cloned()));
-            if let Some(b) = build {
-                if !berth_builder::build::is_active(&b) {
-                    if let Err(e) = self.remove_container(&c.id, true, true, false).await {
-                        tracing::warn!(id = %c.id, "remove stale build container: {e}");
-                    }
-                }
+            let build = c.with_config(|r| {
+                r.config
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(BUILD_LABEL).cloned())
+            });
+            if let Some(b) = build
+                && !berth_builder::build::is_active(&b)
+                && let Err(e) = self.remove_container(&c.id, true, true, false).await
+            {
+                tracing::warn!(id = %c.id, "remove stale build container: {e}");
             }
         }
     }
@@ -146,7 +161,10 @@ impl BuildBackend for Engine {
                 let code = e.code();
                 let message = Error::from(e).message().to_string();
                 out.always(JsonMessage {
-                    error_detail: Some(ErrorDetail { code, message: message.clone() }),
+                    error_detail: Some(ErrorDetail {
+                        code,
+                        message: message.clone(),
+                    }),
                     error: Some(message),
                     ..Default::default()
                 });
@@ -167,6 +185,9 @@ impl BuildBackend for Engine {
             .await
             .map_err(|e| Error::internal(e.to_string()))?
             .map_err(Error::from)?;
-        Ok(BuildPruneResponse { caches_deleted: Some(keys), space_reclaimed: bytes })
+        Ok(BuildPruneResponse {
+            caches_deleted: Some(keys),
+            space_reclaimed: bytes,
+        })
     }
 }

@@ -25,6 +25,10 @@ pub struct CommitOptions {
     pub empty_layer: bool,
     /// References to set (`repo:tag`).
     pub tags: Vec<String>,
+    /// `docker commit`: the source container's id and its `Config`, recorded
+    /// as the legacy `container`/`container_config` fields (image inspect shows
+    /// them to API < 1.45 clients, as Docker does).
+    pub container: Option<(String, serde_json::Value)>,
 }
 
 impl ImageService {
@@ -117,6 +121,10 @@ impl ImageService {
         cfg.rootfs.diff_ids = layers.iter().map(|l| l.diff_id.clone()).collect();
         cfg.extra.remove("container");
         cfg.extra.remove("container_config");
+        if let Some((id, config)) = opts.container {
+            cfg.extra.insert("container".into(), serde_json::Value::String(id));
+            cfg.extra.insert("container_config".into(), config);
+        }
         cfg.history.push(History {
             created: Some(created.clone()),
             created_by: opts.created_by,

@@ -8,6 +8,7 @@
 //!   `berth-shim` processes.
 //! - [`logs`]: the container log formats (`json-file`, `local`) and their reader.
 //! - [`layout`]: where shims keep their sockets and state under the exec root.
+//! - [`prime`]: paying the cgroup-migration grace period before the runtime needs it.
 //! - [`vm`]: VM isolation's host half (VMM, accelerator probe, guest plan, initramfs).
 //!
 //! # Call sequences (daemon side)
@@ -36,5 +37,6 @@ pub use error::{Result, RuntimeError};
 pub mod client;
 pub mod layout;
 pub mod logs;
+pub mod prime;
 pub mod proto;
 pub mod vm;

@@ -4,6 +4,9 @@
 //! errors with lines and exit codes, contexts outside the Dockerfile's
 //! directory, compressed contexts, ADD of archives and URLs, and cleanup.
 
+// Helpers outside `#[test]` functions panic on setup failures too: this is test code.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -27,12 +30,21 @@ fn build(d: &Daemon, args: &[&str]) -> std::process::Output {
 
 fn build_ok(d: &Daemon, args: &[&str]) -> String {
     let out = build(d, args);
-    assert!(out.status.success(), "build {args:?} failed:\n{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "build {args:?} failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     stdout(&out)
 }
 
 fn no_containers_left(d: &Daemon) {
-    assert_eq!(d.docker_ok(&["ps", "-aq"]).trim(), "", "build containers left behind");
+    assert_eq!(
+        d.docker_ok(&["ps", "-aq"]).trim(),
+        "",
+        "build containers left behind"
+    );
 }
 
 const MULTI: &str = r#"ARG BASE=bb
@@ -74,7 +86,16 @@ fn multi_context() -> tempfile::TempDir {
 fn multi_stage_build_runs_with_expected_config() {
     let d = Daemon::with_busybox();
     let ctx = multi_context();
-    let out = build_ok(&d, &["-t", "multi:1", "--build-arg", "NAME=berth", ctx.path().to_str().unwrap()]);
+    let out = build_ok(
+        &d,
+        &[
+            "-t",
+            "multi:1",
+            "--build-arg",
+            "NAME=berth",
+            ctx.path().to_str().unwrap(),
+        ],
+    );
     assert!(out.contains("Step 1/17 : ARG BASE=bb"), "{out}");
     assert!(out.contains("Step 2/17 : FROM ${BASE} AS build"), "{out}");
     assert!(out.contains(" ---> Running in "), "{out}");
@@ -86,37 +107,90 @@ fn multi_stage_build_runs_with_expected_config() {
     // ENTRYPOINT + CMD, ARG/ENV substitution, heredocs, .dockerignore.
     let run = d.docker_ok(&["run", "--rm", "multi:1"]);
     assert_eq!(run, "hello berth\na.txt\nline for berth\n");
-    let who = d.docker_ok(&["run", "--rm", "--entrypoint", "sh", "multi:1", "-c", "id -u; pwd; ls /srv/src"]);
+    let who = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        "multi:1",
+        "-c",
+        "id -u; pwd; ls /srv/src",
+    ]);
     assert_eq!(who, "1234\n/srv\na.txt\n");
 
     let cfg: serde_json::Value =
-        serde_json::from_str(&d.docker_ok(&["inspect", "-f", "{{json .Config}}", "multi:1"])).unwrap();
+        serde_json::from_str(&d.docker_ok(&["inspect", "-f", "{{json .Config}}", "multi:1"]))
+            .unwrap();
     assert_eq!(cfg["Entrypoint"], serde_json::json!(["cat"]));
-    assert_eq!(cfg["Cmd"], serde_json::json!(["/srv/out.txt", "/srv/extra.txt"]));
+    assert_eq!(
+        cfg["Cmd"],
+        serde_json::json!(["/srv/out.txt", "/srv/extra.txt"])
+    );
     assert_eq!(cfg["User"], "1234:1234");
     assert_eq!(cfg["WorkingDir"], "/srv");
     assert_eq!(cfg["Labels"]["org.example.base"], "bb");
-    assert_eq!(cfg["Healthcheck"]["Test"], serde_json::json!(["CMD-SHELL", "test -f /srv/out.txt"]));
+    assert_eq!(
+        cfg["Healthcheck"]["Test"],
+        serde_json::json!(["CMD-SHELL", "test -f /srv/out.txt"])
+    );
     assert_eq!(cfg["Healthcheck"]["Interval"], 5_000_000_000i64);
     assert_eq!(cfg["Healthcheck"]["Timeout"], 2_000_000_000i64);
     assert_eq!(cfg["Healthcheck"]["Retries"], 3);
     // The build stage's ENV does not leak into the final stage.
     assert!(!cfg["Env"].to_string().contains("GREETING"), "{cfg}");
 
-    let hist = d.docker_ok(&["history", "--no-trunc", "--format", "{{.CreatedBy}}", "multi:1"]);
-    assert!(hist.contains(r#"/bin/sh -c #(nop)  CMD ["/srv/out.txt" "/srv/extra.txt"]"#), "{hist}");
-    assert!(hist.contains(r#"/bin/sh -c #(nop)  ENTRYPOINT ["cat"]"#), "{hist}");
+    let hist = d.docker_ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "multi:1",
+    ]);
+    assert!(
+        hist.contains(r#"/bin/sh -c #(nop)  CMD ["/srv/out.txt" "/srv/extra.txt"]"#),
+        "{hist}"
+    );
+    assert!(
+        hist.contains(r#"/bin/sh -c #(nop)  ENTRYPOINT ["cat"]"#),
+        "{hist}"
+    );
     assert!(hist.contains("/bin/sh -c #(nop) WORKDIR /srv"), "{hist}");
     assert!(hist.contains("/bin/sh -c #(nop)  USER 1234:1234"), "{hist}");
-    assert!(hist.contains("/bin/sh -c #(nop)  LABEL org.example.base=bb"), "{hist}");
+    assert!(
+        hist.contains("/bin/sh -c #(nop)  LABEL org.example.base=bb"),
+        "{hist}"
+    );
     // --target builds only the stages the target needs.
-    let out = build_ok(&d, &["-t", "multi:build", "--target", "build", "--build-arg", "NAME=berth", ctx.path().to_str().unwrap()]);
+    let out = build_ok(
+        &d,
+        &[
+            "-t",
+            "multi:build",
+            "--target",
+            "build",
+            "--build-arg",
+            "NAME=berth",
+            ctx.path().to_str().unwrap(),
+        ],
+    );
     assert!(out.contains("Step 8/8 "), "{out}");
     assert!(!out.contains("FROM bb AS final"), "{out}");
-    let hist = d.docker_ok(&["history", "--no-trunc", "--format", "{{.CreatedBy}}", "multi:build"]);
-    assert!(hist.contains("/bin/sh -c #(nop)  ENV GREETING=hello berth"), "{hist}");
+    let hist = d.docker_ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "multi:build",
+    ]);
+    assert!(
+        hist.contains("/bin/sh -c #(nop)  ENV GREETING=hello berth"),
+        "{hist}"
+    );
     assert!(hist.contains("/bin/sh -c #(nop)  ARG NAME=world"), "{hist}");
-    assert!(hist.contains("|1 NAME=berth /bin/sh -c cat <<-EOT > /work/extra.txt"), "{hist}");
+    assert!(
+        hist.contains("|1 NAME=berth /bin/sh -c cat <<-EOT > /work/extra.txt"),
+        "{hist}"
+    );
 }
 
 #[test]
@@ -150,8 +224,14 @@ fn cache_follows_content_not_mtime() {
     let fourth = build_ok(&d, &["-t", "c:1", p]);
     assert_eq!(fourth.matches("Using cache").count(), 1, "{fourth}");
     let copy_step = fourth.split("Step 3/6").nth(1).unwrap();
-    assert!(!copy_step.lines().nth(1).unwrap().contains("Using cache"), "{fourth}");
-    assert_eq!(d.docker_ok(&["run", "--rm", "c:1", "cat", "out.txt"]), "hello\ntwo\n");
+    assert!(
+        !copy_step.lines().nth(1).unwrap().contains("Using cache"),
+        "{fourth}"
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "c:1", "cat", "out.txt"]),
+        "hello\ntwo\n"
+    );
 
     // --no-cache rebuilds everything.
     let fifth = build_ok(&d, &["--no-cache", "-t", "c:1", p]);
@@ -174,39 +254,71 @@ fn errors_report_lines_codes_and_forbidden_paths() {
     write(ctx.path(), "Dockerfile", "FROM bb\nRUN true\nRUNN nope\n");
     let out = build(&d, &[p]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("dockerfile parse error on line 3: unknown instruction: RUNN"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("dockerfile parse error on line 3: unknown instruction: RUNN"),
+        "{}",
+        stderr(&out)
+    );
 
     write(ctx.path(), "Dockerfile", "FROM bb\nENV A\n");
     let out = build(&d, &[p]);
-    assert!(stderr(&out).contains("dockerfile parse error on line 2: ENV must have two arguments"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("dockerfile parse error on line 2: ENV must have two arguments"),
+        "{}",
+        stderr(&out)
+    );
 
-    write(ctx.path(), "Dockerfile", "FROM bb\nRUN echo before && exit 3\nRUN echo never\n");
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nRUN echo before && exit 3\nRUN echo never\n",
+    );
     let images_before = d.docker_ok(&["images", "-aq"]).lines().count();
     let out = build(&d, &[p]);
     // The CLI exits with the errorDetail code, as it does against Docker.
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stdout(&out).contains("before"), "{}", stdout(&out));
     assert!(
-        stderr(&out).contains("The command '/bin/sh -c echo before && exit 3' returned a non-zero code: 3"),
+        stderr(&out)
+            .contains("The command '/bin/sh -c echo before && exit 3' returned a non-zero code: 3"),
         "{}",
         stderr(&out)
     );
     no_containers_left(&d);
     // Nothing half-made: the failed step left no image.
-    assert_eq!(d.docker_ok(&["images", "-aq"]).lines().count(), images_before);
+    assert_eq!(
+        d.docker_ok(&["images", "-aq"]).lines().count(),
+        images_before
+    );
 
-    write(ctx.path(), "Dockerfile", "FROM bb\nCOPY ../outside.txt /x\n");
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nCOPY ../outside.txt /x\n",
+    );
     let out = build(&d, &[p]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("forbidden path outside the build context"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("forbidden path outside the build context"),
+        "{}",
+        stderr(&out)
+    );
 
     write(ctx.path(), "Dockerfile", "FROM bb\nCOPY missing.txt /x\n");
     let out = build(&d, &[p]);
-    assert!(stderr(&out).contains("file not found in build context"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("file not found in build context"),
+        "{}",
+        stderr(&out)
+    );
 
     write(ctx.path(), "Dockerfile", "FROM bb AS a\nRUN true\n");
     let out = build(&d, &["--target", "nope", p]);
-    assert!(stderr(&out).contains("failed to reach build target nope in Dockerfile"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("failed to reach build target nope in Dockerfile"),
+        "{}",
+        stderr(&out)
+    );
 
     write(ctx.path(), "Dockerfile", "FROM does-not-exist-locally:1\n");
     let out = build(&d, &[p]);
@@ -220,8 +332,21 @@ fn dockerfile_outside_context_and_stdin() {
     let ctx = tempfile::tempdir().unwrap();
     let other = tempfile::tempdir().unwrap();
     write(ctx.path(), "data.txt", "data\n");
-    write(other.path(), "Build.df", "FROM bb\nCOPY data.txt /\nCMD [\"cat\", \"/data.txt\"]\n");
-    build_ok(&d, &["-t", "f:1", "-f", other.path().join("Build.df").to_str().unwrap(), ctx.path().to_str().unwrap()]);
+    write(
+        other.path(),
+        "Build.df",
+        "FROM bb\nCOPY data.txt /\nCMD [\"cat\", \"/data.txt\"]\n",
+    );
+    build_ok(
+        &d,
+        &[
+            "-t",
+            "f:1",
+            "-f",
+            other.path().join("Build.df").to_str().unwrap(),
+            ctx.path().to_str().unwrap(),
+        ],
+    );
     assert_eq!(d.docker_ok(&["run", "--rm", "f:1"]), "data\n");
 
     // `docker build -` with a Dockerfile on stdin (no context).
@@ -233,10 +358,22 @@ fn dockerfile_outside_context_and_stdin() {
     assert!(!out.status.success(), "COPY without a context must fail");
     let df = other.path().join("Simple.df");
     std::fs::write(&df, "FROM bb\nLABEL a=b\n").unwrap();
-    let out = d.docker_cmd(&["build", "-q", "-t", "f:3", "-"]).stdin(std::fs::File::open(&df).unwrap()).output().unwrap();
+    let out = d
+        .docker_cmd(&["build", "-q", "-t", "f:3", "-"])
+        .stdin(std::fs::File::open(&df).unwrap())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).trim().starts_with("sha256:"), "{}", stdout(&out));
-    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.Config.Labels.a}}", "f:3"]).trim(), "b");
+    assert!(
+        stdout(&out).trim().starts_with("sha256:"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.Config.Labels.a}}", "f:3"])
+            .trim(),
+        "b"
+    );
 }
 
 /// A one-shot HTTP server on loopback serving `body`.
@@ -299,20 +436,42 @@ fn add_archives_urls_and_instructions() {
     ]);
     assert_eq!(out, "from archive\nremote content\nhi \n5:6 700\n600\n");
     let cfg: serde_json::Value =
-        serde_json::from_str(&d.docker_ok(&["inspect", "-f", "{{json .Config}}", "add:1"])).unwrap();
-    assert!(cfg["ExposedPorts"].get("80/tcp").is_some() && cfg["ExposedPorts"].get("53/udp").is_some(), "{cfg}");
+        serde_json::from_str(&d.docker_ok(&["inspect", "-f", "{{json .Config}}", "add:1"]))
+            .unwrap();
+    assert!(
+        cfg["ExposedPorts"].get("80/tcp").is_some() && cfg["ExposedPorts"].get("53/udp").is_some(),
+        "{cfg}"
+    );
     assert!(cfg["Volumes"].get("/data").is_some(), "{cfg}");
     assert_eq!(cfg["StopSignal"], "SIGINT");
-    assert_eq!(cfg["OnBuild"], serde_json::json!(["RUN echo triggered > /onbuild.txt"]));
-    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.Author}}", "add:1"]).trim(), "someone");
+    assert_eq!(
+        cfg["OnBuild"],
+        serde_json::json!(["RUN echo triggered > /onbuild.txt"])
+    );
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.Author}}", "add:1"])
+            .trim(),
+        "someone"
+    );
 
     // ONBUILD triggers run in a build FROM the image.
     let child = tempfile::tempdir().unwrap();
-    write(child.path(), "Dockerfile", "FROM add:1\nRUN cat /onbuild.txt\n");
+    write(
+        child.path(),
+        "Dockerfile",
+        "FROM add:1\nRUN cat /onbuild.txt\n",
+    );
     let out = build_ok(&d, &["-t", "add:child", child.path().to_str().unwrap()]);
     assert!(out.contains("# Executing 1 build trigger"), "{out}");
-    assert_eq!(d.docker_ok(&["run", "--rm", "add:child", "cat", "/onbuild.txt"]), "triggered\n");
-    assert_eq!(d.docker_ok(&["inspect", "-f", "{{json .Config.OnBuild}}", "add:child"]).trim(), "null");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "add:child", "cat", "/onbuild.txt"]),
+        "triggered\n"
+    );
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{json .Config.OnBuild}}", "add:child"])
+            .trim(),
+        "null"
+    );
 }
 
 /// POST /build with a raw body; returns (status, response text).
@@ -328,13 +487,19 @@ fn raw_build(d: &Daemon, query: &str, body: &[u8]) -> (u16, String) {
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf).into_owned();
-    (text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0), text)
+    (
+        text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0),
+        text,
+    )
 }
 
 #[test]
 fn api_compressed_contexts_quiet_and_remote() {
     let d = Daemon::with_busybox();
-    let tar = tar_of(&[("Dockerfile", b"FROM bb\nCOPY f /f\nRUN cat /f\n"), ("f", b"payload\n")]);
+    let tar = tar_of(&[
+        ("Dockerfile", b"FROM bb\nCOPY f /f\nRUN cat /f\n"),
+        ("f", b"payload\n"),
+    ]);
     let gz = berth_integration::fixtures::gzip(&tar);
     let (status, text) = raw_build(&d, "t=api%3Agz", &gz);
     assert_eq!(status, 200, "{text}");
@@ -342,7 +507,11 @@ fn api_compressed_contexts_quiet_and_remote() {
     assert!(text.contains(r#""aux":{"ID":"sha256:"#), "{text}");
     assert!(text.contains("Successfully tagged api:gz"), "{text}");
 
-    let xz = std::process::Command::new("xz").arg("-c").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn();
+    let xz = std::process::Command::new("xz")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn();
     if let Ok(mut child) = xz {
         child.stdin.take().unwrap().write_all(&tar).unwrap();
         let out = child.wait_with_output().unwrap();
@@ -352,7 +521,11 @@ fn api_compressed_contexts_quiet_and_remote() {
         assert!(!text.contains("Step 1/"), "{text}");
         assert!(text.contains(r#"{"stream":"sha256:"#), "{text}");
     }
-    let bz = std::process::Command::new("bzip2").arg("-c").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn();
+    let bz = std::process::Command::new("bzip2")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn();
     if let Ok(mut child) = bz {
         child.stdin.take().unwrap().write_all(&tar).unwrap();
         let out = child.wait_with_output().unwrap();
@@ -365,7 +538,10 @@ fn api_compressed_contexts_quiet_and_remote() {
     let bad = tar_of(&[("Dockerfile", b"FROM bb\nBOGUS x\n")]);
     let (status, text) = raw_build(&d, "", &bad);
     assert_eq!(status, 400, "{text}");
-    assert!(text.contains("dockerfile parse error on line 2: unknown instruction: BOGUS"), "{text}");
+    assert!(
+        text.contains("dockerfile parse error on line 2: unknown instruction: BOGUS"),
+        "{text}"
+    );
 
     // A failing RUN: errorDetail with the exit code.
     let fail = tar_of(&[("Dockerfile", b"FROM bb\nRUN exit 7\n")]);
@@ -375,7 +551,14 @@ fn api_compressed_contexts_quiet_and_remote() {
 
     // remote= a tar served over loopback.
     let (url, server) = serve_once(gz);
-    let (status, text) = raw_build(&d, &format!("t=api%3Aremote&remote={}", url.replace(':', "%3A").replace('/', "%2F")), b"");
+    let (status, text) = raw_build(
+        &d,
+        &format!(
+            "t=api%3Aremote&remote={}",
+            url.replace(':', "%3A").replace('/', "%2F")
+        ),
+        b"",
+    );
     server.join().unwrap();
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("Successfully tagged api:remote"), "{text}");
@@ -416,14 +599,73 @@ fn client_disconnect_cancels_and_cleans_up() {
 fn berth_cli_builds() {
     let d = Daemon::with_busybox();
     let ctx = tempfile::tempdir().unwrap();
-    write(ctx.path(), "Dockerfile", "FROM bb\nARG V\nRUN echo \"v=$V\" > /v\nCMD [\"cat\", \"/v\"]\n");
-    let out = d.berth(&["build", "-t", "b:1", "--build-arg", "V=7", "--label", "x=y", "--progress=plain", ctx.path().to_str().unwrap()]);
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nARG V\nRUN echo \"v=$V\" > /v\nCMD [\"cat\", \"/v\"]\n",
+    );
+    let out = d.berth(&[
+        "build",
+        "-t",
+        "b:1",
+        "--build-arg",
+        "V=7",
+        "--label",
+        "x=y",
+        "--progress=plain",
+        ctx.path().to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains("Successfully tagged b:1"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Successfully tagged b:1"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(d.docker_ok(&["run", "--rm", "b:1"]), "v=7\n");
-    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.Config.Labels.x}}", "b:1"]).trim(), "y");
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.Config.Labels.x}}", "b:1"])
+            .trim(),
+        "y"
+    );
     let q = d.berth(&["build", "-q", ctx.path().to_str().unwrap()]);
     assert!(stdout(&q).trim().starts_with("sha256:"), "{}", stdout(&q));
     let prune = d.berth(&["builder", "prune", "-f"]);
     assert!(prune.status.success(), "{}", stderr(&prune));
+}
+
+#[test]
+fn run_mounts_and_independent_stages() {
+    let d = Daemon::with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(ctx.path(), "f", "mounted\n");
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb AS a\nRUN echo a > /a\nFROM bb AS b\nRUN echo b > /b\nFROM bb AS unused\nRUN exit 9\nFROM bb\n\
+         RUN --mount=type=cache,target=/cache echo x >> /cache/log; echo \"count $(wc -l < /cache/log)\"\n\
+         RUN --mount=type=bind,source=f,target=/m cat /m\n\
+         RUN --mount=type=tmpfs,target=/t touch /t/x && ls /t && test ! -e /t/x || true\n\
+         RUN --mount=type=bind,from=a,source=/a,target=/froma cat /froma\n\
+         COPY --from=b /b /b\n",
+    );
+    let p = ctx.path().to_str().unwrap();
+    let out = build_ok(&d, &["-t", "m:1", p]);
+    // The stage nothing needs is not built.
+    assert!(!out.contains("RUN exit 9"), "{out}");
+    assert!(
+        out.contains("count 1\n") && out.contains("mounted\n") && out.contains("\na\n"),
+        "{out}"
+    );
+    // Mounted content stays out of the image.
+    let out = d.docker(&["run", "--rm", "m:1", "cat", "/b", "/cache/log"]);
+    assert_eq!(stdout(&out), "b\n");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "/cache/log must not be in the image"
+    );
+    // The cache mount outlives the build.
+    let out = build_ok(&d, &["--no-cache", "-t", "m:1", p]);
+    assert!(out.contains("count 2\n"), "{out}");
+    no_containers_left(&d);
 }

@@ -5,7 +5,7 @@
 //! Dockerfile), a URL becomes `remote=`. The output is the daemon's stream;
 //! a failed step exits with its code.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -107,7 +107,10 @@ pub struct PruneArgs {
 }
 
 fn is_url(s: &str) -> bool {
-    s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git://") || s.starts_with("git@")
+    s.starts_with("http://")
+        || s.starts_with("https://")
+        || s.starts_with("git://")
+        || s.starts_with("git@")
 }
 
 /// Tar `dir` with `.dockerignore` applied; `always` names paths sent regardless.
@@ -142,7 +145,8 @@ fn tar_context(dir: &Path, always: &[String], extra: Option<(&str, Vec<u8>)>) ->
                     stack.push(r);
                 }
             } else if !excluded {
-                b.append_path_with_name(&p, &r).with_context(|| format!("add {}", p.display()))?;
+                b.append_path_with_name(&p, &r)
+                    .with_context(|| format!("add {}", p.display()))?;
             }
         }
     }
@@ -160,7 +164,10 @@ fn tar_context(dir: &Path, always: &[String], extra: Option<(&str, Vec<u8>)>) ->
 /// `build`.
 pub async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
     if !matches!(a.progress.as_str(), "auto" | "plain" | "tty") {
-        bail!("invalid --progress value {:?}: use auto, plain or tty", a.progress);
+        bail!(
+            "invalid --progress value {:?}: use auto, plain or tty",
+            a.progress
+        );
     }
     let mut q: Vec<String> = Vec::new();
     for t in &a.tags {
@@ -192,7 +199,9 @@ pub async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
             }
             Some(p) => {
                 let abs_dir = dir.canonicalize()?;
-                let abs = p.canonicalize().with_context(|| format!("unable to prepare context: {} not found", p.display()))?;
+                let abs = p.canonicalize().with_context(|| {
+                    format!("unable to prepare context: {} not found", p.display())
+                })?;
                 match abs.strip_prefix(&abs_dir) {
                     Ok(rel) => (rel.to_string_lossy().into_owned(), None),
                     Err(_) => {
@@ -202,10 +211,17 @@ pub async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
                 }
             }
         };
-        body = tar_context(&dir, &[name.clone(), ".dockerignore".into()], extra.as_ref().map(|(n, d)| (n.as_str(), d.clone())))?;
+        body = tar_context(
+            &dir,
+            &[name.clone(), ".dockerignore".into()],
+            extra.as_ref().map(|(n, d)| (n.as_str(), d.clone())),
+        )?;
         dockerfile = Some(name);
         if !a.quiet {
-            println!("Sending build context to berth daemon  {}", human_size(body.len() as i64));
+            println!(
+                "Sending build context to berth daemon  {}",
+                human_size(body.len() as i64)
+            );
         }
     }
     if let Some(f) = &dockerfile {
@@ -215,11 +231,17 @@ pub async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
     for b in &a.build_args {
         match b.split_once('=') {
             Some((k, v)) => args.insert(k.to_string(), Value::String(v.to_string())),
-            None => args.insert(b.clone(), std::env::var(b).map(Value::String).unwrap_or(Value::Null)),
+            None => args.insert(
+                b.clone(),
+                std::env::var(b).map(Value::String).unwrap_or(Value::Null),
+            ),
         };
     }
     if !args.is_empty() {
-        q.push(format!("buildargs={}", enc(&Value::Object(args).to_string())));
+        q.push(format!(
+            "buildargs={}",
+            enc(&Value::Object(args).to_string())
+        ));
     }
     let labels: serde_json::Map<String, Value> = a
         .labels
@@ -230,10 +252,16 @@ pub async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
         })
         .collect();
     if !labels.is_empty() {
-        q.push(format!("labels={}", enc(&Value::Object(labels).to_string())));
+        q.push(format!(
+            "labels={}",
+            enc(&Value::Object(labels).to_string())
+        ));
     }
     if !a.cache_from.is_empty() {
-        q.push(format!("cachefrom={}", enc(&serde_json::to_string(&a.cache_from)?)));
+        q.push(format!(
+            "cachefrom={}",
+            enc(&serde_json::to_string(&a.cache_from)?)
+        ));
     }
     let opt = |q: &mut Vec<String>, k: &str, v: Option<String>| {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
@@ -249,7 +277,12 @@ pub async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
     if !a.add_host.is_empty() {
         q.push(format!("extrahosts={}", enc(&a.add_host.join(","))));
     }
-    for (k, v) in [("nocache", a.no_cache), ("q", a.quiet), ("pull", a.pull), ("forcerm", a.force_rm)] {
+    for (k, v) in [
+        ("nocache", a.no_cache),
+        ("q", a.quiet),
+        ("pull", a.pull),
+        ("forcerm", a.force_rm),
+    ] {
         if v {
             q.push(format!("{k}=1"));
         }
@@ -257,17 +290,25 @@ pub async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
     q.push(format!("rm={}", u8::from(a.rm)));
     let path = format!("/build?{}", q.join("&"));
     let h = [("Content-Type", "application/x-tar")];
-    let resp = ctx.client.request(Method::POST, &path, client::bytes(body), &h).await?;
+    let resp = ctx
+        .client
+        .request(Method::POST, &path, client::bytes(body), &h)
+        .await?;
     let mut image_id = String::new();
     let mut body = resp.into_body();
     let mut buf: Vec<u8> = Vec::new();
     let mut out = std::io::stdout().lock();
     let handle = |line: &[u8], out: &mut dyn Write, image_id: &mut String| -> Result<()> {
-        let Ok(m) = serde_json::from_slice::<Value>(line) else { return Ok(()) };
+        let Ok(m) = serde_json::from_slice::<Value>(line) else {
+            return Ok(());
+        };
         if let Some(msg) = m["errorDetail"]["message"].as_str().or(m["error"].as_str()) {
             out.flush()?;
             eprintln!("{msg}");
-            let code = m["errorDetail"]["code"].as_i64().filter(|c| *c != 0).unwrap_or(1);
+            let code = m["errorDetail"]["code"]
+                .as_i64()
+                .filter(|c| *c != 0)
+                .unwrap_or(1);
             return Err(ExitCode(i32::try_from(code).unwrap_or(1)).into());
         }
         if let Some(id) = m["aux"]["ID"].as_str() {
@@ -285,13 +326,13 @@ pub async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
             }
             return Ok(());
         }
-        if !a.quiet {
-            if let Some(st) = m["status"].as_str() {
-                match m["id"].as_str() {
-                    Some(id) if m["progressDetail"]["current"].is_null() => writeln!(out, "{id}: {st}")?,
-                    Some(_) => {}
-                    None => writeln!(out, "{st}")?,
+        if let Some(st) = m["status"].as_str().filter(|_| !a.quiet) {
+            match m["id"].as_str() {
+                Some(id) if m["progressDetail"]["current"].is_null() => {
+                    writeln!(out, "{id}: {st}")?
                 }
+                Some(_) => {}
+                None => writeln!(out, "{st}")?,
             }
         }
         Ok(())
@@ -324,14 +365,17 @@ pub async fn run(ctx: &Ctx, cmd: BuilderCmd) -> Result<()> {
 
 async fn prune(ctx: &Ctx, a: PruneArgs) -> Result<()> {
     if !a.force {
-        let what = if a.all { "all build cache" } else { "all dangling build cache" };
+        let what = if a.all {
+            "all build cache"
+        } else {
+            "all dangling build cache"
+        };
         print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
         std::io::stdout().flush()?;
         let mut line = String::new();
-        if std::io::stdin().is_terminal() || std::io::stdin().read_line(&mut line).is_ok() {
-            if !matches!(line.trim(), "y" | "Y" | "yes") {
-                return Ok(());
-            }
+        std::io::stdin().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            return Ok(());
         }
     }
     let filters = super::system::filters_json(&a.filter)?;
@@ -348,6 +392,9 @@ async fn prune(ctx: &Ctx, a: PruneArgs) -> Result<()> {
         }
         println!();
     }
-    println!("Total reclaimed space: {}", human_size(v["SpaceReclaimed"].as_i64().unwrap_or(0)));
+    println!(
+        "Total reclaimed space: {}",
+        human_size(v["SpaceReclaimed"].as_i64().unwrap_or(0))
+    );
     Ok(())
 }

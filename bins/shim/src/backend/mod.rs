@@ -6,6 +6,7 @@
 //! processes end up as the shim's children and the shim reaps their exit status.
 
 pub mod runc;
+pub mod seccomp;
 pub mod vm;
 pub mod youki;
 

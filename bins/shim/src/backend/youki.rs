@@ -1,24 +1,41 @@
 //! youki's libcontainer, called in-process. The shim is single-threaded, so
 //! libcontainer's raw clone3 children inherit no foreign locks.
+//!
+//! libcontainer reads a private copy of the bundle's spec (`<shim-dir>/bundle`), in
+//! which the seccomp profile is replaced by [`super::seccomp`]'s precompiled filter
+//! and executor; the daemon's bundle is never rewritten.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use libcontainer::container::Container;
 use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompArgBuilder, LinuxSeccompOperator, Process, Spec,
+};
 use libcontainer::syscall::syscall::SyscallType;
+use libcontainer::workload::default::DefaultExecutor;
 
+use super::seccomp::{self, Prepared, SeccompExecutor};
 use super::{Backend, ChildStdio, RuntimeCtx};
 
 /// libcontainer backend.
 pub struct Youki {
     ctx: RuntimeCtx,
+    /// Where compiled seccomp programs are cached.
+    cache: PathBuf,
+    /// The container's filter, also loaded into every exec'd process.
+    seccomp: Option<Prepared>,
 }
 
 impl Youki {
-    /// A backend for `ctx`.
-    pub fn new(ctx: RuntimeCtx) -> Youki {
-        Youki { ctx }
+    /// A backend for `ctx`; compiled seccomp filters are cached in `cache`.
+    pub fn new(ctx: RuntimeCtx, cache: PathBuf) -> Youki {
+        Youki {
+            ctx,
+            cache,
+            seccomp: None,
+        }
     }
 
     fn builder(
@@ -43,15 +60,66 @@ impl Youki {
     fn load(&self) -> anyhow::Result<Container> {
         Container::load(self.ctx.root.join(&self.ctx.id)).context("load container state")
     }
+
+    /// Write the spec libcontainer runs (see the module doc) and return its bundle
+    /// and the executor for the init process.
+    fn private_bundle(&mut self) -> anyhow::Result<(PathBuf, Option<SeccompExecutor>)> {
+        let src = self.ctx.bundle.join("config.json");
+        let mut spec =
+            Spec::load(&src).with_context(|| format!("read {}", src.display()))?;
+        if let Some(root) = spec.root_mut().as_mut()
+            && root.path().is_relative()
+        {
+            root.set_path(self.ctx.bundle.join(root.path()));
+        }
+        let profile = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+        let mut executor = None;
+        match profile {
+            Some(p) if seccomp::supported(&p) => {
+                let prepared = Prepared::new(&p, &self.cache)?;
+                if let Some(l) = spec.linux_mut().as_mut() {
+                    l.set_seccomp(None);
+                }
+                if let Some(proc) = spec.process_mut().as_mut() {
+                    executor = Some(widen(&prepared, proc));
+                }
+                self.seccomp = Some(prepared);
+            }
+            Some(p) => {
+                if let Some(l) = spec.linux_mut().as_mut() {
+                    l.set_seccomp(Some(swap_masked_eq(p)));
+                }
+            }
+            None => {}
+        }
+        let dir = self.ctx.dir.join("bundle");
+        std::fs::create_dir_all(&dir)?;
+        spec.save(dir.join("config.json"))
+            .with_context(|| format!("write {}", dir.display()))?;
+        Ok((dir, executor))
+    }
+}
+
+/// Widen `proc`'s capabilities for `prepared`'s executor.
+fn widen(prepared: &Prepared, proc: &mut Process) -> SeccompExecutor {
+    let nnp = proc.no_new_privileges() == Some(true);
+    let mut caps = proc.capabilities().clone();
+    let e = prepared.widen(caps.as_mut(), nnp);
+    proc.set_capabilities(caps);
+    e
 }
 
 impl Backend for Youki {
     fn create(&mut self, stdio: Option<ChildStdio>, console: Option<&Path>) -> anyhow::Result<i32> {
-        fix_masked_eq(&self.ctx.bundle.join("config.json"))?;
-        let c = self
-            .builder(stdio, console)?
+        let (bundle, executor) = self.private_bundle()?;
+        let b = self.builder(stdio, console)?;
+        let b = match executor {
+            Some(e) => b.with_executor(e),
+            None => b.with_executor(DefaultExecutor {}),
+        };
+        let c = b
             .validate_id()?
-            .as_init(&self.ctx.bundle)
+            .as_init(&bundle)
             .with_systemd(false)
             .with_detach(true)
             .build()?;
@@ -70,8 +138,18 @@ impl Backend for Youki {
         stdio: Option<ChildStdio>,
         console: Option<&Path>,
     ) -> anyhow::Result<i32> {
-        let pid = self
-            .builder(stdio, console)?
+        let mut b = self.builder(stdio, console)?;
+        // libcontainer 0.7 gives exec'd processes no seccomp profile; ours loads the
+        // container's, as runc does.
+        if let Some(prepared) = &self.seccomp {
+            let file = self.ctx.dir.join(process);
+            let mut proc: Process = serde_json::from_slice(&std::fs::read(&file)?)
+                .context("read exec process")?;
+            let e = widen(prepared, &mut proc);
+            std::fs::write(&file, serde_json::to_vec(&proc)?)?;
+            b = b.with_executor(e);
+        }
+        let pid = b
             .as_tenant()
             .with_detach(true)
             .with_process(Some(self.ctx.dir.join(process)))
@@ -97,45 +175,30 @@ impl Backend for Youki {
 }
 
 /// libcontainer 0.7 reads `SCMP_CMP_MASKED_EQ` as `(arg & valueTwo) == value`, while
-/// runc and Docker's profiles mean `(arg & value) == valueTwo`. Swap the two in the
-/// bundle before libcontainer reads it, once (marked by an annotation).
-fn fix_masked_eq(config: &Path) -> anyhow::Result<()> {
-    const MARK: &str = "berth.seccomp.masked-eq-swapped";
-    let raw = std::fs::read(config).with_context(|| format!("read {}", config.display()))?;
-    let mut v: serde_json::Value = serde_json::from_slice(&raw)?;
-    if v.pointer(&format!("/annotations/{MARK}")).is_some() {
-        return Ok(());
-    }
-    let mut changed = false;
-    if let Some(calls) = v
-        .pointer_mut("/linux/seccomp/syscalls")
-        .and_then(|s| s.as_array_mut())
-    {
-        for call in calls {
-            for arg in call
-                .get_mut("args")
-                .and_then(|a| a.as_array_mut())
-                .into_iter()
-                .flatten()
+/// runc and Docker's profiles mean `(arg & value) == valueTwo`: swap the two for a
+/// profile libcontainer compiles itself.
+fn swap_masked_eq(mut p: LinuxSeccomp) -> LinuxSeccomp {
+    let mut calls = p.syscalls().clone().unwrap_or_default();
+    for call in &mut calls {
+        let mut args = call.args().clone().unwrap_or_default();
+        for a in &mut args {
+            if a.op() == LinuxSeccompOperator::ScmpCmpMaskedEq
+                && let Ok(swapped) = LinuxSeccompArgBuilder::default()
+                    .index(a.index())
+                    .op(a.op())
+                    .value(a.value_two().unwrap_or(0))
+                    .value_two(a.value())
+                    .build()
             {
-                if arg.get("op").and_then(|o| o.as_str()) == Some("SCMP_CMP_MASKED_EQ") {
-                    let value = arg.get("value").cloned().unwrap_or(serde_json::json!(0));
-                    let two = arg.get("valueTwo").cloned().unwrap_or(serde_json::json!(0));
-                    arg["value"] = two;
-                    arg["valueTwo"] = value;
-                    changed = true;
-                }
+                *a = swapped;
             }
         }
-    }
-    if changed {
-        if let Some(obj) = v.as_object_mut() {
-            let ann = obj
-                .entry("annotations")
-                .or_insert_with(|| serde_json::json!({}));
-            ann[MARK] = serde_json::json!("true");
+        if call.args().is_some() {
+            call.set_args(Some(args));
         }
-        berth_core::fsutil::atomic_write(config, &serde_json::to_vec(&v)?)?;
     }
-    Ok(())
+    if p.syscalls().is_some() {
+        p.set_syscalls(Some(calls));
+    }
+    p
 }

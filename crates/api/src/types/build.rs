@@ -26,9 +26,16 @@ mod tests {
 
     #[test]
     fn wire_shape() {
-        let v = serde_json::to_value(BuildPruneResponse { caches_deleted: Some(vec!["a".into()]), space_reclaimed: 3 }).unwrap();
+        let v = serde_json::to_value(BuildPruneResponse {
+            caches_deleted: Some(vec!["a".into()]),
+            space_reclaimed: 3,
+        })
+        .unwrap();
         assert_eq!(v["CachesDeleted"][0], "a");
         assert_eq!(v["SpaceReclaimed"], 3);
-        assert_eq!(serde_json::to_value(BuildResult { id: "x".into() }).unwrap()["ID"], "x");
+        assert_eq!(
+            serde_json::to_value(BuildResult { id: "x".into() }).unwrap()["ID"],
+            "x"
+        );
     }
 }

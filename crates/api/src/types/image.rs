@@ -105,6 +105,13 @@ pub struct ImageInspect {
     pub root_fs: RootFs,
     /// Local metadata.
     pub metadata: ImageMetadata,
+    /// Deprecated: the container a `docker commit` made it from (the server
+    /// shows it to API < 1.45 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Deprecated: that container's `Config` (API < 1.45 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_config: Option<serde_json::Value>,
 }
 
 /// One entry of `GET /images/{name}/history`.

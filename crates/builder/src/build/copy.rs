@@ -10,7 +10,7 @@ use berth_image::CommitOptions;
 use sha2::{Digest, Sha256};
 
 use super::layer::{TempLayer, blocking};
-use super::stage::{State, StageRun};
+use super::stage::{StageRun, State};
 use crate::context::multi_hash;
 use crate::dockerfile::shell;
 use crate::dockerfile::{CopyArgs, Source};
@@ -31,12 +31,16 @@ struct Group {
 fn find(tree: &dyn Tree, pattern: &str, cmd: &str) -> Result<Vec<String>> {
     let cleaned = clean(pattern.trim_start_matches('/'));
     if cleaned.starts_with("..") {
-        return Err(BuildError::Invalid(format!("{cmd} failed: forbidden path outside the build context: {pattern} ()")));
+        return Err(BuildError::Invalid(format!(
+            "{cmd} failed: forbidden path outside the build context: {pattern} ()"
+        )));
     }
     if !has_magic(&cleaned) {
         return match resolve(tree, &cleaned, true) {
             Some(p) if tree.lstat(&p).is_some() => Ok(vec![p]),
-            _ => Err(BuildError::Invalid(format!("{cmd} failed: stat {cleaned}: file does not exist"))),
+            _ => Err(BuildError::Invalid(format!(
+                "{cmd} failed: stat {cleaned}: file does not exist"
+            ))),
         };
     }
     let mut cur = vec![String::new()];
@@ -44,22 +48,25 @@ fn find(tree: &dyn Tree, pattern: &str, cmd: &str) -> Result<Vec<String>> {
         let mut next = Vec::new();
         for dir in &cur {
             if has_magic(comp) {
-                let g = Glob::new(comp, false).map_err(|e| BuildError::Invalid(format!("{cmd} failed: {e}")))?;
+                let g = Glob::new(comp, false)
+                    .map_err(|e| BuildError::Invalid(format!("{cmd} failed: {e}")))?;
                 for c in tree.children(dir) {
                     if g.matches(&c) {
                         next.push(join(dir, &c));
                     }
                 }
-            } else if let Some(p) = resolve(tree, &join(dir, comp), true) {
-                if tree.lstat(&p).is_some() {
-                    next.push(p);
-                }
+            } else if let Some(p) = resolve(tree, &join(dir, comp), true)
+                && tree.lstat(&p).is_some()
+            {
+                next.push(p);
             }
         }
         cur = next;
     }
     if cur.is_empty() {
-        return Err(BuildError::Invalid(format!("{cmd} failed: no source files were specified")));
+        return Err(BuildError::Invalid(format!(
+            "{cmd} failed: no source files were specified"
+        )));
     }
     Ok(cur)
 }
@@ -84,13 +91,34 @@ impl StageRun {
         let esc = self.df.escape;
         let x = |s: &str| shell::word(s, &env, esc).map_err(BuildError::Invalid);
         let dest = x(&c.dest)?;
-        let chown = c.chown.as_deref().map(x).transpose()?.filter(|s| !s.is_empty());
-        let chmod = c.chmod.as_deref().map(x).transpose()?.filter(|s| !s.is_empty()).map(|m| parse_chmod(&m)).transpose().map_err(BuildError::Invalid)?;
+        let chown = c
+            .chown
+            .as_deref()
+            .map(x)
+            .transpose()?
+            .filter(|s| !s.is_empty());
+        let chmod = c
+            .chmod
+            .as_deref()
+            .map(x)
+            .transpose()?
+            .filter(|s| !s.is_empty())
+            .map(|m| parse_chmod(&m))
+            .transpose()
+            .map_err(BuildError::Invalid)?;
         let from = c.from.as_deref().map(x).transpose()?;
         let excludes: Vec<String> = c.excludes.iter().map(|e| x(e)).collect::<Result<_>>()?;
         let ignore = Ignore::parse(&excludes.join("\n")).map_err(BuildError::Invalid)?;
         let wrap = |tree: Arc<dyn Tree>, base: &str| -> Arc<dyn Tree> {
-            if excludes.is_empty() { tree } else { Arc::new(Excluding { inner: tree, ignore: ignore.clone(), base: base.to_string() }) }
+            if excludes.is_empty() {
+                tree
+            } else {
+                Arc::new(Excluding {
+                    inner: tree,
+                    ignore: ignore.clone(),
+                    base: base.to_string(),
+                })
+            }
         };
 
         let mut groups: Vec<Group> = Vec::new();
@@ -102,7 +130,14 @@ impl StageRun {
             }
             let image = match self.df.stage_index(from).filter(|j| *j < self.index) {
                 Some(j) => self.stage_image(j).await?,
-                None => Some(self.image(from, None).await.map_err(|e| BuildError::Invalid(format!("invalid from flag value {from}: {e}")))?.id),
+                None => Some(
+                    self.image(from, None)
+                        .await
+                        .map_err(|e| {
+                            BuildError::Invalid(format!("invalid from flag value {from}: {e}"))
+                        })?
+                        .id,
+                ),
             };
             let (b, build, img) = (self.b.clone(), self.build_id.clone(), image.clone());
             let layer = blocking(move || TempLayer::open(&b, img.as_deref(), &build)).await?;
@@ -114,9 +149,22 @@ impl StageRun {
                 let rels = find(&*tree, &p, cmd)?;
                 for rel in rels {
                     // The source image is immutable: its id and the path stand for the content.
-                    let kind = if tree.lstat(&rel).is_some_and(|m| m.kind == Kind::Dir) { "dir" } else { "file" };
-                    hashes.push(format!("{kind}:{}", sha(&[image.as_deref().unwrap_or("scratch").as_bytes(), rel.as_bytes()])));
-                    groups.push(Group { tree: wrap(tree.clone(), &rel), items: vec![(rel.clone(), base_name(&rel))] });
+                    let kind = if tree.lstat(&rel).is_some_and(|m| m.kind == Kind::Dir) {
+                        "dir"
+                    } else {
+                        "file"
+                    };
+                    hashes.push(format!(
+                        "{kind}:{}",
+                        sha(&[
+                            image.as_deref().unwrap_or("scratch").as_bytes(),
+                            rel.as_bytes()
+                        ])
+                    ));
+                    groups.push(Group {
+                        tree: wrap(tree.clone(), &rel),
+                        items: vec![(rel.clone(), base_name(&rel))],
+                    });
                 }
             }
         } else {
@@ -124,33 +172,67 @@ impl StageRun {
             for s in &c.sources {
                 match s {
                     Source::Heredoc(h) => {
-                        let body = if h.expand { shell::heredoc(&h.body, &env, esc).map_err(BuildError::Invalid)? } else { h.body.clone() };
-                        hashes.push(format!("file:{}", sha(&[h.name.as_bytes(), body.as_bytes()])));
+                        let body = if h.expand {
+                            shell::heredoc(&h.body, &env, esc).map_err(BuildError::Invalid)?
+                        } else {
+                            h.body.clone()
+                        };
+                        hashes.push(format!(
+                            "file:{}",
+                            sha(&[h.name.as_bytes(), body.as_bytes()])
+                        ));
                         let mut t = MemTree::default();
-                        t.add(&h.name, body.into_bytes().into(), 0o644, chrono::Utc::now().timestamp());
-                        groups.push(Group { tree: Arc::new(t), items: vec![(h.name.clone(), h.name.clone())] });
+                        t.add(
+                            &h.name,
+                            body.into_bytes().into(),
+                            0o644,
+                            chrono::Utc::now().timestamp(),
+                        );
+                        groups.push(Group {
+                            tree: Arc::new(t),
+                            items: vec![(h.name.clone(), h.name.clone())],
+                        });
                     }
                     Source::Path(p) => {
                         let p = x(p)?;
                         if add && crate::fetch::is_git(&p) {
-                            return Err(BuildError::Invalid(format!("{cmd} failed: git sources are not supported: {p}")));
+                            return Err(BuildError::Invalid(format!(
+                                "{cmd} failed: git sources are not supported: {p}"
+                            )));
                         }
                         if add && crate::fetch::is_url(&p) {
                             let d = crate::fetch::get(&p).await?;
                             if let Some(sum) = &c.checksum {
-                                let got = format!("sha256:{}", hex::encode(Sha256::digest(&d.data)));
+                                let got =
+                                    format!("sha256:{}", hex::encode(Sha256::digest(&d.data)));
                                 if &got != sum {
-                                    return Err(BuildError::Invalid(format!("digest mismatch {got}: {sum}")));
+                                    return Err(BuildError::Invalid(format!(
+                                        "digest mismatch {got}: {sum}"
+                                    )));
                                 }
                             }
                             if d.name.is_empty() && dest.ends_with('/') {
-                                return Err(BuildError::Invalid(format!("cannot determine filename from url: {p}")));
+                                return Err(BuildError::Invalid(format!(
+                                    "cannot determine filename from url: {p}"
+                                )));
                             }
-                            let name = if d.name.is_empty() { "download".to_string() } else { d.name.clone() };
+                            let name = if d.name.is_empty() {
+                                "download".to_string()
+                            } else {
+                                d.name.clone()
+                            };
                             hashes.push(format!("file:{}", hex::encode(Sha256::digest(&d.data))));
                             let mut t = MemTree::default();
-                            t.add(&name, d.data, 0o600, d.mtime.unwrap_or_else(|| chrono::Utc::now().timestamp()));
-                            groups.push(Group { tree: Arc::new(t), items: vec![(name.clone(), name)] });
+                            t.add(
+                                &name,
+                                d.data,
+                                0o600,
+                                d.mtime.unwrap_or_else(|| chrono::Utc::now().timestamp()),
+                            );
+                            groups.push(Group {
+                                tree: Arc::new(t),
+                                items: vec![(name.clone(), name)],
+                            });
                             continue;
                         }
                         let mut rels = self.ctx.sources(&p, cmd)?;
@@ -159,7 +241,10 @@ impl StageRun {
                         }
                         for rel in rels {
                             hashes.push(self.ctx.hash(&rel)?);
-                            groups.push(Group { tree: wrap(ctx.clone(), &rel), items: vec![(rel.clone(), base_name(&rel))] });
+                            groups.push(Group {
+                                tree: wrap(ctx.clone(), &rel),
+                                items: vec![(rel.clone(), base_name(&rel))],
+                            });
                         }
                     }
                 }
@@ -175,7 +260,10 @@ impl StageRun {
             )));
         }
         let src_hash = multi_hash(&hashes);
-        let chown_part = chown.as_deref().map(|c| format!("--chown={c}")).unwrap_or_default();
+        let chown_part = chown
+            .as_deref()
+            .map(|c| format!("--chown={c}"))
+            .unwrap_or_default();
         let comment = format!("{cmd} {chown_part}{src_hash} in {dest} ");
         let created_by = history::nop1(&Self::shell(st), &comment);
         let mut probe = Self::next_config(st);
@@ -195,7 +283,15 @@ impl StageRun {
         let dest_abs = if dest.starts_with('/') {
             dest.clone()
         } else {
-            let mut d = format!("{}/{}", if st.config.working_dir.is_empty() { "" } else { st.config.working_dir.trim_end_matches('/') }, dest);
+            let mut d = format!(
+                "{}/{}",
+                if st.config.working_dir.is_empty() {
+                    ""
+                } else {
+                    st.config.working_dir.trim_end_matches('/')
+                },
+                dest
+            );
             if !d.starts_with('/') {
                 d.insert(0, '/');
             }
@@ -216,14 +312,26 @@ impl StageRun {
                 None if preserve => None,
                 None => Some((0, 0)),
             };
-            let copts = CopyOpts { owner, chmod, decompress: add };
+            let copts = CopyOpts {
+                owner,
+                chmod,
+                decompress: add,
+            };
             for g in &groups {
                 for (rel, name) in &g.items {
-                    let item = [Item { tree: &*g.tree, rel: rel.clone(), name: name.clone() }];
+                    let item = [Item {
+                        tree: &*g.tree,
+                        rel: rel.clone(),
+                        name: name.clone(),
+                    }];
                     let into_dir = count > 1;
                     let target = if parents {
                         let is_dir = g.tree.lstat(rel).is_some_and(|m| m.kind == Kind::Dir);
-                        let sub = if is_dir { rel.as_str() } else { rel.rsplit_once('/').map_or("", |(p, _)| p) };
+                        let sub = if is_dir {
+                            rel.as_str()
+                        } else {
+                            rel.rsplit_once('/').map_or("", |(p, _)| p)
+                        };
                         format!("{}/{sub}/", dest_abs.trim_end_matches('/'))
                     } else {
                         dest_abs.clone()
@@ -232,7 +340,9 @@ impl StageRun {
                         .map_err(|e| BuildError::Invalid(format!("failed to copy files: {e}")))?;
                 }
             }
-            layer.close(Some((parent.as_deref(), opts)))?.ok_or_else(|| BuildError::Invalid("commit failed".into()))
+            layer
+                .close(Some((parent.as_deref(), opts)))?
+                .ok_or_else(|| BuildError::Invalid("commit failed".into()))
         })
         .await;
         if let Some(l) = from_layer {

@@ -13,12 +13,23 @@ use crate::cache::{TEMP, TempRecord};
 use crate::error::{BuildError, Result};
 
 /// Run blocking image-store work off the async workers.
-pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| BuildError::Invalid(format!("build task failed: {e}")))?
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| BuildError::Invalid(format!("build task failed: {e}")))?
 }
 
 fn record(b: &Builder, key: &str, kind: &str, build: &str) -> Result<()> {
-    b.store.put(TEMP, key, &TempRecord { kind: kind.into(), build: build.into() })?;
+    b.store.put(
+        TEMP,
+        key,
+        &TempRecord {
+            kind: kind.into(),
+            build: build.into(),
+        },
+    )?;
     Ok(())
 }
 
@@ -38,11 +49,11 @@ fn drop_temp(b: &Builder, key: &str, rec: &TempRecord) {
             }
         }
         "image" => {
-            if b.images.resolve(key).is_ok() {
-                if let Err(e) = b.images.delete(key, true, false) {
-                    tracing::warn!(%key, "remove build image: {e}");
-                    return;
-                }
+            if b.images.resolve(key).is_ok()
+                && let Err(e) = b.images.delete(key, true, false)
+            {
+                tracing::warn!(%key, "remove build image: {e}");
+                return;
             }
         }
         "dir" => {
@@ -84,9 +95,13 @@ pub(crate) async fn cleanup(b: &Arc<Builder>, id: &str) {
 
 /// Record a temporary directory (a bind-mount source) of build `build`.
 pub(crate) fn temp_dir(b: &Builder, build: &str) -> Result<PathBuf> {
-    let dir = b.root.join("tmp").join(format!("{build}-{}", &berth_core::id::generate()[..12]));
+    let dir = b
+        .root
+        .join("tmp")
+        .join(format!("{build}-{}", &berth_core::id::generate()[..12]));
     record(b, &dir.display().to_string(), "dir", build)?;
-    std::fs::create_dir_all(&dir).map_err(|e| BuildError::io(format!("create {}", dir.display()), e))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| BuildError::io(format!("create {}", dir.display()), e))?;
     Ok(dir)
 }
 
@@ -104,7 +119,12 @@ impl TempLayer {
         let key = format!("build-{}", &berth_core::id::generate()[..20]);
         let mnt = b.root.join("mnt").join(&key);
         record(b, &key, "rw", build)?;
-        let mut layer = TempLayer { b: b.clone(), key: key.clone(), mnt: mnt.clone(), scratch: None };
+        let mut layer = TempLayer {
+            b: b.clone(),
+            key: key.clone(),
+            mnt: mnt.clone(),
+            scratch: None,
+        };
         let base = match parent {
             Some(p) => p.to_string(),
             None => {
@@ -116,13 +136,17 @@ impl TempLayer {
             }
         };
         b.images.prepare_rw(&key, &base)?;
-        std::fs::create_dir_all(&mnt).map_err(|e| BuildError::io(format!("create {}", mnt.display()), e))?;
+        std::fs::create_dir_all(&mnt)
+            .map_err(|e| BuildError::io(format!("create {}", mnt.display()), e))?;
         b.images.mount_rw(&key, &mnt)?;
         Ok(layer)
     }
 
     /// Unmount, optionally commit on top of `parent`, and remove. Blocking.
-    pub fn close(mut self, commit: Option<(Option<&str>, CommitOptions)>) -> Result<Option<String>> {
+    pub fn close(
+        mut self,
+        commit: Option<(Option<&str>, CommitOptions)>,
+    ) -> Result<Option<String>> {
         let res = self.finish(commit);
         self.release();
         res
@@ -131,16 +155,28 @@ impl TempLayer {
     fn finish(&mut self, commit: Option<(Option<&str>, CommitOptions)>) -> Result<Option<String>> {
         self.b.images.unmount_rw(&self.mnt)?;
         match commit {
-            Some((parent, opts)) => Ok(Some(self.b.images.commit(Some(&self.key), parent, opts)?)),
+            Some((parent, opts)) => {
+                Ok(Some(self.b.images.commit(Some(&self.key), parent, opts)?))
+            }
             None => Ok(None),
         }
     }
 
     fn release(&mut self) {
-        let rec = TempRecord { kind: "rw".into(), build: String::new() };
+        let rec = TempRecord {
+            kind: "rw".into(),
+            build: String::new(),
+        };
         drop_temp(&self.b, &self.key.clone(), &rec);
         if let Some(id) = self.scratch.take() {
-            drop_temp(&self.b, &id, &TempRecord { kind: "image".into(), build: String::new() });
+            drop_temp(
+                &self.b,
+                &id,
+                &TempRecord {
+                    kind: "image".into(),
+                    build: String::new(),
+                },
+            );
         }
         self.key.clear();
     }

@@ -102,7 +102,10 @@ fn active() -> &'static Mutex<HashSet<String>> {
 
 /// Is build `id` running in this process?
 pub fn is_active(id: &str) -> bool {
-    active().lock().unwrap_or_else(|p| p.into_inner()).contains(id)
+    active()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(id)
 }
 
 /// Removes the build from the active set when the build ends, however it ends.
@@ -110,7 +113,10 @@ struct ActiveGuard(String);
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
-        active().lock().unwrap_or_else(|p| p.into_inner()).remove(&self.0);
+        active()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
     }
 }
 
@@ -166,18 +172,31 @@ impl Builder {
     /// Read the Dockerfile, parse it and plan the stages. Errors here come
     /// before any output (the client gets them as an HTTP error).
     pub fn prepare(&self, loaded: Loaded, opts: BuildOptions) -> Result<Prepared> {
-        let name = if opts.dockerfile.is_empty() { "Dockerfile".to_string() } else { opts.dockerfile.clone() };
+        let name = if opts.dockerfile.is_empty() {
+            "Dockerfile".to_string()
+        } else {
+            opts.dockerfile.clone()
+        };
         let (ctx, text) = match loaded {
             Loaded::Dockerfile(t) => (Context::empty(), t),
             Loaded::Tar(mut ctx) => {
                 let rel = name.trim_start_matches("./").to_string();
                 let text = ctx
                     .read_file(&rel)
-                    .or_else(|| if rel == "Dockerfile" { ctx.read_file("dockerfile") } else { None })
-                    .ok_or_else(|| BuildError::Invalid(format!("Cannot locate specified Dockerfile: {name}")))?;
+                    .or_else(|| {
+                        if rel == "Dockerfile" {
+                            ctx.read_file("dockerfile")
+                        } else {
+                            None
+                        }
+                    })
+                    .ok_or_else(|| {
+                        BuildError::Invalid(format!("Cannot locate specified Dockerfile: {name}"))
+                    })?;
                 // The daemon drops the Dockerfile and .dockerignore when .dockerignore names them.
                 if let Some(ig) = ctx.read_file(".dockerignore") {
-                    let ig = Ignore::parse(&String::from_utf8_lossy(&ig)).map_err(BuildError::Invalid)?;
+                    let ig = Ignore::parse(&String::from_utf8_lossy(&ig))
+                        .map_err(BuildError::Invalid)?;
                     for f in [".dockerignore".to_string(), rel] {
                         if ig.excluded(&f) {
                             ctx.remove(&f);
@@ -191,8 +210,12 @@ impl Builder {
         let target = if opts.target.is_empty() {
             df.stages.len() - 1
         } else {
-            df.stage_index(&opts.target)
-                .ok_or_else(|| BuildError::Invalid(format!("failed to reach build target {} in Dockerfile", opts.target)))?
+            df.stage_index(&opts.target).ok_or_else(|| {
+                BuildError::Invalid(format!(
+                    "failed to reach build target {} in Dockerfile",
+                    opts.target
+                ))
+            })?
         };
         let mut args = BuildArgs::new(opts.build_args.clone());
         let meta = meta_env(&df, &mut args)?;
@@ -203,14 +226,28 @@ impl Builder {
                 todo.extend(deps(&df, i, &meta));
             }
         }
-        Ok(Prepared { df: Arc::new(df), ctx: Arc::new(ctx), opts: Arc::new(opts), needed: needed.into_iter().collect(), target })
+        Ok(Prepared {
+            df: Arc::new(df),
+            ctx: Arc::new(ctx),
+            opts: Arc::new(opts),
+            needed: needed.into_iter().collect(),
+            target,
+        })
     }
 
     /// Run a prepared build; returns the image id. Output goes to `out`; the
     /// build stops when `cancel` fires or the client goes away.
-    pub async fn run(self: &Arc<Self>, p: Prepared, out: Output, cancel: CancellationToken) -> Result<String> {
+    pub async fn run(
+        self: &Arc<Self>,
+        p: Prepared,
+        out: Output,
+        cancel: CancellationToken,
+    ) -> Result<String> {
         let build_id = berth_core::id::generate()[..16].to_string();
-        active().lock().unwrap_or_else(|p| p.into_inner()).insert(build_id.clone());
+        active()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(build_id.clone());
         let _guard = ActiveGuard(build_id.clone());
         layer::sweep(self).await;
         let watcher = {
@@ -227,7 +264,10 @@ impl Builder {
         if out.quiet() {
             out.always(JsonMessage::stream(format!("{id}\n")));
         } else {
-            out.stream(format!("Successfully built {}\n", berth_core::id::short(&id)));
+            out.stream(format!(
+                "Successfully built {}\n",
+                berth_core::id::short(&id)
+            ));
         }
         for t in &p.opts.tags {
             let images = self.images.clone();
@@ -240,12 +280,26 @@ impl Builder {
         Ok(id)
     }
 
-    async fn run_stages(self: &Arc<Self>, p: &Prepared, out: &Output, cancel: &CancellationToken, build_id: &str) -> Result<String> {
+    async fn run_stages(
+        self: &Arc<Self>,
+        p: &Prepared,
+        out: &Output,
+        cancel: &CancellationToken,
+        build_id: &str,
+    ) -> Result<String> {
         let df = &p.df;
         let mut args = BuildArgs::new(p.opts.build_args.clone());
-        let labels: Vec<(String, String)> = p.opts.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let labels: Vec<(String, String)> = p
+            .opts
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let total = df.meta_args.len()
-            + p.needed.iter().map(|i| 1 + df.stages[*i].steps.len()).sum::<usize>()
+            + p.needed
+                .iter()
+                .map(|i| 1 + df.stages[*i].steps.len())
+                .sum::<usize>()
             + labels.len();
         let mut n = 0;
         for s in &df.meta_args {
@@ -280,7 +334,11 @@ impl Builder {
                 cancel: cancel.clone(),
                 results: receivers.clone(),
                 build_id: build_id.to_string(),
-                labels: if i == p.target { labels.clone() } else { Vec::new() },
+                labels: if i == p.target {
+                    labels.clone()
+                } else {
+                    Vec::new()
+                },
             };
             let tx = senders[i].take();
             let cancel = cancel.clone();
@@ -337,15 +395,21 @@ impl Builder {
         }
         let unused = args.unused();
         if !unused.is_empty() {
-            out.stream(format!("[Warning] One or more build-args [{}] were not consumed\n", unused.join(" ")));
+            out.stream(format!(
+                "[Warning] One or more build-args [{}] were not consumed\n",
+                unused.join(" ")
+            ));
         }
-        result.flatten().ok_or_else(|| BuildError::Invalid("No image was generated. Is your Dockerfile empty?".into()))
+        result.flatten().ok_or_else(|| {
+            BuildError::Invalid("No image was generated. Is your Dockerfile empty?".into())
+        })
     }
 
     /// `/build/prune`: forget every cache key and empty the cache mounts.
     /// Returns (keys removed, bytes reclaimed).
     pub fn prune(&self) -> Result<(Vec<String>, u64)> {
-        let keys: Vec<(String, crate::cache::CacheRecord)> = self.store.list(crate::cache::CACHE)?;
+        let keys: Vec<(String, crate::cache::CacheRecord)> =
+            self.store.list(crate::cache::CACHE)?;
         let ids: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
         self.store.write(|t| {
             for k in &ids {
@@ -366,11 +430,15 @@ impl Builder {
 }
 
 fn dir_size(p: &std::path::Path) -> u64 {
-    let Ok(md) = std::fs::symlink_metadata(p) else { return 0 };
+    let Ok(md) = std::fs::symlink_metadata(p) else {
+        return 0;
+    };
     if !md.is_dir() {
         return md.len();
     }
-    std::fs::read_dir(p).map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum()).unwrap_or(0)
+    std::fs::read_dir(p)
+        .map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum())
+        .unwrap_or(0)
 }
 
 /// Used by stages to tell the build which ARG names they declared.

@@ -61,18 +61,24 @@ impl StageRun {
     pub async fn run(mut self) -> Result<(Option<String>, Vec<String>)> {
         let stage = self.df.stages[self.index].clone();
         let mut n = self.first_step;
-        self.out.stream(format!("Step {n}/{} : {}\n", self.total, stage.original));
+        self.out
+            .stream(format!("Step {n}/{} : {}\n", self.total, stage.original));
         let mut st = self.from(&stage.base, stage.platform.as_deref()).await?;
         // ONBUILD triggers of the base run right after FROM.
         let triggers = st.config.on_build.take().unwrap_or_default();
         if !triggers.is_empty() {
-            self.out.stream(format!("# Executing {} build trigger{}\n", triggers.len(), if triggers.len() > 1 { "s" } else { "" }));
+            self.out.stream(format!(
+                "# Executing {} build trigger{}\n",
+                triggers.len(),
+                if triggers.len() > 1 { "s" } else { "" }
+            ));
             for t in triggers {
                 let step = super::trigger(&t, self.df.escape, stage.line)?;
                 self.dispatch(&mut st, &step).await?;
             }
         }
-        self.out.stream(format!(" ---> {}\n", short(st.image.as_deref())));
+        self.out
+            .stream(format!(" ---> {}\n", short(st.image.as_deref())));
         let mut steps = stage.steps.clone();
         for (k, v) in &self.labels {
             steps.push(Step {
@@ -87,9 +93,11 @@ impl StageRun {
                 return Err(BuildError::Cancelled);
             }
             n += 1;
-            self.out.stream(format!("Step {n}/{} : {}\n", self.total, step.original));
+            self.out
+                .stream(format!("Step {n}/{} : {}\n", self.total, step.original));
             self.dispatch(&mut st, step).await?;
-            self.out.stream(format!(" ---> {}\n", short(st.image.as_deref())));
+            self.out
+                .stream(format!(" ---> {}\n", short(st.image.as_deref())));
         }
         let declared = self.args.declared().cloned().collect();
         Ok((st.image, declared))
@@ -115,7 +123,11 @@ impl StageRun {
 
     /// Resolve an image reference locally, pulling it when missing (or always with `pull`).
     pub async fn image(&self, name: &str, platform: Option<&str>) -> Result<berth_image::Image> {
-        let local = if self.opts.pull { None } else { self.b.images.resolve(name).ok() };
+        let local = if self.opts.pull {
+            None
+        } else {
+            self.b.images.resolve(name).ok()
+        };
         match local {
             Some(img) => Ok(img),
             None => {
@@ -128,10 +140,14 @@ impl StageRun {
     async fn from(&self, base: &str, platform: Option<&str>) -> Result<State> {
         let name = shell::word(base, &self.meta, self.df.escape).map_err(BuildError::Invalid)?;
         if name.is_empty() {
-            return Err(BuildError::Invalid(format!("base name ({base}) should not be blank")));
+            return Err(BuildError::Invalid(format!(
+                "base name ({base}) should not be blank"
+            )));
         }
         let platform = match platform {
-            Some(p) => Some(shell::word(p, &self.meta, self.df.escape).map_err(BuildError::Invalid)?),
+            Some(p) => {
+                Some(shell::word(p, &self.meta, self.df.escape).map_err(BuildError::Invalid)?)
+            }
             None if !self.opts.platform.is_empty() => Some(self.opts.platform.clone()),
             None => None,
         };
@@ -155,7 +171,12 @@ impl StageRun {
         }
         config.extra.remove("OpenStdin");
         config.extra.remove("StdinOnce");
-        Ok(State { image, config, cmd_set: false, maintainer: String::new() })
+        Ok(State {
+            image,
+            config,
+            cmd_set: false,
+            maintainer: String::new(),
+        })
     }
 
     /// The environment instructions expand with: ENV, then ARGs no ENV overrides.
@@ -177,7 +198,11 @@ impl StageRun {
 
     /// The shell for shell forms.
     pub fn shell(st: &State) -> Vec<String> {
-        st.config.shell.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
+        st.config
+            .shell
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
     }
 
     /// The config committed with the next image.
@@ -191,12 +216,13 @@ impl StageRun {
     /// ` ---> Using cache` is printed), else the key to store the new image under.
     pub fn probe(&self, st: &mut State, probe: &ContainerConfig) -> Option<String> {
         let key = cache::key(st.image.as_deref(), probe);
-        if !self.opts.no_cache {
-            if let Some(id) = cache::get(&self.b.store, &key).filter(|id| self.b.images.resolve(id).is_ok()) {
-                self.out.stream(" ---> Using cache\n");
-                st.image = Some(id);
-                return None;
-            }
+        if !self.opts.no_cache
+            && let Some(id) =
+                cache::get(&self.b.store, &key).filter(|id| self.b.images.resolve(id).is_ok())
+        {
+            self.out.stream(" ---> Using cache\n");
+            st.image = Some(id);
+            return None;
         }
         Some(key)
     }
@@ -205,7 +231,9 @@ impl StageRun {
     pub async fn commit_meta(&self, st: &mut State, created_by: Vec<String>) -> Result<()> {
         let mut probe = Self::next_config(st);
         probe.cmd = Some(created_by.clone());
-        let Some(key) = self.probe(st, &probe) else { return Ok(()) };
+        let Some(key) = self.probe(st, &probe) else {
+            return Ok(());
+        };
         let opts = CommitOptions {
             config: Self::next_config(st),
             author: st.maintainer.clone(),
@@ -234,7 +262,10 @@ impl StageRun {
                     let kv = format!("{k}={v}");
                     msg.push(' ');
                     msg.push_str(&kv);
-                    match cfg_env.iter_mut().find(|e| e.split('=').next() == Some(k.as_str())) {
+                    match cfg_env
+                        .iter_mut()
+                        .find(|e| e.split('=').next() == Some(k.as_str()))
+                    {
                         Some(e) => *e = kv,
                         None => cfg_env.push(kv),
                     }
@@ -255,12 +286,12 @@ impl StageRun {
             }
             Instruction::Arg(decls) => {
                 let mut msg = String::from("ARG");
-                for (i, (k, v)) in decls.iter().enumerate() {
+                for (k, v) in decls {
                     let v = match v {
                         Some(v) => Some(self.expand(st, v)?),
                         None => None,
                     };
-                    msg.push_str(if i == 0 { " " } else { " " });
+                    msg.push(' ');
                     msg.push_str(k);
                     if let Some(v) = &v {
                         msg.push('=');
@@ -272,12 +303,14 @@ impl StageRun {
             }
             Instruction::Maintainer(m) => {
                 st.maintainer = m.clone();
-                self.commit_meta(st, history::nop(&sh, &format!("MAINTAINER {m}"))).await
+                self.commit_meta(st, history::nop(&sh, &format!("MAINTAINER {m}")))
+                    .await
             }
             Instruction::User(u) => {
                 let u = self.expand(st, u)?;
                 st.config.user = u.clone();
-                self.commit_meta(st, history::nop(&sh, &format!("USER {u}"))).await
+                self.commit_meta(st, history::nop(&sh, &format!("USER {u}")))
+                    .await
             }
             Instruction::StopSignal(s) => {
                 let s = self.expand(st, s)?;
@@ -285,7 +318,8 @@ impl StageRun {
                     return Err(BuildError::Invalid(format!("Invalid signal: {s}")));
                 }
                 st.config.stop_signal = s.clone();
-                self.commit_meta(st, history::nop(&sh, &format!("STOPSIGNAL {s}"))).await
+                self.commit_meta(st, history::nop(&sh, &format!("STOPSIGNAL {s}")))
+                    .await
             }
             Instruction::Expose(ports) => {
                 let env = self.env(st);
@@ -299,14 +333,17 @@ impl StageRun {
                         set.insert(k, serde_json::json!({}));
                     }
                 }
-                self.commit_meta(st, history::nop(&sh, &format!("EXPOSE {}", all.join(" ")))).await
+                self.commit_meta(st, history::nop(&sh, &format!("EXPOSE {}", all.join(" "))))
+                    .await
             }
             Instruction::Volume(vols) => {
                 let mut vs = Vec::new();
                 for v in vols {
                     let v = self.expand(st, v)?;
                     if v.is_empty() {
-                        return Err(BuildError::Invalid("VOLUME specified can not be an empty string".into()));
+                        return Err(BuildError::Invalid(
+                            "VOLUME specified can not be an empty string".into(),
+                        ));
                     }
                     vs.push(v);
                 }
@@ -314,17 +351,29 @@ impl StageRun {
                 for v in &vs {
                     set.insert(v.clone(), serde_json::json!({}));
                 }
-                self.commit_meta(st, history::nop(&sh, &format!("VOLUME {}", history::plain_list(&vs)))).await
+                self.commit_meta(
+                    st,
+                    history::nop(&sh, &format!("VOLUME {}", history::plain_list(&vs))),
+                )
+                .await
             }
             Instruction::Shell(s) => {
                 st.config.shell = Some(s.clone());
-                self.commit_meta(st, history::nop(&sh, &format!("SHELL {}", history::plain_list(s)))).await
+                self.commit_meta(
+                    st,
+                    history::nop(&sh, &format!("SHELL {}", history::plain_list(s))),
+                )
+                .await
             }
             Instruction::Cmd(c) => {
                 let cmd = resolve_cmd(c, &sh);
                 st.cmd_set = !cmd.is_empty();
                 st.config.cmd = Some(cmd.clone());
-                self.commit_meta(st, history::nop(&sh, &format!("CMD {}", history::quote_list(&cmd)))).await
+                self.commit_meta(
+                    st,
+                    history::nop(&sh, &format!("CMD {}", history::quote_list(&cmd))),
+                )
+                .await
             }
             Instruction::Entrypoint(c) => {
                 let ep = resolve_cmd(c, &sh);
@@ -332,13 +381,20 @@ impl StageRun {
                 if !st.cmd_set {
                     st.config.cmd = None;
                 }
-                self.commit_meta(st, history::nop(&sh, &format!("ENTRYPOINT {}", history::quote_list(&ep)))).await
+                self.commit_meta(
+                    st,
+                    history::nop(&sh, &format!("ENTRYPOINT {}", history::quote_list(&ep))),
+                )
+                .await
             }
             Instruction::Healthcheck(h) => {
-                if let Some(old) = st.config.healthcheck.as_ref().and_then(|h| h.test.clone()) {
-                    if old.first().is_some_and(|t| t != "NONE") {
-                        self.out.stream(format!("Note: overriding previous HEALTHCHECK: {}\n", history::plain_list(&old)));
-                    }
+                if let Some(old) = st.config.healthcheck.as_ref().and_then(|h| h.test.clone())
+                    && old.first().is_some_and(|t| t != "NONE")
+                {
+                    self.out.stream(format!(
+                        "Note: overriding previous HEALTHCHECK: {}\n",
+                        history::plain_list(&old)
+                    ));
                 }
                 let nz = |v: i64| (v != 0).then_some(v);
                 st.config.healthcheck = Some(HealthConfig {
@@ -349,17 +405,26 @@ impl StageRun {
                     start_interval: nz(h.start_interval),
                     retries: nz(h.retries),
                 });
-                self.commit_meta(st, history::nop(&sh, &format!("HEALTHCHECK {}", history::health(h)))).await
+                self.commit_meta(
+                    st,
+                    history::nop(&sh, &format!("HEALTHCHECK {}", history::health(h))),
+                )
+                .await
             }
             Instruction::Onbuild(expr) => {
-                st.config.on_build.get_or_insert_with(Vec::new).push(expr.clone());
-                self.commit_meta(st, history::nop(&sh, &format!("ONBUILD {expr}"))).await
+                st.config
+                    .on_build
+                    .get_or_insert_with(Vec::new)
+                    .push(expr.clone());
+                self.commit_meta(st, history::nop(&sh, &format!("ONBUILD {expr}")))
+                    .await
             }
             Instruction::Workdir(w) => {
                 let w = self.expand(st, w)?;
                 let dir = normalize_workdir(&st.config.working_dir, &w);
                 st.config.working_dir = dir.clone();
-                self.workdir(st, &dir, history::nop1(&sh, &format!("WORKDIR {dir}"))).await
+                self.workdir(st, &dir, history::nop1(&sh, &format!("WORKDIR {dir}")))
+                    .await
             }
             Instruction::Run(r) => self.run_step(st, r).await,
             Instruction::Copy(c) => self.copy_step(st, c, false).await,
@@ -371,14 +436,21 @@ impl StageRun {
     async fn workdir(&self, st: &mut State, dir: &str, created_by: Vec<String>) -> Result<()> {
         let mut probe = Self::next_config(st);
         probe.cmd = Some(created_by.clone());
-        let Some(key) = self.probe(st, &probe) else { return Ok(()) };
+        let Some(key) = self.probe(st, &probe) else {
+            return Ok(());
+        };
         let opts = CommitOptions {
             config: Self::next_config(st),
             author: st.maintainer.clone(),
             created_by: created_by.join(" "),
             ..Default::default()
         };
-        let (b, parent, build, dir) = (self.b.clone(), st.image.clone(), self.build_id.clone(), dir.to_string());
+        let (b, parent, build, dir) = (
+            self.b.clone(),
+            st.image.clone(),
+            self.build_id.clone(),
+            dir.to_string(),
+        );
         let id = blocking(move || {
             let layer = TempLayer::open(&b, parent.as_deref(), &build)?;
             let exists = crate::fsops::host_path(&layer.mnt, &dir, true).is_dir();
@@ -389,7 +461,9 @@ impl StageRun {
                 return Ok(b.images.commit(None, parent.as_deref(), opts)?);
             }
             crate::fsops::mkdir_all(&layer.mnt, &dir, (0, 0)).map_err(BuildError::Invalid)?;
-            layer.close(Some((parent.as_deref(), opts)))?.ok_or_else(|| BuildError::Invalid("commit failed".into()))
+            layer
+                .close(Some((parent.as_deref(), opts)))?
+                .ok_or_else(|| BuildError::Invalid("commit failed".into()))
         })
         .await?;
         cache::put(&self.b.store, &key, &id);
@@ -400,7 +474,8 @@ impl StageRun {
 
 /// ` ---> <12 hex>` (empty for scratch).
 pub fn short(id: Option<&str>) -> String {
-    id.map(|i| berth_core::id::short(i).to_string()).unwrap_or_default()
+    id.map(|i| berth_core::id::short(i).to_string())
+        .unwrap_or_default()
 }
 
 /// A label from `--label` as a word expansion leaves it unchanged.
@@ -422,7 +497,14 @@ pub fn resolve_cmd(c: &CmdLine, shell: &[String]) -> Vec<String> {
 
 /// WORKDIR: relative to the previous one, cleaned, absolute.
 pub fn normalize_workdir(current: &str, requested: &str) -> String {
-    let joined = if requested.starts_with('/') { requested.to_string() } else { format!("{}/{requested}", if current.is_empty() { "/" } else { current }) };
+    let joined = if requested.starts_with('/') {
+        requested.to_string()
+    } else {
+        format!(
+            "{}/{requested}",
+            if current.is_empty() { "/" } else { current }
+        )
+    };
     format!("/{}", crate::ignore::clean(&joined))
 }
 
@@ -432,9 +514,9 @@ fn valid_signal(s: &str) -> bool {
     }
     let name = s.trim_start_matches("SIG");
     const NAMES: &[&str] = &[
-        "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL", "PIPE", "POLL", "PROF",
-        "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP", "TTIN", "TTOU", "URG", "USR1", "USR2",
-        "VTALRM", "WINCH", "XCPU", "XFSZ",
+        "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT",
+        "KILL", "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM",
+        "TRAP", "TSTP", "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ",
     ];
     NAMES.contains(&name) || name.starts_with("RTMIN") || name.starts_with("RTMAX")
 }
@@ -449,7 +531,10 @@ fn port_keys(p: &str) -> Result<Vec<String>> {
         return Err(BuildError::Invalid(format!("invalid proto: {proto}")));
     }
     let (a, b) = match range.split_once('-') {
-        Some((a, b)) => (a.parse::<u16>().map_err(|_| bad())?, b.parse::<u16>().map_err(|_| bad())?),
+        Some((a, b)) => (
+            a.parse::<u16>().map_err(|_| bad())?,
+            b.parse::<u16>().map_err(|_| bad())?,
+        ),
         None => {
             let a = range.parse::<u16>().map_err(|_| bad())?;
             (a, a)
@@ -472,8 +557,16 @@ mod tests {
         assert_eq!(normalize_workdir("/a", "/b/"), "/b");
         assert_eq!(port_keys("80").unwrap(), vec!["80/tcp"]);
         assert_eq!(port_keys("53/UDP").unwrap(), vec!["53/udp"]);
-        assert_eq!(port_keys("8000-8001").unwrap(), vec!["8000/tcp", "8001/tcp"]);
+        assert_eq!(
+            port_keys("8000-8001").unwrap(),
+            vec!["8000/tcp", "8001/tcp"]
+        );
         assert!(port_keys("x").is_err());
-        assert!(valid_signal("SIGTERM") && valid_signal("9") && valid_signal("KILL") && !valid_signal("SIGNOPE"));
+        assert!(
+            valid_signal("SIGTERM")
+                && valid_signal("9")
+                && valid_signal("KILL")
+                && !valid_signal("SIGNOPE")
+        );
     }
 }

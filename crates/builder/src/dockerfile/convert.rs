@@ -7,15 +7,36 @@
 use parse_dockerfile as pd;
 
 use super::scan::{self, RawInstruction, after_flags};
-use super::{CmdLine, CopyArgs, Dockerfile, Health, Instruction, ParseError, Run, Source, Stage, Step, words};
+use super::{
+    CmdLine, CopyArgs, Dockerfile, Health, Instruction, ParseError, Run, Source, Stage, Step, words,
+};
 
 const KNOWN: &[&str] = &[
-    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER",
-    "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
 ];
 
 fn err(line: usize, msg: impl Into<String>) -> ParseError {
-    ParseError { line, msg: msg.into() }
+    ParseError {
+        line,
+        msg: msg.into(),
+    }
 }
 
 pub(super) fn parse(text: &str) -> Result<Dockerfile, ParseError> {
@@ -29,14 +50,17 @@ pub(super) fn parse(text: &str) -> Result<Dockerfile, ParseError> {
     let mut stages: Vec<Stage> = Vec::new();
     for raw in &raws {
         if !KNOWN.contains(&raw.keyword.as_str()) {
-            return Err(err(raw.line, format!("unknown instruction: {}", raw.keyword)));
+            return Err(err(
+                raw.line,
+                format!("unknown instruction: {}", raw.keyword),
+            ));
         }
         if raw.keyword == "FROM" {
             let stage = convert_from(raw, &lines, d.escape)?;
-            if let Some(n) = &stage.name {
-                if stages.iter().any(|s| s.name.as_deref() == Some(n.as_str())) {
-                    return Err(err(raw.line, format!("duplicate name {n:?}")));
-                }
+            if let Some(n) = &stage.name
+                && stages.iter().any(|s| s.name.as_deref() == Some(n.as_str()))
+            {
+                return Err(err(raw.line, format!("duplicate name {n:?}")));
             }
             stages.push(stage);
             continue;
@@ -49,9 +73,16 @@ pub(super) fn parse(text: &str) -> Result<Dockerfile, ParseError> {
         }
     }
     if stages.is_empty() {
-        return Err(err(raws.last().map_or(1, |r| r.line), "no build stage in current context"));
+        return Err(err(
+            raws.last().map_or(1, |r| r.line),
+            "no build stage in current context",
+        ));
     }
-    Ok(Dockerfile { escape: d.escape, meta_args, stages })
+    Ok(Dockerfile {
+        escape: d.escape,
+        meta_args,
+        stages,
+    })
 }
 
 pub(super) fn parse_trigger(text: &str, escape: char, line: usize) -> Result<Step, ParseError> {
@@ -98,7 +129,12 @@ fn mini(raw: &RawInstruction, lines: &[&str], escape: char) -> (String, usize) {
     // here-document that starts the command (and only the first).
     let bodies: Vec<_> = match raw.keyword.as_str() {
         "COPY" | "ADD" => raw.heredocs.iter().collect(),
-        "RUN" => raw.heredocs.iter().take(1).filter(|(h, _)| h.word_index == 0).collect(),
+        "RUN" => raw
+            .heredocs
+            .iter()
+            .take(1)
+            .filter(|(h, _)| h.word_index == 0)
+            .collect(),
         _ => Vec::new(),
     };
     for (_, range) in bodies {
@@ -127,7 +163,10 @@ fn with_parsed<T>(
 ) -> Result<T, ParseError> {
     let (text, prefix) = mini(raw, lines, escape);
     let df = pd::parse(&text).map_err(|e| crate_error(&e, raw, prefix))?;
-    let inst = df.instructions.last().ok_or_else(|| err(raw.line, "empty instruction"))?;
+    let inst = df
+        .instructions
+        .last()
+        .ok_or_else(|| err(raw.line, "empty instruction"))?;
     f(inst)
 }
 
@@ -148,7 +187,10 @@ fn flags<'b, 'a: 'b>(
 }
 
 fn flag(fl: &[(String, Option<String>)], name: &str) -> Option<String> {
-    fl.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.clone().unwrap_or_default())
+    fl.iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.clone().unwrap_or_default())
 }
 
 fn bool_flag(fl: &[(String, Option<String>)], name: &str, line: usize) -> Result<bool, ParseError> {
@@ -158,14 +200,19 @@ fn bool_flag(fl: &[(String, Option<String>)], name: &str, line: usize) -> Result
         Some((_, Some(v))) => match v.to_ascii_lowercase().as_str() {
             "true" | "1" | "" => Ok(true),
             "false" | "0" => Ok(false),
-            _ => Err(err(line, format!("expecting boolean value for flag {name}, not: {v}"))),
+            _ => Err(err(
+                line,
+                format!("expecting boolean value for flag {name}, not: {v}"),
+            )),
         },
     }
 }
 
 fn cmdline(c: &pd::Command<'_>, shell_text: &str) -> CmdLine {
     match c {
-        pd::Command::Exec(a) => CmdLine::Exec(a.value.iter().map(|s| s.value.to_string()).collect()),
+        pd::Command::Exec(a) => {
+            CmdLine::Exec(a.value.iter().map(|s| s.value.to_string()).collect())
+        }
         _ => CmdLine::Shell(shell_text.to_string()),
     }
 }
@@ -180,11 +227,15 @@ fn convert_from(raw: &RawInstruction, lines: &[&str], escape: char) -> Result<St
             Some((_, n)) => {
                 let n = n.value.to_ascii_lowercase();
                 let valid = n.starts_with(|c: char| c.is_ascii_lowercase())
-                    && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+                    && n.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')
+                    });
                 if !valid {
                     return Err(err(
                         raw.line,
-                        format!("invalid name for build stage: {n:?}, name can't start with a number or contain symbols"),
+                        format!(
+                            "invalid name for build stage: {n:?}, name can't start with a number or contain symbols"
+                        ),
                     ));
                 }
                 Some(n)
@@ -203,12 +254,17 @@ fn convert_from(raw: &RawInstruction, lines: &[&str], escape: char) -> Result<St
 }
 
 fn duration(fl: &[(String, Option<String>)], name: &str, line: usize) -> Result<i64, ParseError> {
-    let Some(v) = flag(fl, name).filter(|v| !v.is_empty()) else { return Ok(0) };
+    let Some(v) = flag(fl, name).filter(|v| !v.is_empty()) else {
+        return Ok(0);
+    };
     let d = berth_core::timefmt::parse_go_duration(&v)
         .ok_or_else(|| err(line, format!("time: invalid duration {v:?}")))?;
     let ns = d.num_nanoseconds().unwrap_or(i64::MAX);
     if ns != 0 && ns < 1_000_000 {
-        return Err(err(line, format!("Interval {name:?} cannot be less than 1ms")));
+        return Err(err(
+            line,
+            format!("Interval {name:?} cannot be less than 1ms"),
+        ));
     }
     Ok(ns)
 }
@@ -221,7 +277,11 @@ fn convert_step(raw: &RawInstruction, lines: &[&str], escape: char) -> Result<St
             pd::Instruction::Run(r) => {
                 let fl = flags(&r.options, &["mount", "network", "security"], line)?;
                 Instruction::Run(Run {
-                    mounts: fl.iter().filter(|(n, _)| n == "mount").filter_map(|(_, v)| v.clone()).collect(),
+                    mounts: fl
+                        .iter()
+                        .filter(|(n, _)| n == "mount")
+                        .filter_map(|(_, v)| v.clone())
+                        .collect(),
                     network: flag(&fl, "network"),
                     security: flag(&fl, "security"),
                     cmd: cmdline(&r.arguments, rest),
@@ -231,39 +291,78 @@ fn convert_step(raw: &RawInstruction, lines: &[&str], escape: char) -> Result<St
             pd::Instruction::Cmd(c) => Instruction::Cmd(cmdline(&c.arguments, rest)),
             pd::Instruction::Entrypoint(c) => Instruction::Entrypoint(cmdline(&c.arguments, rest)),
             pd::Instruction::Copy(c) => {
-                let fl = flags(&c.options, &["from", "chown", "chmod", "link", "parents", "exclude"], line)?;
+                let fl = flags(
+                    &c.options,
+                    &["from", "chown", "chmod", "link", "parents", "exclude"],
+                    line,
+                )?;
                 let mut a = copy_args(&c.src, &c.dest, raw, &fl, line)?;
                 a.from = flag(&fl, "from");
                 Instruction::Copy(a)
             }
             pd::Instruction::Add(c) => {
-                let fl = flags(&c.options, &["chown", "chmod", "link", "checksum", "keep-git-dir", "exclude"], line)?;
+                let fl = flags(
+                    &c.options,
+                    &[
+                        "chown",
+                        "chmod",
+                        "link",
+                        "checksum",
+                        "keep-git-dir",
+                        "exclude",
+                    ],
+                    line,
+                )?;
                 let mut a = copy_args(&c.src, &c.dest, raw, &fl, line)?;
                 a.checksum = flag(&fl, "checksum");
                 Instruction::Add(a)
             }
-            pd::Instruction::Env(_) => Instruction::Env(words::name_values(rest, "ENV", escape).map_err(|m| err(line, m))?),
-            pd::Instruction::Label(_) => {
-                Instruction::Label(words::name_values(rest, "LABEL", escape).map_err(|m| err(line, m))?)
+            pd::Instruction::Env(_) => {
+                Instruction::Env(words::name_values(rest, "ENV", escape).map_err(|m| err(line, m))?)
             }
-            pd::Instruction::Arg(_) => Instruction::Arg(words::arg_decls(rest, escape).map_err(|m| err(line, m))?),
+            pd::Instruction::Label(_) => Instruction::Label(
+                words::name_values(rest, "LABEL", escape).map_err(|m| err(line, m))?,
+            ),
+            pd::Instruction::Arg(_) => {
+                Instruction::Arg(words::arg_decls(rest, escape).map_err(|m| err(line, m))?)
+            }
             pd::Instruction::Workdir(w) => Instruction::Workdir(w.arguments.value.to_string()),
             pd::Instruction::User(u) => Instruction::User(u.arguments.value.to_string()),
-            pd::Instruction::Stopsignal(s) => Instruction::StopSignal(s.arguments.value.to_string()),
+            pd::Instruction::Stopsignal(s) => {
+                Instruction::StopSignal(s.arguments.value.to_string())
+            }
             pd::Instruction::Maintainer(m) => Instruction::Maintainer(m.name.value.to_string()),
-            pd::Instruction::Expose(e) => Instruction::Expose(e.arguments.iter().map(|s| s.value.to_string()).collect()),
+            pd::Instruction::Expose(e) => {
+                Instruction::Expose(e.arguments.iter().map(|s| s.value.to_string()).collect())
+            }
             pd::Instruction::Volume(v) => Instruction::Volume(match &v.arguments {
-                pd::JsonOrStringArray::Json(a) => a.value.iter().map(|s| s.value.to_string()).collect(),
+                pd::JsonOrStringArray::Json(a) => {
+                    a.value.iter().map(|s| s.value.to_string()).collect()
+                }
                 pd::JsonOrStringArray::String(a) => a.iter().map(|s| s.value.to_string()).collect(),
             }),
-            pd::Instruction::Shell(s) => Instruction::Shell(s.arguments.iter().map(|s| s.value.to_string()).collect()),
+            pd::Instruction::Shell(s) => {
+                Instruction::Shell(s.arguments.iter().map(|s| s.value.to_string()).collect())
+            }
             pd::Instruction::Healthcheck(h) => {
-                let fl = flags(&h.options, &["interval", "timeout", "start-period", "start-interval", "retries"], line)?;
+                let fl = flags(
+                    &h.options,
+                    &[
+                        "interval",
+                        "timeout",
+                        "start-period",
+                        "start-interval",
+                        "retries",
+                    ],
+                    line,
+                )?;
                 let test = match &h.arguments {
                     pd::HealthcheckArguments::Cmd { arguments, .. } => {
                         let shell_text = rest.trim_start().get(3..).unwrap_or("").trim_start();
                         match cmdline(arguments, shell_text) {
-                            CmdLine::Exec(a) => std::iter::once("CMD".to_string()).chain(a).collect(),
+                            CmdLine::Exec(a) => {
+                                std::iter::once("CMD".to_string()).chain(a).collect()
+                            }
                             CmdLine::Shell(s) => vec!["CMD-SHELL".to_string(), s],
                         }
                     }
@@ -277,9 +376,17 @@ fn convert_step(raw: &RawInstruction, lines: &[&str], escape: char) -> Result<St
                 let retries = match flag(&fl, "retries").filter(|v| !v.is_empty()) {
                     None => 0,
                     Some(v) => {
-                        let n: i64 = v.parse().map_err(|_| err(line, format!("strconv.ParseInt: parsing {v:?}: invalid syntax")))?;
+                        let n: i64 = v.parse().map_err(|_| {
+                            err(
+                                line,
+                                format!("strconv.ParseInt: parsing {v:?}: invalid syntax"),
+                            )
+                        })?;
                         if n < 1 {
-                            return Err(err(line, format!("--retries must be at least 1 (not {n})")));
+                            return Err(err(
+                                line,
+                                format!("--retries must be at least 1 (not {n})"),
+                            ));
                         }
                         n
                     }
@@ -295,10 +402,24 @@ fn convert_step(raw: &RawInstruction, lines: &[&str], escape: char) -> Result<St
             }
             pd::Instruction::Onbuild(_) => {
                 let expr = rest.trim().to_string();
-                let trigger = expr.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                let trigger = expr
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
                 match trigger.as_str() {
-                    "ONBUILD" => return Err(err(line, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")),
-                    "FROM" | "MAINTAINER" => return Err(err(line, format!("{trigger} isn't allowed as an ONBUILD trigger"))),
+                    "ONBUILD" => {
+                        return Err(err(
+                            line,
+                            "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
+                        ));
+                    }
+                    "FROM" | "MAINTAINER" => {
+                        return Err(err(
+                            line,
+                            format!("{trigger} isn't allowed as an ONBUILD trigger"),
+                        ));
+                    }
                     _ => {}
                 }
                 Instruction::Onbuild(expr)
@@ -307,7 +428,11 @@ fn convert_step(raw: &RawInstruction, lines: &[&str], escape: char) -> Result<St
             _ => return Err(err(line, format!("unknown instruction: {}", raw.keyword))),
         })
     })?;
-    Ok(Step { line, original: raw.joined.clone(), inst })
+    Ok(Step {
+        line,
+        original: raw.joined.clone(),
+        inst,
+    })
 }
 
 fn copy_args(
@@ -335,7 +460,11 @@ fn copy_args(
         chmod: flag(fl, "chmod"),
         link: bool_flag(fl, "link", line)?,
         parents: bool_flag(fl, "parents", line)?,
-        excludes: fl.iter().filter(|(n, _)| n == "exclude").filter_map(|(_, v)| v.clone()).collect(),
+        excludes: fl
+            .iter()
+            .filter(|(n, _)| n == "exclude")
+            .filter_map(|(_, v)| v.clone())
+            .collect(),
         ..Default::default()
     })
 }

@@ -167,10 +167,16 @@ impl Dockerfile {
     /// Index of the stage `name` (a stage name or a stage number).
     pub fn stage_index(&self, name: &str) -> Option<usize> {
         let lower = name.to_ascii_lowercase();
-        if let Some(i) = self.stages.iter().position(|s| s.name.as_deref() == Some(lower.as_str())) {
+        if let Some(i) = self
+            .stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(lower.as_str()))
+        {
             return Some(i);
         }
-        name.parse::<usize>().ok().filter(|i| *i < self.stages.len())
+        name.parse::<usize>()
+            .ok()
+            .filter(|i| *i < self.stages.len())
     }
 }
 

@@ -80,19 +80,32 @@ fn trim_continuation(s: &str, escape: char) -> (&str, bool) {
 /// Read the directives block at the top of the file; returns them and the
 /// index of the first line after it.
 fn directives(lines: &[&str]) -> Result<(Directives, usize), ScanError> {
-    let mut d = Directives { escape: '\\', syntax: None };
+    let mut d = Directives {
+        escape: '\\',
+        syntax: None,
+    };
     let mut seen: Vec<String> = Vec::new();
     for (i, raw) in lines.iter().enumerate() {
         let l = trim_newline(raw).trim();
-        let Some(rest) = l.strip_prefix('#') else { return Ok((d, i)) };
-        let Some((k, v)) = rest.split_once('=') else { return Ok((d, i)) };
+        let Some(rest) = l.strip_prefix('#') else {
+            return Ok((d, i));
+        };
+        let Some((k, v)) = rest.split_once('=') else {
+            return Ok((d, i));
+        };
         let k = k.trim().to_ascii_lowercase();
-        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric()) || !k.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        if k.is_empty()
+            || !k.chars().all(|c| c.is_ascii_alphanumeric())
+            || !k.starts_with(|c: char| c.is_ascii_alphabetic())
+        {
             return Ok((d, i));
         }
         let v = v.trim();
         if seen.contains(&k) {
-            return Err(ScanError { line: i + 1, msg: format!("only one {k} parser directive can be used") });
+            return Err(ScanError {
+                line: i + 1,
+                msg: format!("only one {k} parser directive can be used"),
+            });
         }
         match k.as_str() {
             "escape" => {
@@ -100,7 +113,10 @@ fn directives(lines: &[&str]) -> Result<(Directives, usize), ScanError> {
                     "\\" => '\\',
                     "`" => '`',
                     other => {
-                        return Err(ScanError { line: i + 1, msg: format!("invalid escape token '{other}' does not match ` or \\") });
+                        return Err(ScanError {
+                            line: i + 1,
+                            msg: format!("invalid escape token '{other}' does not match ` or \\"),
+                        });
                     }
                 }
             }
@@ -151,10 +167,12 @@ pub fn words(s: &str, escape: char) -> Vec<String> {
 }
 
 /// The command part of a logical line: the keyword and leading `--flags` removed.
-pub fn after_flags<'a>(joined: &'a str, escape: char) -> &'a str {
+pub fn after_flags(joined: &str, escape: char) -> &str {
     let mut rest = joined.trim_start();
     // keyword
-    rest = rest.trim_start_matches(|c: char| !c.is_whitespace()).trim_start();
+    rest = rest
+        .trim_start_matches(|c: char| !c.is_whitespace())
+        .trim_start();
     loop {
         if !rest.starts_with("--") {
             return rest;
@@ -169,7 +187,9 @@ pub fn after_flags<'a>(joined: &'a str, escape: char) -> &'a str {
 fn heredoc_markers(command: &str, escape: char) -> Vec<Heredoc> {
     let mut out = Vec::new();
     for (i, w) in words(command, escape).iter().enumerate() {
-        let Some(rest) = w.strip_prefix("<<") else { continue };
+        let Some(rest) = w.strip_prefix("<<") else {
+            continue;
+        };
         if rest.starts_with('<') {
             continue;
         }
@@ -182,7 +202,13 @@ fn heredoc_markers(command: &str, escape: char) -> Vec<Heredoc> {
         if name.is_empty() || name.contains('<') {
             continue;
         }
-        out.push(Heredoc { name, expand: !quoted, strip_tabs, body: String::new(), word_index: i });
+        out.push(Heredoc {
+            name,
+            expand: !quoted,
+            strip_tabs,
+            body: String::new(),
+            word_index: i,
+        });
     }
     out
 }
@@ -217,7 +243,11 @@ pub fn scan(text: &str) -> Result<(Directives, Vec<RawInstruction>), ScanError> 
             joined.push_str(part);
             done = end;
         }
-        let keyword = joined.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        let keyword = joined
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
         let logical = start..i;
         let mut heredocs = Vec::new();
         let json_form = after_flags(&joined, d.escape).starts_with('[');
@@ -240,13 +270,22 @@ pub fn scan(text: &str) -> Result<(Directives, Vec<RawInstruction>), ScanError> 
                     body.push('\n');
                 }
                 if !closed {
-                    return Err(ScanError { line: start + 1, msg: format!("unterminated heredoc {}", h.name) });
+                    return Err(ScanError {
+                        line: start + 1,
+                        msg: format!("unterminated heredoc {}", h.name),
+                    });
                 }
                 h.body = body;
                 heredocs.push((h, body_start..i));
             }
         }
-        out.push(RawInstruction { line: start + 1, keyword, joined: joined.trim_end().to_string(), lines: logical, heredocs });
+        out.push(RawInstruction {
+            line: start + 1,
+            keyword,
+            joined: joined.trim_end().to_string(),
+            lines: logical,
+            heredocs,
+        });
     }
     Ok((d, out))
 }
@@ -257,7 +296,8 @@ mod tests {
 
     #[test]
     fn continuations_and_comments_are_joined_as_docker_does() {
-        let (_, ins) = scan("FROM a\nRUN echo a && \\\n  # comment\n\n  echo b\nCMD echo \\\n  hi\n").unwrap();
+        let (_, ins) =
+            scan("FROM a\nRUN echo a && \\\n  # comment\n\n  echo b\nCMD echo \\\n  hi\n").unwrap();
         assert_eq!(ins[1].joined, "RUN echo a &&   echo b");
         assert_eq!(ins[1].line, 2);
         assert_eq!(ins[2].joined, "CMD echo   hi");
@@ -266,7 +306,8 @@ mod tests {
 
     #[test]
     fn directives_and_escape() {
-        let (d, ins) = scan("# syntax=docker/dockerfile:1\n# escape=`\nFROM a\nRUN a `\n b\n").unwrap();
+        let (d, ins) =
+            scan("# syntax=docker/dockerfile:1\n# escape=`\nFROM a\nRUN a `\n b\n").unwrap();
         assert_eq!(d.escape, '`');
         assert_eq!(d.syntax.as_deref(), Some("docker/dockerfile:1"));
         assert_eq!(ins[1].joined, "RUN a  b");
@@ -275,11 +316,20 @@ mod tests {
 
     #[test]
     fn heredocs_anywhere_in_run() {
-        let (_, ins) = scan("FROM a\nRUN cat <<-EOT > /f && cat <<'X'\n\thello $A\n\tEOT\nraw $B\nX\nENV A=1\n").unwrap();
+        let (_, ins) = scan(
+            "FROM a\nRUN cat <<-EOT > /f && cat <<'X'\n\thello $A\n\tEOT\nraw $B\nX\nENV A=1\n",
+        )
+        .unwrap();
         let h = &ins[1].heredocs;
         assert_eq!(h.len(), 2);
-        assert_eq!((h[0].0.name.as_str(), h[0].0.body.as_str(), h[0].0.expand), ("EOT", "hello $A\n", true));
-        assert_eq!((h[1].0.name.as_str(), h[1].0.body.as_str(), h[1].0.expand), ("X", "raw $B\n", false));
+        assert_eq!(
+            (h[0].0.name.as_str(), h[0].0.body.as_str(), h[0].0.expand),
+            ("EOT", "hello $A\n", true)
+        );
+        assert_eq!(
+            (h[1].0.name.as_str(), h[1].0.body.as_str(), h[1].0.expand),
+            ("X", "raw $B\n", false)
+        );
         assert_eq!(ins[2].keyword, "ENV");
         assert_eq!(ins[2].line, 7);
         assert!(scan("FROM a\nRUN <<EOF\necho\n").is_err());

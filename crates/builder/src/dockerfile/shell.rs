@@ -30,7 +30,11 @@ impl Env {
 
     /// The value of `name`, if set.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -119,7 +123,12 @@ fn is_name_char(c: char) -> bool {
 
 impl<'a> Lexer<'a> {
     fn new(s: &str, env: &'a Env, escape: char) -> Lexer<'a> {
-        Lexer { chars: s.chars().collect(), pos: 0, env, escape }
+        Lexer {
+            chars: s.chars().collect(),
+            pos: 0,
+            env,
+            escape,
+        }
     }
 
     fn peek(&self) -> Option<char> {
@@ -148,7 +157,10 @@ impl<'a> Lexer<'a> {
                     match self.next() {
                         Some('\'') => break,
                         Some(x) => w.push(x),
-                        None => return Err("unexpected end of statement while looking for matching single-quote".into()),
+                        None => return Err(
+                            "unexpected end of statement while looking for matching single-quote"
+                                .into(),
+                        ),
                     }
                 }
             } else if c == '"' {
@@ -186,7 +198,12 @@ impl<'a> Lexer<'a> {
                     _ => out.push(c),
                 },
                 Some(c) => out.push(c),
-                None => return Err("unexpected end of statement while looking for matching double-quote".into()),
+                None => {
+                    return Err(
+                        "unexpected end of statement while looking for matching double-quote"
+                            .into(),
+                    );
+                }
             }
         }
     }
@@ -224,13 +241,20 @@ impl<'a> Lexer<'a> {
             name.push(c);
         }
         if name.is_empty() {
-            return Err(format!("bad substitution: missing variable name in ${{{}", self.rest_preview()));
+            return Err(format!(
+                "bad substitution: missing variable name in ${{{}",
+                self.rest_preview()
+            ));
         }
         let c = self.next().ok_or("missing '}'")?;
         if c == '}' {
             return Ok(self.env.get(&name).unwrap_or("").to_string());
         }
-        let (colon, op) = if c == ':' { (true, self.next().ok_or("missing '}'")?) } else { (false, c) };
+        let (colon, op) = if c == ':' {
+            (true, self.next().ok_or("missing '}'")?)
+        } else {
+            (false, c)
+        };
         if !matches!(op, '-' | '+' | '?') {
             return Err(format!("unsupported modifier ({op}) in substitution"));
         }
@@ -293,7 +317,10 @@ impl<'a> Lexer<'a> {
     }
 
     fn rest_preview(&self) -> String {
-        self.chars[self.pos.min(self.chars.len())..].iter().take(16).collect()
+        self.chars[self.pos.min(self.chars.len())..]
+            .iter()
+            .take(16)
+            .collect()
     }
 }
 
@@ -332,16 +359,26 @@ mod tests {
         assert_eq!(w("a$-b"), "a$-b");
         assert_eq!(w("$UNSET"), "");
         assert_eq!(word("`$A", &e, '`').unwrap(), "$A");
-        assert!(word("${B:?need b}", &e, '\\').unwrap_err().contains("need b"));
+        assert!(
+            word("${B:?need b}", &e, '\\')
+                .unwrap_err()
+                .contains("need b")
+        );
         assert!(word("'open", &e, '\\').is_err());
         assert!(word("${A", &e, '\\').is_err());
-        assert_eq!(heredoc("x='$A' \\$A ${B:-d}\n", &e, '\\').unwrap(), "x='one' \\$A d\n");
+        assert_eq!(
+            heredoc("x='$A' \\$A ${B:-d}\n", &e, '\\').unwrap(),
+            "x='one' \\$A d\n"
+        );
     }
 
     #[test]
     fn word_splitting() {
         let e = env();
-        assert_eq!(words("$P 8080/udp", &e, '\\').unwrap(), vec!["80", "443", "8080/udp"]);
+        assert_eq!(
+            words("$P 8080/udp", &e, '\\').unwrap(),
+            vec!["80", "443", "8080/udp"]
+        );
         assert_eq!(words("\"$P\"", &e, '\\').unwrap(), vec!["80 443"]);
         assert_eq!(words("", &e, '\\').unwrap(), Vec::<String>::new());
     }

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use berth_api::backend::container::AttachOptions;
 use berth_api::backend::image::{ImageBackend, ImagePullQuery};
 use berth_api::stdcopy::Decoder;
-use berth_api::types::container::{ContainerConfig, ContainerCreateBody, HostConfig, LogConfig, Mount, TmpfsOptions};
+use berth_api::types::container::{
+    ContainerConfig, ContainerCreateBody, HostConfig, LogConfig, Mount, TmpfsOptions,
+};
 use berth_builder::{BuildError, Output, RunMount, RunSpec, StepRunner};
 use berth_core::Error;
 use futures::StreamExt;
@@ -36,7 +38,10 @@ fn host_config(spec: &RunSpec) -> HostConfig {
         network_mode: h.network_mode.clone(),
         extra_hosts: (!h.extra_hosts.is_empty()).then(|| h.extra_hosts.clone()),
         shm_size: h.shm_size,
-        log_config: LogConfig { kind: "none".into(), config: Default::default() },
+        log_config: LogConfig {
+            kind: "none".into(),
+            config: Default::default(),
+        },
         security_opt: (!h.security_opt.is_empty()).then(|| h.security_opt.clone()),
         ..Default::default()
     };
@@ -53,7 +58,11 @@ fn host_config(spec: &RunSpec) -> HostConfig {
         .mounts
         .iter()
         .map(|m| match m {
-            RunMount::Bind { source, target, read_only } => Mount {
+            RunMount::Bind {
+                source,
+                target,
+                read_only,
+            } => Mount {
                 target: target.clone(),
                 source: source.display().to_string(),
                 kind: "bind".into(),
@@ -63,7 +72,10 @@ fn host_config(spec: &RunSpec) -> HostConfig {
             RunMount::Tmpfs { target, size } => Mount {
                 target: target.clone(),
                 kind: "tmpfs".into(),
-                tmpfs_options: (*size > 0).then(|| TmpfsOptions { size_bytes: *size, ..Default::default() }),
+                tmpfs_options: (*size > 0).then(|| TmpfsOptions {
+                    size_bytes: *size,
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
         })
@@ -81,15 +93,36 @@ impl StepRunner for EngineRunner {
             .and_then(serde_json::from_value)
             .map_err(|e| BuildError::Invalid(format!("build container config: {e}")))?;
         config.image = spec.image.clone();
-        config.labels.get_or_insert_with(Default::default).insert(BUILD_LABEL.into(), spec.build_id.clone());
-        let body = ContainerCreateBody { config, host_config: Some(host_config(spec)), networking_config: None };
-        let created = self.engine.create_container(None, body).await.map_err(err)?;
+        config
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(BUILD_LABEL.into(), spec.build_id.clone());
+        let body = ContainerCreateBody {
+            config,
+            host_config: Some(host_config(spec)),
+            networking_config: None,
+        };
+        let created = self
+            .engine
+            .create_container(None, body)
+            .await
+            .map_err(err)?;
         Ok(created.id)
     }
 
-    async fn run(&self, id: &str, out: &Output, cancel: &CancellationToken) -> berth_builder::Result<i64> {
+    async fn run(
+        &self,
+        id: &str,
+        out: &Output,
+        cancel: &CancellationToken,
+    ) -> berth_builder::Result<i64> {
         let e = &self.engine;
-        let opts = AttachOptions { stream: true, stdout: true, stderr: true, ..Default::default() };
+        let opts = AttachOptions {
+            stream: true,
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        };
         let session = e.attach_container(id, opts).await.map_err(err)?;
         let (mut client, server) = tokio::io::duplex(64 << 10);
         let pump = tokio::spawn((session.run)(Box::new(server)));
@@ -129,7 +162,12 @@ impl StepRunner for EngineRunner {
         Ok(code)
     }
 
-    async fn commit(&self, id: &str, parent: Option<&str>, opts: berth_image::CommitOptions) -> berth_builder::Result<String> {
+    async fn commit(
+        &self,
+        id: &str,
+        parent: Option<&str>,
+        opts: berth_image::CommitOptions,
+    ) -> berth_builder::Result<String> {
         let images = self.engine.images.clone();
         let (id, parent) = (id.to_string(), parent.map(str::to_string));
         tokio::task::spawn_blocking(move || {
@@ -142,11 +180,23 @@ impl StepRunner for EngineRunner {
     }
 
     async fn remove(&self, id: &str) -> berth_builder::Result<()> {
-        self.engine.remove_container(id, true, true, false).await.map_err(err)
+        self.engine
+            .remove_container(id, true, true, false)
+            .await
+            .map_err(err)
     }
 
-    async fn pull(&self, reference: &str, platform: Option<&str>, out: &Output) -> berth_builder::Result<String> {
-        let q = ImagePullQuery { from_image: reference.to_string(), tag: String::new(), platform: platform.unwrap_or("").to_string() };
+    async fn pull(
+        &self,
+        reference: &str,
+        platform: Option<&str>,
+        out: &Output,
+    ) -> berth_builder::Result<String> {
+        let q = ImagePullQuery {
+            from_image: reference.to_string(),
+            tag: String::new(),
+            platform: platform.unwrap_or("").to_string(),
+        };
         let mut stream = self.engine.image_pull(q, None).await.map_err(err)?;
         while let Some(m) = stream.next().await {
             let m = m.map_err(err)?;

@@ -344,6 +344,7 @@ impl Engine {
             created_by: String::new(),
             empty_layer: false,
             tags: tag,
+            container: Some((c.id.clone(), serde_json::to_value(&rec.config).unwrap_or_default())),
         };
         let res = tokio::task::spawn_blocking(move || images.commit(Some(&id), Some(&parent), co))
             .await

@@ -134,6 +134,13 @@ pub fn host_defaults(mut hc: HostConfig, ncpu: u64, cgroup_v2: bool) -> Result<(
     if hc.ipc_mode.is_empty() {
         hc.ipc_mode = "private".into();
     }
+    // Docker records the default masked and read-only paths in the HostConfig
+    // at create, so inspect shows the lists a container really runs with.
+    if !hc.privileged {
+        use berth_runtime::spec::mounts::{DOCKER_MASKED_PATHS, DOCKER_READONLY_PATHS};
+        hc.masked_paths.get_or_insert_with(|| DOCKER_MASKED_PATHS.map(String::from).to_vec());
+        hc.readonly_paths.get_or_insert_with(|| DOCKER_READONLY_PATHS.map(String::from).to_vec());
+    }
     if hc.runtime.is_empty() {
         hc.runtime = "berth".into();
     }

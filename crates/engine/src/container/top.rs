@@ -57,6 +57,10 @@ impl Engine {
         if !st.status.is_alive() {
             return Err(Error::conflict(format!("Container {} is not running", c.id)));
         }
+        if ps_args.contains('\0') {
+            // No process argument can carry a NUL byte; refuse it as bad input.
+            return Err(Error::invalid("Error running ps: ps_args must not contain a NUL byte"));
+        }
         let args: Vec<String> = if ps_args.trim().is_empty() {
             vec!["-ef".into()]
         } else {
@@ -73,7 +77,12 @@ impl Engine {
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        let pids = pids_in_pid_ns(st.pid);
+        // A VM container's processes are in its guest; on the host it is the
+        // supervisor and the VMM, in the container's cgroup.
+        let pids = match self.isolation_of(&c.config()) {
+            Ok(berth_runtime::vm::Isolation::Vm) => super::vm::cgroup_pids(&c.id),
+            _ => pids_in_pid_ns(st.pid),
+        };
         filter_ps(&String::from_utf8_lossy(&out.stdout), &pids)
     }
 }

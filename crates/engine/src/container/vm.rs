@@ -92,6 +92,17 @@ fn initrd_key(modules: Option<&Path>) -> String {
     format!("{:016x}", h.finish())
 }
 
+/// Host processes in a container's cgroup (for a VM: its supervisor and VMM).
+pub fn cgroup_pids(id: &str) -> std::collections::HashSet<i64> {
+    ["pids", "memory", "cpu"]
+        .iter()
+        .find_map(|c| std::fs::read_to_string(super::cgroup::dir(c, id).join("cgroup.procs")).ok())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
 fn berth_vm_agent_bytes() -> &'static [u8] {
     berth_runtime::vm::initramfs::AGENT
 }
@@ -163,14 +174,14 @@ impl Engine {
         let p = self.vm_probe().clone();
         let s = &self.config.vm;
         let res = &hc.resources;
-        let memory_mib = match res.memory {
-            Some(m) if m > 0 => ((m >> 20) as u32).max(128),
-            _ => s.memory_mib.unwrap_or(512),
-        };
-        let cpus = match (res.nano_cpus, res.cpu_quota, res.cpu_period) {
-            (Some(n), _, _) if n > 0 => n.div_ceil(1_000_000_000) as u32,
-            (_, Some(q), p) if q > 0 => (q as u64).div_ceil(p.filter(|p| *p > 0).unwrap_or(100_000) as u64) as u32,
-            _ => s.cpus.unwrap_or(1),
+        let memory_mib = if res.memory > 0 { ((res.memory >> 20) as u32).max(128) } else { s.memory_mib.unwrap_or(512) };
+        let period = if res.cpu_period > 0 { res.cpu_period as u64 } else { 100_000 };
+        let cpus = if res.nano_cpus > 0 {
+            (res.nano_cpus as u64).div_ceil(1_000_000_000) as u32
+        } else if res.cpu_quota > 0 {
+            (res.cpu_quota as u64).div_ceil(period) as u32
+        } else {
+            s.cpus.unwrap_or(1)
         };
         let boot = s.boot_timeout.unwrap_or(match p.accel {
             Accel::Kvm => Duration::from_secs(15),
@@ -183,6 +194,8 @@ impl Engine {
             initrd: self.vm_initrd().await?,
             firmware: p.firmware.clone(),
             accel: p.accel,
+            // PVM's KVM refuses IA32_ARCH_CAPABILITIES (MSR 0x10a) of `-cpu host`.
+            cpu: (p.accel == Accel::Kvm && probe::kvm() == probe::Kvm::Pvm).then(|| "host,-arch-capabilities".to_string()),
             memory_mib,
             cpus: cpus.max(1),
             sandbox: p.sandbox,

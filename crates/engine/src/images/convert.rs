@@ -52,6 +52,14 @@ pub fn inspect(img: &Image, snapshotter: &str, old_api: bool) -> ImageInspect {
                 img.last_tag_time.clone()
             },
         },
+        container: img
+            .raw_config
+            .extra
+            .get("container")
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        container_config: img.raw_config.extra.get("container_config").filter(|v| !v.is_null()).cloned(),
     }
 }
 

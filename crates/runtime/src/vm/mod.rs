@@ -89,6 +89,9 @@ pub struct VmConfig {
     pub firmware: Option<PathBuf>,
     /// Accelerator.
     pub accel: Accel,
+    /// CPU model (default: `host` with KVM, `max` with TCG).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
     /// Guest memory in MiB.
     pub memory_mib: u32,
     /// vCPUs.
@@ -136,6 +139,7 @@ mod tests {
             initrd: "/i".into(),
             firmware: None,
             accel: Accel::Tcg,
+            cpu: None,
             memory_mib: 256,
             cpus: 1,
             sandbox: true,

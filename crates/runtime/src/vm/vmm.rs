@@ -97,10 +97,10 @@ impl Vmm for Qemu {
     fn command(&self, spec: &VmSpec) -> Command {
         let cfg = &spec.config;
         let mut c = Command::new(&cfg.binary);
-        let cpu = match cfg.accel {
+        let cpu = cfg.cpu.as_deref().unwrap_or(match cfg.accel {
             Accel::Kvm => "host",
             Accel::Tcg => "max",
-        };
+        });
         c.args(["-accel", cfg.accel.as_str(), "-cpu", cpu]);
         c.args(["-M", "microvm,x-option-roms=off"]);
         c.arg("-m").arg(format!("{}M", cfg.memory_mib.max(64)));
@@ -150,6 +150,7 @@ mod tests {
             initrd: "/k/init.cpio".into(),
             firmware: None,
             accel: Accel::Tcg,
+            cpu: None,
             memory_mib: 256,
             cpus: 1,
             sandbox: true,

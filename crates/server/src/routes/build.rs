@@ -27,13 +27,16 @@ impl<T: BuildBackend + Send + Sync + ?Sized + 'static> BuildApi for T {}
 
 /// Build routes.
 pub fn routes<B: BuildApi + ?Sized>() -> Router<Arc<B>> {
-    Router::new().route("/build", post(build::<B>)).route("/build/prune", post(prune::<B>))
+    Router::new()
+        .route("/build", post(build::<B>))
+        .route("/build/prune", post(prune::<B>))
 }
 
 fn json_param<T: serde::de::DeserializeOwned + Default>(q: &Query, key: &str) -> Result<T, Error> {
     match q.get(key) {
         None | Some("") | Some("null") => Ok(T::default()),
-        Some(v) => serde_json::from_str(v).map_err(|e| Error::invalid(format!("invalid {key} parameter: {e}"))),
+        Some(v) => serde_json::from_str(v)
+            .map_err(|e| Error::invalid(format!("invalid {key} parameter: {e}"))),
     }
 }
 
@@ -49,10 +52,21 @@ pub fn parse_query(q: &Query) -> Result<BuildQuery, Error> {
     let extra_hosts = q
         .all("extrahosts")
         .into_iter()
-        .flat_map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .collect();
     Ok(BuildQuery {
-        tags: q.all("t").into_iter().filter(|t| !t.is_empty()).map(str::to_string).collect(),
+        tags: q
+            .all("t")
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
         dockerfile: q.str("dockerfile").to_string(),
         build_args,
         labels,
@@ -79,12 +93,23 @@ pub fn parse_query(q: &Query) -> Result<BuildQuery, Error> {
     })
 }
 
-async fn build<B: BuildApi + ?Sized>(State(s): State<Arc<B>>, q: Query, req: Request) -> ApiResult<Response> {
+async fn build<B: BuildApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    q: Query,
+    req: Request,
+) -> ApiResult<Response> {
     let bq = parse_query(&q)?;
     if q.get("version") == Some("2") {
-        return Err(Error::invalid("BuildKit (version=2) is not supported; use the classic builder (DOCKER_BUILDKIT=0)").into());
+        return Err(Error::invalid(
+            "BuildKit (version=2) is not supported; use the classic builder (DOCKER_BUILDKIT=0)",
+        )
+        .into());
     }
-    let body: ByteStream = Box::pin(req.into_body().into_data_stream().map_err(std::io::Error::other));
+    let body: ByteStream = Box::pin(
+        req.into_body()
+            .into_data_stream()
+            .map_err(std::io::Error::other),
+    );
     let stream = s.build(bq, body).await?;
     Ok(jsonstream::respond(stream).await)
 }
@@ -93,7 +118,10 @@ async fn prune<B: BuildApi + ?Sized>(State(s): State<Arc<B>>, q: Query) -> ApiRe
     let pq = BuildPruneQuery {
         all: q.bool("all"),
         filters: q.filters()?,
-        keep_storage: q.int("keep-storage")?.or(q.int("reserved-space")?).unwrap_or(0),
+        keep_storage: q
+            .int("keep-storage")?
+            .or(q.int("reserved-space")?)
+            .unwrap_or(0),
     };
     Ok(Json(s.build_prune(pq).await?).into_response())
 }
@@ -104,7 +132,9 @@ mod tests {
 
     #[test]
     fn query() {
-        let q = Query::parse("t=a%3A1&t=b&buildargs=%7B%22X%22%3A%221%22%2C%22Y%22%3Anull%7D&labels=%7B%22l%22%3A%22v%22%7D&rm=0&q=1&extrahosts=h%3A1.2.3.4%2Cg%3A5.6.7.8&memory=1024");
+        let q = Query::parse(
+            "t=a%3A1&t=b&buildargs=%7B%22X%22%3A%221%22%2C%22Y%22%3Anull%7D&labels=%7B%22l%22%3A%22v%22%7D&rm=0&q=1&extrahosts=h%3A1.2.3.4%2Cg%3A5.6.7.8&memory=1024",
+        );
         let b = parse_query(&q).unwrap();
         assert_eq!(b.tags, vec!["a:1", "b"]);
         assert_eq!(b.build_args.get("X"), Some(&Some("1".to_string())));

@@ -211,10 +211,17 @@ const LEGACY_CONFIG_KEYS: &[(&str, serde_json::Value)] = &[
 
 /// Image inspect in the shape of the request's API version.
 fn versioned_inspect(img: berth_api::types::image::ImageInspect, v: ApiVersion) -> Response {
-    if v.at_least(1, 50) {
-        return Json(img).into_response();
-    }
     let mut val = serde_json::to_value(&img).unwrap_or_default();
+    if v.at_least(1, 45) {
+        // Docker stopped sending the commit's source container in API 1.45.
+        if let Some(obj) = val.as_object_mut() {
+            obj.remove("Container");
+            obj.remove("ContainerConfig");
+        }
+    }
+    if v.at_least(1, 50) {
+        return Json(val).into_response();
+    }
     if let Some(cfg) = val.get_mut("Config") {
         if cfg.is_null() {
             *cfg = serde_json::Value::Object(serde_json::Map::new());

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use berth_runtime::vm::proto::{self, Frame, Kind};
+use berth_runtime::vm::proto::{self, Frame};
 
 use crate::backend::ChildStdio;
 

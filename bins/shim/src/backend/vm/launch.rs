@@ -43,6 +43,9 @@ pub fn join_cgroup(rel: &str, cpu: Option<(i64, u64)>) -> anyhow::Result<()> {
     for m in mounts {
         let dir = m.join(rel);
         std::fs::create_dir_all(&dir).with_context(|| format!("create cgroup {}", dir.display()))?;
+        if m.join("cpuset.cpus").exists() {
+            inherit_cpuset(&m, rel);
+        }
         if let Some((quota, period)) = cpu {
             if dir.join("cpu.cfs_quota_us").exists() {
                 let _ = std::fs::write(dir.join("cpu.cfs_period_us"), period.to_string());
@@ -55,6 +58,22 @@ pub fn join_cgroup(rel: &str, cpu: Option<(i64, u64)>) -> anyhow::Result<()> {
             .with_context(|| format!("join cgroup {}", dir.display()))?;
     }
     Ok(())
+}
+
+/// A new v1 cpuset cgroup starts with no CPUs and memory nodes, and nothing can
+/// join it: copy the parent's down each level that is still empty.
+fn inherit_cpuset(mount: &Path, rel: &str) {
+    let mut cur = mount.to_path_buf();
+    for comp in Path::new(rel).components() {
+        let next = cur.join(comp);
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            let empty = std::fs::read_to_string(next.join(f)).map(|v| v.trim().is_empty()).unwrap_or(false);
+            if empty && let Ok(v) = std::fs::read_to_string(cur.join(f)) {
+                let _ = std::fs::write(next.join(f), v.trim());
+            }
+        }
+        cur = next;
+    }
 }
 
 /// What the VMM process inherits and where the shared files go.

@@ -78,16 +78,14 @@ fn relay(sock: UnixStream, mut r: FrameReader, hio: HostIo) -> ! {
     }
     loop {
         let busy = outs.iter().map(OutBuf::len).sum::<usize>() > (4 << 20);
+        // Negative fds are skipped: a hung-up fd would report POLLHUP forever.
+        let on = |fd: RawFd, ev: i16| libc::pollfd { fd: if ev == 0 { -1 } else { fd }, events: ev, revents: 0 };
         let mut fds = [
-            libc::pollfd { fd: sig_r.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd {
-                fd: sock.as_raw_fd(),
-                events: if busy { 0 } else { libc::POLLIN } | if to_vm.is_empty() { 0 } else { libc::POLLOUT },
-                revents: 0,
-            },
-            libc::pollfd { fd: stdin_fd, events: if stdin_live { libc::POLLIN } else { 0 }, revents: 0 },
-            libc::pollfd { fd: out_fds[0], events: if outs[0].is_empty() { 0 } else { libc::POLLOUT }, revents: 0 },
-            libc::pollfd { fd: out_fds[1], events: if outs[1].is_empty() { 0 } else { libc::POLLOUT }, revents: 0 },
+            on(sig_r.as_raw_fd(), libc::POLLIN),
+            on(sock.as_raw_fd(), if busy { 0 } else { libc::POLLIN } | if to_vm.is_empty() { 0 } else { libc::POLLOUT }),
+            on(stdin_fd, if stdin_live { libc::POLLIN } else { 0 }),
+            on(out_fds[0], if outs[0].is_empty() { 0 } else { libc::POLLOUT }),
+            on(out_fds[1], if outs[1].is_empty() { 0 } else { libc::POLLOUT }),
         ];
         // SAFETY: a live array of pollfd.
         if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) } < 0 {

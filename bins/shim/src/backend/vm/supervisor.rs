@@ -287,12 +287,15 @@ impl Supervisor {
             if !self.ctl_out.is_empty() {
                 ctl_ev |= libc::POLLOUT;
             }
-            fds.push(libc::pollfd { fd: self.ctl.as_raw_fd(), events: ctl_ev, revents: 0 });
+            // A negative fd is skipped by poll: a hung-up fd we do not want to
+            // hear from would otherwise report POLLHUP forever.
+            let on = |fd: RawFd, ev: i16| libc::pollfd { fd: if ev == 0 { -1 } else { fd }, events: ev, revents: 0 };
+            fds.push(on(self.ctl.as_raw_fd(), ctl_ev));
             let stdin_ev = if stdin_live && self.started { libc::POLLIN } else { 0 };
-            fds.push(libc::pollfd { fd: stdin_fd, events: stdin_ev, revents: 0 });
+            fds.push(on(stdin_fd, stdin_ev));
             for (i, k) in [Kind::Stdout, Kind::Stderr].into_iter().enumerate() {
                 let ev = if self.outs[i].is_empty() { 0 } else { libc::POLLOUT };
-                fds.push(libc::pollfd { fd: self.out_fd(k), events: ev, revents: 0 });
+                fds.push(on(self.out_fd(k), ev));
             }
             let base = fds.len();
             for c in &self.conns {
@@ -300,7 +303,7 @@ impl Supervisor {
                 if !c.out.is_empty() {
                     ev |= libc::POLLOUT;
                 }
-                fds.push(libc::pollfd { fd: c.sock.as_raw_fd(), events: ev, revents: 0 });
+                fds.push(on(c.sock.as_raw_fd(), ev));
             }
             let dns_base = fds.len();
             for d in &self.dns {
