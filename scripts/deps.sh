@@ -2,6 +2,8 @@
 # Debian packages berth needs to build, run and test. Idempotent; needs root.
 set -eu
 PKGS="libseccomp-dev pkg-config busybox-static docker-registry skopeo runc nftables iproute2 apache2-utils jq socat curl ca-certificates"
+# VM isolation (tests/integration/tests/vm.rs): QEMU and a guest kernel (scripts/vm/kernel-debian.sh).
+PKGS="$PKGS qemu-system-x86 linux-image-amd64"
 # tests/compat needs python3 with venv (PyPI clients: docker-py, compose, schemathesis).
 python3 -m venv --help >/dev/null 2>&1 || PKGS="$PKGS python3 python3-venv"
 missing=""

@@ -53,8 +53,15 @@ pub struct VmFlags {
 
 /// Merge the file and the flags.
 pub fn resolve(flags: &VmFlags, file: &VmFile) -> Result<VmSettings> {
-    let default_isolation = flags.default_isolation.clone().or(file.default_isolation.clone()).unwrap_or_default();
-    if !matches!(default_isolation.to_ascii_lowercase().as_str(), "" | "default" | "process" | "hyperv" | "vm") {
+    let default_isolation = flags
+        .default_isolation
+        .clone()
+        .or(file.default_isolation.clone())
+        .unwrap_or_default();
+    if !matches!(
+        default_isolation.to_ascii_lowercase().as_str(),
+        "" | "default" | "process" | "hyperv" | "vm"
+    ) {
         bail!("invalid default-isolation {default_isolation:?}: use process or hyperv");
     }
     let timeout = match (&flags.vm_boot_timeout, &file.vm_boot_timeout) {
@@ -66,7 +73,10 @@ pub fn resolve(flags: &VmFlags, file: &VmFile) -> Result<VmSettings> {
     };
     let boot_timeout = match timeout {
         Some(t) => {
-            let secs: f64 = t.trim_end_matches('s').parse().map_err(|_| anyhow::anyhow!("invalid vm-boot-timeout {t:?}"))?;
+            let secs: f64 = t
+                .trim_end_matches('s')
+                .parse()
+                .map_err(|_| anyhow::anyhow!("invalid vm-boot-timeout {t:?}"))?;
             if !secs.is_finite() || secs <= 0.0 {
                 bail!("invalid vm-boot-timeout {t:?}");
             }
@@ -92,14 +102,22 @@ mod tests {
 
     #[test]
     fn file_and_flags() {
-        let file: VmFile =
-            serde_json::from_str(r#"{"default-isolation":"hyperv","vm-kernel":"/k","vm-boot-timeout":20}"#).unwrap();
-        let flags = VmFlags { vm_kernel: Some("/flag".into()), ..Default::default() };
+        let file: VmFile = serde_json::from_str(
+            r#"{"default-isolation":"hyperv","vm-kernel":"/k","vm-boot-timeout":20}"#,
+        )
+        .unwrap();
+        let flags = VmFlags {
+            vm_kernel: Some("/flag".into()),
+            ..Default::default()
+        };
         let s = resolve(&flags, &file).unwrap();
         assert_eq!(s.default_isolation, "hyperv");
         assert_eq!(s.kernel, Some(PathBuf::from("/flag")));
         assert_eq!(s.boot_timeout, Some(std::time::Duration::from_secs(20)));
-        let bad = VmFlags { default_isolation: Some("bogus".into()), ..Default::default() };
+        let bad = VmFlags {
+            default_isolation: Some("bogus".into()),
+            ..Default::default()
+        };
         assert!(resolve(&bad, &VmFile::default()).is_err());
     }
 }

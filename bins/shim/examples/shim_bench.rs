@@ -11,6 +11,10 @@
 //!
 //! `hold` starts one sleeping container and keeps it until stdin closes.
 //!
+//! CPU per run is the CPU of the shim and the container (cgroup v1 `cpuacct` of a
+//! `berth-bench` group holding the shims and the containers, minus the bench's own),
+//! when that controller is mounted.
+//!
 //! Usage: shim_bench <berth-shim binary> [iterations | mem N | hold]
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -33,6 +37,32 @@ fn rootfs(dir: &Path) -> PathBuf {
     }
     std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
     root
+}
+
+const CPUACCT: &str = "/sys/fs/cgroup/cpuacct/berth-bench";
+
+/// Move the bench into `berth-bench/driver` (v1 cpuacct), so the shims it starts
+/// are charged to `berth-bench` (the containers' cgroups are under it too).
+fn cpu_group() -> bool {
+    let driver = Path::new(CPUACCT).join("driver");
+    std::fs::create_dir_all(&driver).is_ok()
+        && std::fs::write(driver.join("cgroup.procs"), "0").is_ok()
+}
+
+/// CPU of the group, and the bench's own (user+sys), in ns.
+fn cpu_now() -> (u64, u64) {
+    let group = std::fs::read_to_string(Path::new(CPUACCT).join("cpuacct.usage"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    // SAFETY: getrusage fills the struct we pass.
+    let own = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+        (us(ru.ru_utime) + us(ru.ru_stime)) * 1000
+    };
+    (group, own)
 }
 
 fn stats(mut v: Vec<Duration>) -> String {
@@ -178,9 +208,12 @@ async fn main() {
         return;
     }
     let iters: usize = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(30);
+    let measure_cpu = cpu_group();
     for rt in [RuntimeKind::Youki, RuntimeKind::Runc] {
         let (mut created, mut started, mut exited, mut total) = (vec![], vec![], vec![], vec![]);
+        let mut cpu = vec![];
         for n in 0..iters {
+            let c0 = cpu_now();
             let t0 = Instant::now();
             let h = create(&runner, dir.path(), &root, rt, n, &["true"]).await;
             let t1 = Instant::now();
@@ -189,6 +222,9 @@ async fn main() {
             assert_eq!(h.wait().await.unwrap().code, 0);
             let t3 = Instant::now();
             h.delete(false).await.unwrap();
+            let c1 = cpu_now();
+            let group = c1.0.saturating_sub(c0.0);
+            cpu.push(Duration::from_nanos(group.saturating_sub(c1.1 - c0.1)));
             created.push(t1 - t0);
             started.push(t2 - t1);
             exited.push(t3 - t2);
@@ -199,11 +235,20 @@ async fn main() {
         println!("  created->started {}", stats(started));
         println!("  started->exited {}", stats(exited));
         println!("  spawn->exited   {}", stats(total));
+        if measure_cpu {
+            println!("  cpu shim+container (spawn..deleted) {}", stats(cpu));
+        }
         let h = create(&runner, dir.path(), &root, rt, 9999, &["sleep", "1000"]).await;
         h.start().await.unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
         let pid = h.shim_pid().unwrap();
         println!("  idle shim memory (pid {pid}): {}", smaps(pid));
         h.delete(true).await.unwrap();
+    }
+    if measure_cpu {
+        // Leave no group behind: back to the root group, then remove ours.
+        let _ = std::fs::write("/sys/fs/cgroup/cpuacct/cgroup.procs", "0");
+        let _ = std::fs::remove_dir(Path::new(CPUACCT).join("driver"));
+        let _ = std::fs::remove_dir(CPUACCT);
     }
 }

@@ -82,7 +82,8 @@ impl Agent {
 
     /// Write a frame (blocking: the host always reads).
     pub fn send(&mut self, kind: Kind, session: u32, payload: Vec<u8>) -> io::Result<()> {
-        self.port.write_all(&Frame::new(kind, session, payload).encode())
+        self.port
+            .write_all(&Frame::new(kind, session, payload).encode())
     }
 
     fn log(&mut self, msg: &str) {
@@ -96,7 +97,11 @@ impl Agent {
             let mut fds = Vec::new();
             let mut slots = Vec::new();
             let mut add = |fd: i32, ev: i16, s: Slot| {
-                fds.push(sys::PollFd { fd, events: ev, revents: 0 });
+                fds.push(sys::PollFd {
+                    fd,
+                    events: ev,
+                    revents: 0,
+                });
                 slots.push(s);
             };
             add(self.port.as_raw_fd(), sys::POLLIN, Slot::Port);
@@ -114,7 +119,11 @@ impl Agent {
                     add(fd.as_raw_fd(), sys::POLLOUT, Slot::Stdin(*id));
                 }
             }
-            let timeout = if self.dns_pending.is_empty() { -1 } else { 1000 };
+            let timeout = if self.dns_pending.is_empty() {
+                -1
+            } else {
+                1000
+            };
             // SAFETY: `fds` is a live array of pollfd of the given length.
             let n = unsafe { sys::poll(fds.as_mut_ptr(), fds.len() as u64, timeout) };
             if n < 0 {
@@ -125,7 +134,8 @@ impl Agent {
                 return Err(e);
             }
             let now = Instant::now();
-            self.dns_pending.retain(|_, (_, t)| now.duration_since(*t) < DNS_TIMEOUT);
+            self.dns_pending
+                .retain(|_, (_, t)| now.duration_since(*t) < DNS_TIMEOUT);
             for (pfd, slot) in fds.iter().zip(slots) {
                 if pfd.revents == 0 {
                     continue;
@@ -151,7 +161,10 @@ impl Agent {
         let n = match self.port.read(&mut buf) {
             Ok(0) => return Ok(false),
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted || e.kind() == io::ErrorKind::WouldBlock => {
+            Err(e)
+                if e.kind() == io::ErrorKind::Interrupted
+                    || e.kind() == io::ErrorKind::WouldBlock =>
+            {
                 return Ok(true);
             }
             Err(e) => return Err(e),
@@ -183,7 +196,11 @@ impl Agent {
             Kind::Run | Kind::Exec => {
                 let r = self.start(f.kind == Kind::Run, s, &f.payload);
                 match r {
-                    Ok(pid) => self.send(Kind::Started, s, proto::Enc::default().u32(pid as u32).finish()),
+                    Ok(pid) => self.send(
+                        Kind::Started,
+                        s,
+                        proto::Enc::default().u32(pid as u32).finish(),
+                    ),
                     Err(e) => self.send(Kind::Error, s, e.into_bytes()),
                 }
             }
@@ -219,8 +236,16 @@ impl Agent {
             Kind::Resize => {
                 let mut d = proto::Dec::new(&f.payload);
                 let (w, h) = (d.u16().unwrap_or(80), d.u16().unwrap_or(24));
-                if let Some(Session { io: ProcIo { pty: Some(pty), .. }, .. }) = self.sessions.get(&s) {
-                    let ws = sys::WinSize { row: h, col: w, ..Default::default() };
+                if let Some(Session {
+                    io: ProcIo { pty: Some(pty), .. },
+                    ..
+                }) = self.sessions.get(&s)
+                {
+                    let ws = sys::WinSize {
+                        row: h,
+                        col: w,
+                        ..Default::default()
+                    };
                     // SAFETY: TIOCSWINSZ reads a live winsize.
                     unsafe {
                         sys::ioctl(pty.as_raw_fd(), sys::TIOCSWINSZ, &ws as *const sys::WinSize);
@@ -252,13 +277,21 @@ impl Agent {
 
     fn do_setup(&mut self, setup: Setup) -> Result<(), String> {
         // Progress on the serial console (the host's console.log), for boot failures.
-        eprintln!("berth-vm-agent: setup: {} shares, {} interfaces", setup.shares.len(), setup.ifaces.len());
+        eprintln!(
+            "berth-vm-agent: setup: {} shares, {} interfaces",
+            setup.shares.len(),
+            setup.ifaces.len()
+        );
         for (k, v) in &setup.sysctls {
             let path = format!("/proc/sys/{}", k.replace('.', "/"));
             std::fs::write(&path, v).map_err(|e| format!("sysctl {k}: {e}"))?;
         }
         for sh in &setup.shares {
-            let dir = if sh.tag == "rootfs" { spawn::ROOT.to_string() } else { format!("/shares/{}", sh.tag) };
+            let dir = if sh.tag == "rootfs" {
+                spawn::ROOT.to_string()
+            } else {
+                format!("/shares/{}", sh.tag)
+            };
             std::fs::create_dir_all(&dir).map_err(|e| format!("create {dir}: {e}"))?;
             let flags = if sh.readonly { sys::MS_RDONLY } else { 0 };
             sys::do_mount(
@@ -298,7 +331,9 @@ impl Agent {
             None
         } else {
             match self.init_pid {
-                Some(pid) if self.sessions.values().any(|x| x.init && x.exit.is_none()) => Some(pid),
+                Some(pid) if self.sessions.values().any(|x| x.init && x.exit.is_none()) => {
+                    Some(pid)
+                }
                 _ => return Err("the container is not running".into()),
             }
         };
@@ -308,15 +343,26 @@ impl Agent {
         }
         self.sessions.insert(
             s,
-            Session { pid, io, stdin_buf: Vec::new(), stdin_eof: false, exit: None, init },
+            Session {
+                pid,
+                io,
+                stdin_buf: Vec::new(),
+                stdin_eof: false,
+                exit: None,
+                init,
+            },
         );
         Ok(pid)
     }
 
     fn read_output(&mut self, id: u32, i: usize) -> io::Result<()> {
         let mut buf = vec![0u8; proto::CHUNK];
-        let Some(x) = self.sessions.get_mut(&id) else { return Ok(()) };
-        let Some((kind, fd)) = x.io.outs.get(i) else { return Ok(()) };
+        let Some(x) = self.sessions.get_mut(&id) else {
+            return Ok(());
+        };
+        let Some((kind, fd)) = x.io.outs.get(i) else {
+            return Ok(());
+        };
         let kind = *kind;
         // SAFETY: reading into a live buffer of the given length from an fd we own.
         let n = unsafe { libc_read(fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
@@ -339,7 +385,9 @@ impl Agent {
     }
 
     fn flush_stdin(&mut self, id: u32) {
-        let Some(x) = self.sessions.get_mut(&id) else { return };
+        let Some(x) = self.sessions.get_mut(&id) else {
+            return;
+        };
         let Some(fd) = &x.io.stdin else { return };
         // SAFETY: writing from a live buffer of the given length to an fd we own.
         let n = unsafe { libc_write(fd.as_raw_fd(), x.stdin_buf.as_ptr(), x.stdin_buf.len()) };
@@ -368,7 +416,11 @@ impl Agent {
             if pid <= 0 {
                 break;
             }
-            let id = self.sessions.iter().find(|(_, x)| x.pid == pid && x.exit.is_none()).map(|(k, _)| *k);
+            let id = self
+                .sessions
+                .iter()
+                .find(|(_, x)| x.pid == pid && x.exit.is_none())
+                .map(|(k, _)| *k);
             if let Some(id) = id
                 && let Some(x) = self.sessions.get_mut(&id)
             {
@@ -390,7 +442,9 @@ impl Agent {
 
     /// The process and its output are done: report the exit.
     fn finish(&mut self, id: u32) -> io::Result<()> {
-        let Some(x) = self.sessions.remove(&id) else { return Ok(()) };
+        let Some(x) = self.sessions.remove(&id) else {
+            return Ok(());
+        };
         if x.init {
             // Writes through the shared-memory page cache reach the host only on
             // writeback: flush before the host may stop the VM.

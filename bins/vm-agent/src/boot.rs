@@ -12,9 +12,21 @@ use crate::sys;
 /// The kernel filesystems of the agent's own namespace.
 pub fn mount_basics() -> io::Result<()> {
     let _ = std::fs::create_dir_all("/proc");
-    sys::do_mount("proc", "/proc", "proc", sys::MS_NOSUID | sys::MS_NODEV | sys::MS_NOEXEC, "")?;
+    sys::do_mount(
+        "proc",
+        "/proc",
+        "proc",
+        sys::MS_NOSUID | sys::MS_NODEV | sys::MS_NOEXEC,
+        "",
+    )?;
     let _ = std::fs::create_dir_all("/sys");
-    sys::do_mount("sysfs", "/sys", "sysfs", sys::MS_NOSUID | sys::MS_NODEV | sys::MS_NOEXEC, "")?;
+    sys::do_mount(
+        "sysfs",
+        "/sys",
+        "sysfs",
+        sys::MS_NOSUID | sys::MS_NODEV | sys::MS_NOEXEC,
+        "",
+    )?;
     let _ = std::fs::create_dir_all("/dev");
     // Already mounted when the kernel has DEVTMPFS_MOUNT; EBUSY is fine then.
     let _ = sys::do_mount("devtmpfs", "/dev", "devtmpfs", sys::MS_NOSUID, "mode=0755");
@@ -32,14 +44,24 @@ pub fn mount_basics() -> io::Result<()> {
     let _ = std::os::unix::fs::symlink("pts/ptmx", "/dev/ptmx");
     for d in ["/dev/shm", "/run", "/tmp"] {
         let _ = std::fs::create_dir_all(d);
-        let _ = sys::do_mount("tmpfs", d, "tmpfs", sys::MS_NOSUID | sys::MS_NODEV, "mode=1777");
+        let _ = sys::do_mount(
+            "tmpfs",
+            d,
+            "tmpfs",
+            sys::MS_NOSUID | sys::MS_NODEV,
+            "mode=1777",
+        );
     }
     Ok(())
 }
 
 /// The initramfs's `/dev/console` for stdio, when the kernel did not open it.
 pub fn console() {
-    if let Ok(c) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/console") {
+    if let Ok(c) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/console")
+    {
         for fd in 0..3 {
             // SAFETY: dup2 onto the standard descriptors from an fd we hold.
             unsafe {
@@ -83,7 +105,11 @@ pub fn open_port(name: &str, wait: Duration) -> io::Result<File> {
                 let n = std::fs::read_to_string(e.path().join("name")).unwrap_or_default();
                 if n.trim() == name {
                     let dev = Path::new("/dev").join(e.file_name());
-                    if let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).open(&dev) {
+                    if let Ok(f) = std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open(&dev)
+                    {
                         return Ok(f);
                     }
                 }
@@ -103,7 +129,11 @@ pub fn open_port(name: &str, wait: Duration) -> io::Result<File> {
 pub fn uptime_ms() -> u64 {
     std::fs::read_to_string("/proc/uptime")
         .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+        })
         .map(|v| (v * 1000.0) as u64)
         .unwrap_or(0)
 }
@@ -111,8 +141,11 @@ pub fn uptime_ms() -> u64 {
 /// A `key=value` option of the kernel command line.
 pub fn cmdline(key: &str) -> Option<String> {
     let line = std::fs::read_to_string("/proc/cmdline").ok()?;
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')).map(str::to_string))
+    line.split_whitespace().find_map(|w| {
+        w.strip_prefix(key)
+            .and_then(|r| r.strip_prefix('='))
+            .map(str::to_string)
+    })
 }
 
 /// Power off now (after syncing): the end of the VM.

@@ -71,7 +71,13 @@ fn switch_root() -> io::Result<()> {
     unsafe {
         sys::check(sys::chdir(n.as_ptr()), "chdir /newroot")?;
         sys::check(
-            sys::mount(dot.as_ptr(), slash.as_ptr(), std::ptr::null(), sys::MS_MOVE, std::ptr::null()),
+            sys::mount(
+                dot.as_ptr(),
+                slash.as_ptr(),
+                std::ptr::null(),
+                sys::MS_MOVE,
+                std::ptr::null(),
+            ),
             "move root",
         )?;
         sys::check(sys::chroot(dot.as_ptr()), "chroot")?;

@@ -29,9 +29,15 @@ struct IfReq {
 
 impl IfReq {
     fn new(name: &str) -> io::Result<IfReq> {
-        let mut r = IfReq { name: [0; 16], data: [0; 24] };
+        let mut r = IfReq {
+            name: [0; 16],
+            data: [0; 24],
+        };
         if name.len() >= 16 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "interface name too long"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "interface name too long",
+            ));
         }
         r.name[..name.len()].copy_from_slice(name.as_bytes());
         Ok(r)
@@ -115,7 +121,9 @@ fn set_up(s: &OwnedFd, name: &str, up: bool) -> io::Result<()> {
 fn ifindex(s: &OwnedFd, name: &str) -> io::Result<i32> {
     let mut r = IfReq::new(name)?;
     ioctl(s, SIOCGIFINDEX, &mut r, "get index")?;
-    Ok(i32::from_ne_bytes([r.data[0], r.data[1], r.data[2], r.data[3]]))
+    Ok(i32::from_ne_bytes([
+        r.data[0], r.data[1], r.data[2], r.data[3],
+    ]))
 }
 
 /// Interface names by MAC (lower case, colon separated).
@@ -124,7 +132,10 @@ fn by_mac() -> Vec<(String, String)> {
     if let Ok(rd) = std::fs::read_dir("/sys/class/net") {
         for e in rd.flatten() {
             let mac = std::fs::read_to_string(e.path().join("address")).unwrap_or_default();
-            out.push((mac.trim().to_ascii_lowercase(), e.file_name().to_string_lossy().into_owned()));
+            out.push((
+                mac.trim().to_ascii_lowercase(),
+                e.file_name().to_string_lossy().into_owned(),
+            ));
         }
     }
     out
@@ -138,7 +149,10 @@ pub fn configure(ifaces: &[Iface], routes: &[Route]) -> io::Result<()> {
     // Two passes of renames, so a wanted name held by another interface is free.
     let mut found = Vec::new();
     for (i, want) in ifaces.iter().enumerate() {
-        let Some((_, cur)) = present.iter().find(|(m, _)| *m == want.mac.to_ascii_lowercase()) else {
+        let Some((_, cur)) = present
+            .iter()
+            .find(|(m, _)| *m == want.mac.to_ascii_lowercase())
+        else {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("no guest interface with MAC {}", want.mac),
@@ -162,7 +176,11 @@ pub fn configure(ifaces: &[Iface], routes: &[Route]) -> io::Result<()> {
                     let mut r = IfReq::new(&want.name)?;
                     r.data[..16].copy_from_slice(&sockaddr_in(ip));
                     ioctl(&s4, SIOCSIFADDR, &mut r, &format!("address {a}"))?;
-                    let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
+                    let mask = if len == 0 {
+                        0
+                    } else {
+                        u32::MAX << (32 - u32::from(len.min(32)))
+                    };
                     r.data[..16].copy_from_slice(&sockaddr_in(Ipv4Addr::from(mask)));
                     ioctl(&s4, SIOCSIFNETMASK, &mut r, &format!("netmask {a}"))?;
                 }
@@ -192,7 +210,10 @@ fn rename(s: &OwnedFd, from: &str, to: &str) -> io::Result<()> {
     let mut r = IfReq::new(from)?;
     let to_b = to.as_bytes();
     if to_b.len() >= 16 {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "interface name too long"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name too long",
+        ));
     }
     r.data[..to_b.len()].copy_from_slice(to_b);
     ioctl(s, SIOCSIFNAME, &mut r, &format!("rename {from} to {to}"))
@@ -204,13 +225,20 @@ fn add_route(s4: &OwnedFd, r: &Route) -> io::Result<()> {
         None
     } else {
         Some(r.gateway.parse().map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("bad gateway {}", r.gateway))
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad gateway {}", r.gateway),
+            )
         })?)
     };
     let dev = sys::cstr(&r.iface)?;
     match (dst, gw) {
         (IpAddr::V4(d), g) => {
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(len.min(32)))
+            };
             let mut e = RtEntry {
                 pad1: 0,
                 dst: sockaddr_in(d),
@@ -224,7 +252,11 @@ fn add_route(s4: &OwnedFd, r: &Route) -> io::Result<()> {
                 pad3: 0,
                 pad4: std::ptr::null_mut(),
                 metric: 0,
-                dev: if r.iface.is_empty() { std::ptr::null() } else { dev.as_ptr() },
+                dev: if r.iface.is_empty() {
+                    std::ptr::null()
+                } else {
+                    dev.as_ptr()
+                },
                 mtu: 0,
                 window: 0,
                 irtt: 0,
@@ -246,7 +278,11 @@ fn add_route(s4: &OwnedFd, r: &Route) -> io::Result<()> {
                 metric: 1,
                 info: 0,
                 flags: u32::from(RTF_UP | if g.is_some() { RTF_GATEWAY } else { 0 }),
-                ifindex: if r.iface.is_empty() { 0 } else { ifindex(s4, &r.iface)? },
+                ifindex: if r.iface.is_empty() {
+                    0
+                } else {
+                    ifindex(s4, &r.iface)?
+                },
             };
             ioctl(&s6, SIOCADDRT, &mut m, &format!("route {}", r.dest))
         }

@@ -666,14 +666,20 @@ mod tests {
         let (g, n) = Frame::parse(&b).unwrap().unwrap();
         assert_eq!(g, f);
         let (e, _) = Frame::parse(&b[n..]).unwrap().unwrap();
-        assert_eq!(Exit::decode(&e.payload).unwrap(), Exit { code: 3, signal: 0 });
+        assert_eq!(
+            Exit::decode(&e.payload).unwrap(),
+            Exit { code: 3, signal: 0 }
+        );
         assert!(Frame::parse(&[99, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());
     }
 
     #[test]
     fn payloads_round_trip() {
         let s = Setup {
-            shares: vec![Share { tag: "rootfs".into(), readonly: false }],
+            shares: vec![Share {
+                tag: "rootfs".into(),
+                readonly: false,
+            }],
             mounts: vec![Mount {
                 dest: "/proc".into(),
                 fstype: "proc".into(),
@@ -688,7 +694,11 @@ mod tests {
                 addrs: vec!["10.0.0.2/24".into()],
                 mtu: 1500,
             }],
-            routes: vec![Route { dest: "0.0.0.0/0".into(), gateway: "10.0.0.1".into(), iface: "eth0".into() }],
+            routes: vec![Route {
+                dest: "0.0.0.0/0".into(),
+                gateway: "10.0.0.1".into(),
+                iface: "eth0".into(),
+            }],
             sysctls: vec![("net.ipv4.ip_forward".into(), "1".into())],
             ..Setup::default()
         };
@@ -698,14 +708,31 @@ mod tests {
             env: vec!["PATH=/bin".into()],
             cwd: "/".into(),
             gids: vec![1, 2],
-            caps: Caps { bounding: 5, ..Caps::default() },
-            rlimits: vec![Rlimit { resource: 7, soft: 1024, hard: 2048 }],
+            caps: Caps {
+                bounding: 5,
+                ..Caps::default()
+            },
+            rlimits: vec![Rlimit {
+                resource: 7,
+                soft: 1024,
+                hard: 2048,
+            }],
             size: (80, 24),
             ..Process::default()
         };
         assert_eq!(Process::decode(&p.encode()).unwrap(), p);
-        assert_eq!(Exit::from_wait(9), Exit { code: 137, signal: 9 });
-        let r = Ready { version: VERSION, kernel: "6.1".into(), uptime_ms: 2300 };
+        assert_eq!(
+            Exit::from_wait(9),
+            Exit {
+                code: 137,
+                signal: 9
+            }
+        );
+        let r = Ready {
+            version: VERSION,
+            kernel: "6.1".into(),
+            uptime_ms: 2300,
+        };
         assert_eq!(Ready::decode(&r.encode()).unwrap(), r);
     }
 }

@@ -32,7 +32,12 @@ pub struct ProcIo {
 pub const ROOT: &str = "/rootfs";
 
 /// Start `p`. `init` is the container init's pid for an exec, `None` for the init.
-pub fn spawn(setup: &Setup, p: &Process, init: Option<i32>, own_pidns: &File) -> Result<(i32, ProcIo), String> {
+pub fn spawn(
+    setup: &Setup,
+    p: &Process,
+    init: Option<i32>,
+    own_pidns: &File,
+) -> Result<(i32, ProcIo), String> {
     if p.args.is_empty() {
         return Err("no command specified".into());
     }
@@ -49,11 +54,18 @@ pub fn spawn(setup: &Setup, p: &Process, init: Option<i32>, own_pidns: &File) ->
     let [i, o, e] = child;
     cmd.stdin(i).stdout(o).stderr(e);
     let plan = Plan {
-        setup: if init.is_none() { Some(setup.clone()) } else { None },
+        setup: if init.is_none() {
+            Some(setup.clone())
+        } else {
+            None
+        },
         ns: match init {
             Some(pid) => ["mnt", "uts", "ipc"]
                 .iter()
-                .map(|k| File::open(format!("/proc/{pid}/ns/{k}")).map_err(|e| format!("join container: {e}")))
+                .map(|k| {
+                    File::open(format!("/proc/{pid}/ns/{k}"))
+                        .map_err(|e| format!("join container: {e}"))
+                })
                 .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         },
@@ -74,14 +86,19 @@ pub fn spawn(setup: &Setup, p: &Process, init: Option<i32>, own_pidns: &File) ->
     let pid_target = match init {
         None => {
             // SAFETY: unshare takes no pointers.
-            sys::check(unsafe { sys::unshare(sys::CLONE_NEWPID) }, "unshare pid").map_err(|e| e.to_string())?;
+            sys::check(unsafe { sys::unshare(sys::CLONE_NEWPID) }, "unshare pid")
+                .map_err(|e| e.to_string())?;
             None
         }
         Some(pid) => {
-            let f = File::open(format!("/proc/{pid}/ns/pid")).map_err(|e| format!("join container: {e}"))?;
+            let f = File::open(format!("/proc/{pid}/ns/pid"))
+                .map_err(|e| format!("join container: {e}"))?;
             // SAFETY: setns on an fd we hold.
-            sys::check(unsafe { sys::setns(f.as_raw_fd(), sys::CLONE_NEWPID) }, "join pid namespace")
-                .map_err(|e| e.to_string())?;
+            sys::check(
+                unsafe { sys::setns(f.as_raw_fd(), sys::CLONE_NEWPID) },
+                "join pid namespace",
+            )
+            .map_err(|e| e.to_string())?;
             Some(f)
         }
     };
@@ -112,7 +129,9 @@ fn exec_error(prog: &str, e: &io::Error) -> String {
         io::ErrorKind::NotFound if !prog.contains('/') => {
             format!("exec: \"{prog}\": executable file not found in $PATH")
         }
-        io::ErrorKind::NotFound => format!("exec: \"{prog}\": stat {prog}: no such file or directory"),
+        io::ErrorKind::NotFound => {
+            format!("exec: \"{prog}\": stat {prog}: no such file or directory")
+        }
         io::ErrorKind::PermissionDenied => format!("exec: \"{prog}\": permission denied"),
         _ => format!("exec: \"{prog}\": {e}"),
     }
@@ -121,13 +140,16 @@ fn exec_error(prog: &str, e: &io::Error) -> String {
 fn stdio(p: &Process) -> io::Result<(ProcIo, [Stdio; 3])> {
     if p.terminal {
         let (mut m, mut s) = (-1, -1);
-        let ws = sys::WinSize { row: p.size.1, col: p.size.0, ..Default::default() };
+        let ws = sys::WinSize {
+            row: p.size.1,
+            col: p.size.0,
+            ..Default::default()
+        };
         let wp: *const sys::WinSize = if p.size.0 > 0 { &ws } else { std::ptr::null() };
         // SAFETY: openpty writes two fds; name and termios are null, winsize is live or null.
-        sys::check(
-            unsafe { sys::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), wp) },
-            "openpty",
-        )?;
+        let rc =
+            unsafe { sys::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), wp) };
+        sys::check(rc, "openpty")?;
         // SAFETY: the kernel just gave us both fds.
         let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
         sys::set_nonblocking(master.as_raw_fd(), true)?;
@@ -197,7 +219,10 @@ impl Plan {
         }
         if self.p.terminal {
             // SAFETY: TIOCSCTTY on our stdin (the terminal slave) with an int argument.
-            sys::check(unsafe { sys::ioctl(0, sys::TIOCSCTTY, 0) }, "set controlling terminal")?;
+            sys::check(
+                unsafe { sys::ioctl(0, sys::TIOCSCTTY, 0) },
+                "set controlling terminal",
+            )?;
         }
         match &self.setup {
             Some(s) => {
@@ -205,7 +230,11 @@ impl Plan {
                 enter_root(&s)?;
             }
             None => {
-                for (f, ty) in self.ns.iter().zip([sys::CLONE_NEWNS, sys::CLONE_NEWUTS, sys::CLONE_NEWIPC]) {
+                for (f, ty) in
+                    self.ns
+                        .iter()
+                        .zip([sys::CLONE_NEWNS, sys::CLONE_NEWUTS, sys::CLONE_NEWIPC])
+                {
                     // SAFETY: setns on an fd we hold.
                     sys::check(unsafe { sys::setns(f.as_raw_fd(), ty) }, "join namespace")?;
                 }
@@ -222,10 +251,8 @@ fn flagged(rc: i32, what: &str) -> io::Result<()> {
 /// New namespaces, the mounts, the hostname and `pivot_root`.
 fn enter_root(s: &Setup) -> io::Result<()> {
     // SAFETY: unshare takes no pointers.
-    flagged(
-        unsafe { sys::unshare(sys::CLONE_NEWNS | sys::CLONE_NEWUTS | sys::CLONE_NEWIPC) },
-        "unshare",
-    )?;
+    let rc = unsafe { sys::unshare(sys::CLONE_NEWNS | sys::CLONE_NEWUTS | sys::CLONE_NEWIPC) };
+    flagged(rc, "unshare")?;
     sys::do_mount("", "/", "", sys::MS_REC | sys::MS_PRIVATE, "")?;
     let mut has_dev = false;
     for m in &s.mounts {
@@ -239,22 +266,29 @@ fn enter_root(s: &Setup) -> io::Result<()> {
     }
     if !s.hostname.is_empty() {
         // SAFETY: pointer and length of a live string.
-        flagged(unsafe { sys::sethostname(s.hostname.as_ptr(), s.hostname.len()) }, "sethostname")?;
+        flagged(
+            unsafe { sys::sethostname(s.hostname.as_ptr(), s.hostname.len()) },
+            "sethostname",
+        )?;
     }
     if !s.domainname.is_empty() {
-        // SAFETY: as above.
-        flagged(
-            unsafe { sys::setdomainname(s.domainname.as_ptr(), s.domainname.len()) },
-            "setdomainname",
-        )?;
+        // SAFETY: pointer and length of a live string.
+        let rc = unsafe { sys::setdomainname(s.domainname.as_ptr(), s.domainname.len()) };
+        flagged(rc, "setdomainname")?;
     }
     let root = cstr(ROOT)?;
     let dot = cstr(".")?;
     // SAFETY: live C strings; pivot_root(".", ".") stacks the old root on the new one.
     unsafe {
         flagged(sys::chdir(root.as_ptr()), "chdir rootfs")?;
-        flagged(sys::syscall(sys::SYS_PIVOT_ROOT, dot.as_ptr(), dot.as_ptr()) as i32, "pivot_root")?;
-        flagged(sys::umount2(dot.as_ptr(), sys::MNT_DETACH), "detach old root")?;
+        flagged(
+            sys::syscall(sys::SYS_PIVOT_ROOT, dot.as_ptr(), dot.as_ptr()) as i32,
+            "pivot_root",
+        )?;
+        flagged(
+            sys::umount2(dot.as_ptr(), sys::MNT_DETACH),
+            "detach old root",
+        )?;
         flagged(sys::chdir(c"/".as_ptr()), "chdir /")?;
     }
     for p in &s.masked {
@@ -267,26 +301,51 @@ fn enter_root(s: &Setup) -> io::Result<()> {
     for p in &s.readonly_paths {
         if Path::new(p).exists() {
             sys::do_mount(p, p, "", sys::MS_BIND | sys::MS_REC, "")?;
-            sys::do_mount(p, p, "", sys::MS_BIND | sys::MS_REMOUNT | sys::MS_RDONLY | sys::MS_REC, "")?;
+            sys::do_mount(
+                p,
+                p,
+                "",
+                sys::MS_BIND | sys::MS_REMOUNT | sys::MS_RDONLY | sys::MS_REC,
+                "",
+            )?;
         }
     }
     if s.readonly_rootfs {
-        sys::do_mount("", "/", "", sys::MS_BIND | sys::MS_REMOUNT | sys::MS_RDONLY, "")?;
+        sys::do_mount(
+            "",
+            "/",
+            "",
+            sys::MS_BIND | sys::MS_REMOUNT | sys::MS_RDONLY,
+            "",
+        )?;
     }
     Ok(())
 }
 
 /// `dest` under the root, refusing paths that leave it through `..` or symlinks.
 fn target(dest: &str) -> io::Result<String> {
-    let t = format!("{ROOT}{}", if dest.starts_with('/') { dest.to_string() } else { format!("/{dest}") });
+    let t = format!(
+        "{ROOT}{}",
+        if dest.starts_with('/') {
+            dest.to_string()
+        } else {
+            format!("/{dest}")
+        }
+    );
     if dest.split('/').any(|c| c == "..") {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("mount destination {dest} leaves the root")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("mount destination {dest} leaves the root"),
+        ));
     }
     if let Some(parent) = Path::new(&t).parent() {
         std::fs::create_dir_all(parent)?;
         let real = std::fs::canonicalize(parent)?;
         if !real.starts_with(ROOT) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("mount destination {dest} leaves the root")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("mount destination {dest} leaves the root"),
+            ));
         }
     }
     Ok(t)
@@ -296,7 +355,8 @@ fn mount_one(m: &crate::proto::Mount) -> io::Result<()> {
     let t = target(&m.dest)?;
     let with = |e: io::Error| io::Error::new(e.kind(), format!("mount {}: {e}", m.dest));
     if m.fstype == "bind" {
-        let md = std::fs::metadata(&m.source).map_err(|e| with(io::Error::new(e.kind(), format!("{}: {e}", m.source))))?;
+        let md = std::fs::metadata(&m.source)
+            .map_err(|e| with(io::Error::new(e.kind(), format!("{}: {e}", m.source))))?;
         if md.is_dir() {
             std::fs::create_dir_all(&t).map_err(with)?;
         } else if std::fs::symlink_metadata(&t).is_err() {
@@ -306,7 +366,8 @@ fn mount_one(m: &crate::proto::Mount) -> io::Result<()> {
         sys::do_mount(&m.source, &t, "", sys::MS_BIND | rec, "").map_err(with)?;
         let extra = m.flags & (sys::MS_RDONLY | sys::MS_NOSUID | sys::MS_NODEV | sys::MS_NOEXEC);
         if extra != 0 {
-            sys::do_mount("", &t, "", sys::MS_BIND | sys::MS_REMOUNT | rec | extra, "").map_err(with)?;
+            sys::do_mount("", &t, "", sys::MS_BIND | sys::MS_REMOUNT | rec | extra, "")
+                .map_err(with)?;
         }
         return Ok(());
     }
@@ -354,14 +415,23 @@ fn devices(names: &[String]) -> io::Result<()> {
 /// rlimits, no_new_privs, user, groups, capabilities and the working directory.
 fn identity(p: &Process) -> io::Result<()> {
     for r in &p.rlimits {
-        let l = sys::RLimit { cur: r.soft, max: r.hard };
+        let l = sys::RLimit {
+            cur: r.soft,
+            max: r.hard,
+        };
         // SAFETY: points at a live rlimit.
-        flagged(unsafe { sys::setrlimit(r.resource as i32, &l) }, "setrlimit")?;
+        flagged(
+            unsafe { sys::setrlimit(r.resource as i32, &l) },
+            "setrlimit",
+        )?;
     }
     if !p.cwd.is_empty() {
         let c = cstr(&p.cwd)?;
         // SAFETY: live C string.
-        flagged(unsafe { sys::chdir(c.as_ptr()) }, &format!("chdir to cwd (\"{}\") set in config.json failed", p.cwd))?;
+        flagged(
+            unsafe { sys::chdir(c.as_ptr()) },
+            &format!("chdir to cwd (\"{}\") set in config.json failed", p.cwd),
+        )?;
     }
     for cap in 0..=sys::CAP_LAST {
         if p.caps.bounding & (1u64 << cap) == 0 {
@@ -378,26 +448,49 @@ fn identity(p: &Process) -> io::Result<()> {
         flagged(sys::setresgid(p.gid, p.gid, p.gid), "setgid")?;
         flagged(sys::setresuid(p.uid, p.uid, p.uid), "setuid")?;
     }
-    let hdr = sys::CapHeader { version: sys::CAP_VERSION_3, pid: 0 };
+    let hdr = sys::CapHeader {
+        version: sys::CAP_VERSION_3,
+        pid: 0,
+    };
     let lo = |m: u64| m as u32;
     let hi = |m: u64| (m >> 32) as u32;
     let data = [
-        sys::CapData { effective: lo(p.caps.effective), permitted: lo(p.caps.permitted), inheritable: lo(p.caps.inheritable) },
-        sys::CapData { effective: hi(p.caps.effective), permitted: hi(p.caps.permitted), inheritable: hi(p.caps.inheritable) },
+        sys::CapData {
+            effective: lo(p.caps.effective),
+            permitted: lo(p.caps.permitted),
+            inheritable: lo(p.caps.inheritable),
+        },
+        sys::CapData {
+            effective: hi(p.caps.effective),
+            permitted: hi(p.caps.permitted),
+            inheritable: hi(p.caps.inheritable),
+        },
     ];
     // SAFETY: capset reads the header and two data structs we own.
-    flagged(unsafe { sys::syscall(sys::SYS_CAPSET, &hdr, data.as_ptr()) as i32 }, "capset")?;
+    flagged(
+        unsafe { sys::syscall(sys::SYS_CAPSET, &hdr, data.as_ptr()) as i32 },
+        "capset",
+    )?;
     for cap in 0..=sys::CAP_LAST {
         if p.caps.ambient & (1u64 << cap) != 0 {
             // SAFETY: prctl with integer arguments.
             unsafe {
-                sys::prctl(sys::PR_CAP_AMBIENT, sys::PR_CAP_AMBIENT_RAISE, u64::from(cap), 0, 0);
+                sys::prctl(
+                    sys::PR_CAP_AMBIENT,
+                    sys::PR_CAP_AMBIENT_RAISE,
+                    u64::from(cap),
+                    0,
+                    0,
+                );
             }
         }
     }
     if p.no_new_privs {
         // SAFETY: prctl with integer arguments.
-        flagged(unsafe { sys::prctl(sys::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, "no_new_privs")?;
+        flagged(
+            unsafe { sys::prctl(sys::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
+            "no_new_privs",
+        )?;
     }
     Ok(())
 }

@@ -207,8 +207,16 @@ pub fn cstr(s: &str) -> io::Result<CString> {
 /// `mount(2)`.
 pub fn do_mount(src: &str, target: &str, fstype: &str, flags: u64, data: &str) -> io::Result<()> {
     let (s, t, f, d) = (cstr(src)?, cstr(target)?, cstr(fstype)?, cstr(data)?);
-    let fp: *const i8 = if fstype.is_empty() { std::ptr::null() } else { f.as_ptr() };
-    let dp: *const u8 = if data.is_empty() { std::ptr::null() } else { d.as_ptr().cast() };
+    let fp: *const i8 = if fstype.is_empty() {
+        std::ptr::null()
+    } else {
+        f.as_ptr()
+    };
+    let dp: *const u8 = if data.is_empty() {
+        std::ptr::null()
+    } else {
+        d.as_ptr().cast()
+    };
     // SAFETY: every pointer is a live NUL-terminated string or null.
     let rc = unsafe { mount(s.as_ptr(), t.as_ptr(), fp, flags, dp) };
     check(rc, &format!("mount {target}"))
@@ -219,7 +227,11 @@ pub fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
     // SAFETY: fcntl on an fd the caller holds; no memory is passed.
     let fl = unsafe { fcntl(fd, F_GETFL) };
     check(fl, "fcntl")?;
-    let fl = if on { fl | O_NONBLOCK } else { fl & !O_NONBLOCK };
+    let fl = if on {
+        fl | O_NONBLOCK
+    } else {
+        fl & !O_NONBLOCK
+    };
     // SAFETY: as above.
     check(unsafe { fcntl(fd, F_SETFL, fl) }, "fcntl")
 }

@@ -38,7 +38,11 @@ pub struct GuestPlan {
 
 fn strs(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -80,15 +84,43 @@ pub fn plan(config: &Value, bundle: &Path, staging: &Path) -> Result<GuestPlan> 
         .pointer("/root/path")
         .and_then(Value::as_str)
         .ok_or_else(|| RuntimeError::Invalid("config.json has no root.path".into()))?;
-    let root = if Path::new(root).is_absolute() { PathBuf::from(root) } else { bundle.join(root) };
+    let root = if Path::new(root).is_absolute() {
+        PathBuf::from(root)
+    } else {
+        bundle.join(root)
+    };
     let mut out = GuestPlan::default();
-    out.shares.push(HostShare { tag: "rootfs".into(), path: root, readonly: false });
-    out.setup.shares.push(Share { tag: "rootfs".into(), readonly: false });
+    out.shares.push(HostShare {
+        tag: "rootfs".into(),
+        path: root,
+        readonly: false,
+    });
+    out.setup.shares.push(Share {
+        tag: "rootfs".into(),
+        readonly: false,
+    });
     let mut files_rw = false;
-    for m in config.get("mounts").and_then(Value::as_array).into_iter().flatten() {
-        let dest = m.get("destination").and_then(Value::as_str).unwrap_or_default().to_string();
-        let fstype = m.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
-        let source = m.get("source").and_then(Value::as_str).unwrap_or_default().to_string();
+    for m in config
+        .get("mounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let dest = m
+            .get("destination")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let fstype = m
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let source = m
+            .get("source")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let opts = strs(m.get("options").unwrap_or(&Value::Null));
         let (flags, data, bind_opt) = mount_flags(&opts);
         if fstype == "bind" || bind_opt {
@@ -98,8 +130,15 @@ pub fn plan(config: &Value, bundle: &Path, staging: &Path) -> Result<GuestPlan> 
             let guest_src = if md.is_dir() {
                 let tag = format!("m{}", out.shares.len());
                 let readonly = flags & 1 != 0;
-                out.shares.push(HostShare { tag: tag.clone(), path: src, readonly });
-                out.setup.shares.push(Share { tag: tag.clone(), readonly });
+                out.shares.push(HostShare {
+                    tag: tag.clone(),
+                    path: src,
+                    readonly,
+                });
+                out.setup.shares.push(Share {
+                    tag: tag.clone(),
+                    readonly,
+                });
                 format!("/shares/{tag}")
             } else if md.is_file() {
                 out.files.push(src);
@@ -110,7 +149,13 @@ pub fn plan(config: &Value, bundle: &Path, staging: &Path) -> Result<GuestPlan> 
                     "bind mount {source}: only directories and regular files can be shared with a VM"
                 )));
             };
-            out.setup.mounts.push(Mount { dest, fstype: "bind".into(), source: guest_src, flags, data });
+            out.setup.mounts.push(Mount {
+                dest,
+                fstype: "bind".into(),
+                source: guest_src,
+                flags,
+                data,
+            });
             continue;
         }
         let (fstype, source) = match fstype.as_str() {
@@ -118,12 +163,29 @@ pub fn plan(config: &Value, bundle: &Path, staging: &Path) -> Result<GuestPlan> 
             _ => (fstype, source),
         };
         let flags = if fstype == "bind" { 0 } else { flags };
-        let data = if fstype == "bind" { String::new() } else { data };
-        out.setup.mounts.push(Mount { dest, fstype, source, flags, data });
+        let data = if fstype == "bind" {
+            String::new()
+        } else {
+            data
+        };
+        out.setup.mounts.push(Mount {
+            dest,
+            fstype,
+            source,
+            flags,
+            data,
+        });
     }
     if !out.files.is_empty() {
-        out.shares.push(HostShare { tag: "files".into(), path: staging.to_path_buf(), readonly: !files_rw });
-        out.setup.shares.push(Share { tag: "files".into(), readonly: !files_rw });
+        out.shares.push(HostShare {
+            tag: "files".into(),
+            path: staging.to_path_buf(),
+            readonly: !files_rw,
+        });
+        out.setup.shares.push(Share {
+            tag: "files".into(),
+            readonly: !files_rw,
+        });
     }
     if out.shares.len() > MAX_DEVICES {
         return Err(RuntimeError::Invalid(format!(
@@ -133,21 +195,47 @@ pub fn plan(config: &Value, bundle: &Path, staging: &Path) -> Result<GuestPlan> 
         )));
     }
     let s = &mut out.setup;
-    s.readonly_rootfs = config.pointer("/root/readonly").and_then(Value::as_bool).unwrap_or(false);
+    s.readonly_rootfs = config
+        .pointer("/root/readonly")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     s.masked = strs(config.pointer("/linux/maskedPaths").unwrap_or(&Value::Null));
-    s.readonly_paths = strs(config.pointer("/linux/readonlyPaths").unwrap_or(&Value::Null));
+    s.readonly_paths = strs(
+        config
+            .pointer("/linux/readonlyPaths")
+            .unwrap_or(&Value::Null),
+    );
     s.devices = DEFAULT_DEVICES.iter().map(|d| d.to_string()).collect();
-    for d in config.pointer("/linux/devices").and_then(Value::as_array).into_iter().flatten() {
-        if let Some(name) = d.get("path").and_then(Value::as_str).and_then(|p| p.strip_prefix("/dev/"))
+    for d in config
+        .pointer("/linux/devices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(name) = d
+            .get("path")
+            .and_then(Value::as_str)
+            .and_then(|p| p.strip_prefix("/dev/"))
             && !s.devices.iter().any(|x| x == name)
         {
             s.devices.push(name.to_string());
         }
     }
-    s.hostname = config.get("hostname").and_then(Value::as_str).unwrap_or_default().to_string();
-    s.domainname = config.get("domainname").and_then(Value::as_str).unwrap_or_default().to_string();
+    s.hostname = config
+        .get("hostname")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    s.domainname = config
+        .get("domainname")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     if let Some(m) = config.pointer("/linux/sysctl").and_then(Value::as_object) {
-        s.sysctls = m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect();
+        s.sysctls = m
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
     }
     Ok(out)
 }
@@ -162,8 +250,22 @@ fn caps_mask(v: Option<&Value>) -> u64 {
 
 fn rlimit_number(name: &str) -> Option<u32> {
     const NAMES: [&str; 16] = [
-        "CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE", "MEMLOCK", "AS", "LOCKS",
-        "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME",
+        "CPU",
+        "FSIZE",
+        "DATA",
+        "STACK",
+        "CORE",
+        "RSS",
+        "NPROC",
+        "NOFILE",
+        "MEMLOCK",
+        "AS",
+        "LOCKS",
+        "SIGPENDING",
+        "MSGQUEUE",
+        "NICE",
+        "RTPRIO",
+        "RTTIME",
     ];
     let n = name.strip_prefix("RLIMIT_").unwrap_or(name);
     NAMES.iter().position(|x| *x == n).map(|i| i as u32)
@@ -179,7 +281,11 @@ pub fn process(p: &Value, stdin: bool) -> Result<Process> {
     let gids = p
         .pointer("/user/additionalGids")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|g| g.as_u64().map(|g| g as u32)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|g| g.as_u64().map(|g| g as u32))
+                .collect()
+        })
         .unwrap_or_default();
     let caps = p.get("capabilities");
     let cap = |k: &str| caps_mask(caps.and_then(|c| c.get(k)));
@@ -199,7 +305,11 @@ pub fn process(p: &Value, stdin: bool) -> Result<Process> {
     Ok(Process {
         args,
         env: strs(p.get("env").unwrap_or(&Value::Null)),
-        cwd: p.get("cwd").and_then(Value::as_str).unwrap_or("/").to_string(),
+        cwd: p
+            .get("cwd")
+            .and_then(Value::as_str)
+            .unwrap_or("/")
+            .to_string(),
         uid: num("/user/uid"),
         gid: num("/user/gid"),
         gids,
@@ -212,15 +322,25 @@ pub fn process(p: &Value, stdin: bool) -> Result<Process> {
             inheritable: cap("inheritable"),
             ambient: cap("ambient"),
         },
-        no_new_privs: p.get("noNewPrivileges").and_then(Value::as_bool).unwrap_or(false),
+        no_new_privs: p
+            .get("noNewPrivileges")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         rlimits,
-        size: (num("/consoleSize/width") as u16, num("/consoleSize/height") as u16),
+        size: (
+            num("/consoleSize/width") as u16,
+            num("/consoleSize/height") as u16,
+        ),
     })
 }
 
 /// The frame a host sends to start `p`.
 pub fn start_frame(init: bool, session: u32, p: &Process) -> proto::Frame {
-    let kind = if init { proto::Kind::Run } else { proto::Kind::Exec };
+    let kind = if init {
+        proto::Kind::Run
+    } else {
+        proto::Kind::Exec
+    };
     proto::Frame::new(kind, session, p.encode())
 }
 
@@ -255,12 +375,18 @@ mod tests {
         assert_eq!(p.files, vec![hosts]);
         let m = &p.setup.mounts;
         assert_eq!((m[0].fstype.as_str(), m[0].flags), ("proc", 14));
-        assert_eq!((m[1].fstype.as_str(), m[1].source.as_str()), ("bind", "/dev/pts"));
+        assert_eq!(
+            (m[1].fstype.as_str(), m[1].source.as_str()),
+            ("bind", "/dev/pts")
+        );
         assert_eq!((m[2].source.as_str(), m[2].flags & 1), ("/shares/m1", 1));
         assert_eq!(m[3].source, "/shares/files/0");
         assert!(p.setup.readonly_rootfs && p.setup.devices.contains(&"fuse".to_string()));
         assert_eq!(p.setup.hostname, "box");
-        assert_eq!(p.setup.sysctls, vec![("net.ipv4.ip_forward".to_string(), "1".to_string())]);
+        assert_eq!(
+            p.setup.sysctls,
+            vec![("net.ipv4.ip_forward".to_string(), "1".to_string())]
+        );
     }
 
     #[test]
@@ -276,7 +402,14 @@ mod tests {
         assert_eq!((x.uid, x.gid, x.gids.clone()), (1000, 1000, vec![10]));
         assert_eq!(x.caps.bounding, 1 | (1 << 5));
         assert_eq!(x.caps.effective, 1 << 5);
-        assert_eq!(x.rlimits, vec![Rlimit { resource: 7, soft: 1024, hard: 4096 }]);
+        assert_eq!(
+            x.rlimits,
+            vec![Rlimit {
+                resource: 7,
+                soft: 1024,
+                hard: 4096
+            }]
+        );
         assert_eq!(x.size, (80, 24));
         assert!(x.terminal && x.stdin && x.no_new_privs);
         assert!(process(&json!({"args": []}), false).is_err());

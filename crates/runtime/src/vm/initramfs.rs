@@ -55,7 +55,10 @@ impl Cpio {
 
 /// The archive's bytes.
 pub fn archive(agent: &[u8], modules: Option<&Path>) -> Result<Vec<u8>> {
-    let mut c = Cpio { out: Vec::new(), ino: 0 };
+    let mut c = Cpio {
+        out: Vec::new(),
+        ino: 0,
+    };
     for d in ["dev", "proc", "sys", "modules"] {
         c.entry(d, 0o040755, (0, 0), &[]);
     }
@@ -70,7 +73,8 @@ pub fn archive(agent: &[u8], modules: Option<&Path>) -> Result<Vec<u8>> {
                 return Err(RuntimeError::Invalid(format!("bad module name {name}")));
             }
             let p = dir.join(name);
-            let data = std::fs::read(&p).map_err(|e| RuntimeError::io(format!("read {}", p.display()), e))?;
+            let data = std::fs::read(&p)
+                .map_err(|e| RuntimeError::io(format!("read {}", p.display()), e))?;
             c.entry(&format!("modules/{name}"), 0o100644, (0, 0), &data);
         }
         c.entry("modules/modules.order", 0o100644, (0, 0), order.as_bytes());
@@ -83,7 +87,8 @@ pub fn archive(agent: &[u8], modules: Option<&Path>) -> Result<Vec<u8>> {
 pub fn build(out: &Path, agent: &[u8], modules: Option<&Path>) -> Result<()> {
     let data = archive(agent, modules)?;
     if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io(format!("create {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| RuntimeError::io(format!("create {}", dir.display()), e))?;
     }
     let tmp = out.with_extension(format!("tmp{}", std::process::id()));
     let write = || -> std::io::Result<()> {
@@ -119,7 +124,12 @@ mod tests {
             .output()
         {
             let list = String::from_utf8_lossy(&o.stdout);
-            assert!(list.contains("init") && list.contains("modules/a.ko") && list.contains("dev/console"), "{list}");
+            assert!(
+                list.contains("init")
+                    && list.contains("modules/a.ko")
+                    && list.contains("dev/console"),
+                "{list}"
+            );
         }
     }
 }

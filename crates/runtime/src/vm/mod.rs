@@ -115,8 +115,10 @@ pub fn write_config(bundle: &Path, cfg: &VmConfig) -> Result<()> {
 /// Read `vm.json` from `bundle`.
 pub fn read_config(bundle: &Path) -> Result<VmConfig> {
     let p = bundle.join(CONFIG_FILE);
-    let data = std::fs::read(&p).map_err(|e| RuntimeError::io(format!("read {}", p.display()), e))?;
-    serde_json::from_slice(&data).map_err(|e| RuntimeError::Invalid(format!("{}: {e}", p.display())))
+    let data =
+        std::fs::read(&p).map_err(|e| RuntimeError::io(format!("read {}", p.display()), e))?;
+    serde_json::from_slice(&data)
+        .map_err(|e| RuntimeError::Invalid(format!("{}: {e}", p.display())))
 }
 
 #[cfg(test)]

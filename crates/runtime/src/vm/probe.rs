@@ -27,7 +27,11 @@ pub enum Kvm {
 
 /// Inspect `/dev/kvm` and the KVM modules.
 pub fn kvm() -> Kvm {
-    let usable = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
+    let usable = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
     if !usable {
         return Kvm::None;
     }
@@ -40,7 +44,11 @@ pub fn kvm() -> Kvm {
         .lines()
         .find(|l| l.starts_with("flags"))
         .is_some_and(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"));
-    if m("kvm_intel") || m("kvm_amd") || hw_flag { Kvm::Hardware } else { Kvm::None }
+    if m("kvm_intel") || m("kvm_amd") || hw_flag {
+        Kvm::Hardware
+    } else {
+        Kvm::None
+    }
 }
 
 /// The accelerator to use, and why it is not KVM when it is not.
@@ -86,7 +94,10 @@ pub fn qemu_sandbox(qemu: &Path) -> bool {
 pub fn is_elf(p: &Path) -> bool {
     use std::io::Read;
     let mut b = [0u8; 4];
-    std::fs::File::open(p).and_then(|mut f| f.read_exact(&mut b)).is_ok() && b == *b"\x7fELF"
+    std::fs::File::open(p)
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_ok()
+        && b == *b"\x7fELF"
 }
 
 #[cfg(test)]

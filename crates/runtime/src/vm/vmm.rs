@@ -105,8 +105,15 @@ impl Vmm for Qemu {
         c.args(["-M", "microvm,x-option-roms=off"]);
         c.arg("-m").arg(format!("{}M", cfg.memory_mib.max(64)));
         c.arg("-smp").arg(cfg.cpus.max(1).to_string());
-        c.args(["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"]);
-        c.arg("-serial").arg(format!("file:{}", q(&spec.console_log.to_string_lossy())));
+        c.args([
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-no-reboot",
+        ]);
+        c.arg("-serial")
+            .arg(format!("file:{}", q(&spec.console_log.to_string_lossy())));
         if let Some(fw) = &cfg.firmware {
             c.arg("-bios").arg(fw);
         }
@@ -114,7 +121,8 @@ impl Vmm for Qemu {
         c.arg("-initrd").arg(&cfg.initrd);
         c.arg("-append").arg(cmdline(cfg));
         c.args(["-device", "virtio-serial-device,max_ports=2"]);
-        c.arg("-chardev").arg(format!("socket,id=ctl,fd={}", spec.control_fd));
+        c.arg("-chardev")
+            .arg(format!("socket,id=ctl,fd={}", spec.control_fd));
         c.args(["-device", "virtserialport,chardev=ctl,name=ctl"]);
         for (i, s) in spec.shares.iter().enumerate() {
             let ro = if s.readonly { ",readonly=on" } else { "" };
@@ -122,16 +130,24 @@ impl Vmm for Qemu {
                 "local,id=fs{i},path={},security_model=passthrough{ro}",
                 q(&s.path.to_string_lossy())
             ));
-            c.arg("-device").arg(format!("virtio-9p-device,fsdev=fs{i},mount_tag={}", q(&s.tag)));
+            c.arg("-device").arg(format!(
+                "virtio-9p-device,fsdev=fs{i},mount_tag={}",
+                q(&s.tag)
+            ));
         }
         for (i, t) in spec.taps.iter().enumerate() {
             // No vhost-net: the fd is a plain tap (no vnet header), and many hosts
             // (this one) have no /dev/vhost-net.
-            c.arg("-netdev").arg(format!("tap,id=n{i},fd={},vhost=off", t.fd));
-            c.arg("-device").arg(format!("virtio-net-device,netdev=n{i},mac={}", q(&t.mac)));
+            c.arg("-netdev")
+                .arg(format!("tap,id=n{i},fd={},vhost=off", t.fd));
+            c.arg("-device")
+                .arg(format!("virtio-net-device,netdev=n{i},mac={}", q(&t.mac)));
         }
         if cfg.sandbox {
-            c.args(["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]);
+            c.args([
+                "-sandbox",
+                "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+            ]);
         }
         c
     }
@@ -160,12 +176,22 @@ mod tests {
         let spec = VmSpec {
             config: cfg,
             control_fd: 5,
-            shares: vec![HostShare { tag: "rootfs".into(), path: "/a,b".into(), readonly: false }],
-            taps: vec![Tap { fd: 7, mac: "02:42:0a:00:00:02".into() }],
+            shares: vec![HostShare {
+                tag: "rootfs".into(),
+                path: "/a,b".into(),
+                readonly: false,
+            }],
+            taps: vec![Tap {
+                fd: 7,
+                mac: "02:42:0a:00:00:02".into(),
+            }],
             console_log: "console.log".into(),
         };
         let c = for_config(&spec.config).unwrap().command(&spec);
-        let args: Vec<String> = c.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<String> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let joined = args.join(" ");
         assert!(joined.contains("-accel tcg -cpu max"));
         assert!(joined.contains("socket,id=ctl,fd=5"));

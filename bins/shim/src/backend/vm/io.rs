@@ -27,7 +27,11 @@ impl HostIo {
     /// Descriptors to keep open in a forked child.
     pub fn fds(&self) -> Vec<RawFd> {
         match self {
-            HostIo::Pipes(s) => vec![s.stdin.as_raw_fd(), s.stdout.as_raw_fd(), s.stderr.as_raw_fd()],
+            HostIo::Pipes(s) => vec![
+                s.stdin.as_raw_fd(),
+                s.stdout.as_raw_fd(),
+                s.stderr.as_raw_fd(),
+            ],
             HostIo::Pty(s) => vec![s.as_raw_fd()],
         }
     }
@@ -106,7 +110,11 @@ impl OutBuf {
 
 /// Wait for `ev` on `fd` for at most `ms`.
 pub fn poll_one(fd: RawFd, ev: i16, ms: i32) -> bool {
-    let mut p = libc::pollfd { fd, events: ev, revents: 0 };
+    let mut p = libc::pollfd {
+        fd,
+        events: ev,
+        revents: 0,
+    };
     // SAFETY: one live pollfd.
     unsafe { libc::poll(&mut p, 1, ms) > 0 }
 }
@@ -198,7 +206,11 @@ pub fn take_signals(r: &OwnedFd) -> Vec<i32> {
 /// sockets, and pipes of other processes, must not stay open here).
 pub fn close_other_fds(keep: &[RawFd]) {
     let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
-        .map(|rd| rd.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default();
     for fd in fds {
         if fd > 2 && !keep.contains(&fd) {
@@ -227,7 +239,8 @@ pub fn tty_size(fd: RawFd) -> Option<(u16, u16)> {
     // SAFETY: TIOCGWINSZ writes a winsize we own.
     unsafe {
         let mut ws: libc::winsize = std::mem::zeroed();
-        (libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) == 0 && ws.ws_col > 0).then_some((ws.ws_col, ws.ws_row))
+        (libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) == 0 && ws.ws_col > 0)
+            .then_some((ws.ws_col, ws.ws_row))
     }
 }
 
@@ -271,7 +284,12 @@ impl FrameReader {
 }
 
 /// Read one frame from a blocking-mode exchange with a deadline.
-pub fn read_frame(s: &mut UnixStream, r: &mut FrameReader, deadline: Instant, what: &str) -> anyhow::Result<Frame> {
+pub fn read_frame(
+    s: &mut UnixStream,
+    r: &mut FrameReader,
+    deadline: Instant,
+    what: &str,
+) -> anyhow::Result<Frame> {
     loop {
         if let Some(f) = r.next()? {
             return Ok(f);
@@ -314,7 +332,10 @@ pub fn exit_like(e: proto::Exit) -> ! {
     if e.signal > 0 {
         // SAFETY: default disposition for the signal, no core file, unblocked; raise.
         unsafe {
-            let lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            let lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
             libc::setrlimit(libc::RLIMIT_CORE, &lim);
             libc::signal(e.signal, libc::SIG_DFL);
             let mut set: libc::sigset_t = std::mem::zeroed();

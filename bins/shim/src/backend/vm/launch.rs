@@ -27,22 +27,14 @@ pub fn join_cgroup(rel: &str, cpu: Option<(i64, u64)>) -> anyhow::Result<()> {
         return Ok(());
     }
     let pid = std::process::id().to_string();
-    let root = Path::new(CGROUP_ROOT);
-    let mut mounts: Vec<PathBuf> = Vec::new();
-    if root.join("cgroup.procs").exists() {
-        mounts.push(root.to_path_buf());
-    } else if let Ok(rd) = std::fs::read_dir(root) {
-        for e in rd.flatten() {
-            let p = e.path();
-            // Named or combined hierarchies are links or real dirs; links repeat one.
-            if p.join("cgroup.procs").exists() && !e.file_type().is_ok_and(|t| t.is_symlink()) {
-                mounts.push(p);
-            }
-        }
-    }
-    for m in mounts {
-        let dir = m.join(rel);
-        std::fs::create_dir_all(&dir).with_context(|| format!("create cgroup {}", dir.display()))?;
+    for dir in hierarchies(rel) {
+        let m = dir
+            .ancestors()
+            .nth(Path::new(rel).components().count())
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("create cgroup {}", dir.display()))?;
         if m.join("cpuset.cpus").exists() {
             inherit_cpuset(&m, rel);
         }
@@ -60,6 +52,35 @@ pub fn join_cgroup(rel: &str, cpu: Option<(i64, u64)>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every hierarchy's directory of `rel`.
+fn hierarchies(rel: &str) -> Vec<PathBuf> {
+    let root = Path::new(CGROUP_ROOT);
+    if root.join("cgroup.procs").exists() {
+        return vec![root.join(rel)];
+    }
+    std::fs::read_dir(root)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| {
+                    !e.file_type().is_ok_and(|t| t.is_symlink())
+                        && e.path().join("cgroup.procs").exists()
+                })
+                .map(|e| e.path().join(rel))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Remove the (empty) cgroup `rel` from every hierarchy; its parents are the shim's.
+pub fn remove_cgroup(rel: &str) {
+    let rel = rel.trim_start_matches('/');
+    if !rel.is_empty() {
+        for d in hierarchies(rel) {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
 /// A new v1 cpuset cgroup starts with no CPUs and memory nodes, and nothing can
 /// join it: copy the parent's down each level that is still empty.
 fn inherit_cpuset(mount: &Path, rel: &str) {
@@ -67,7 +88,9 @@ fn inherit_cpuset(mount: &Path, rel: &str) {
     for comp in Path::new(rel).components() {
         let next = cur.join(comp);
         for f in ["cpuset.cpus", "cpuset.mems"] {
-            let empty = std::fs::read_to_string(next.join(f)).map(|v| v.trim().is_empty()).unwrap_or(false);
+            let empty = std::fs::read_to_string(next.join(f))
+                .map(|v| v.trim().is_empty())
+                .unwrap_or(false);
             if empty && let Ok(v) = std::fs::read_to_string(cur.join(f)) {
                 let _ = std::fs::write(next.join(f), v.trim());
             }
@@ -84,6 +107,34 @@ pub struct Launch {
     pub binds: Vec<(PathBuf, PathBuf)>,
     /// stdout and stderr of the VMM.
     pub log: PathBuf,
+    /// Paths the VMM uses (shares): mounts above them are kept.
+    pub keep: Vec<PathBuf>,
+}
+
+/// Mounts the VMM's private mount namespace must not keep: other containers'
+/// root filesystems (overlay) and network namespaces (nsfs). A private copy would
+/// keep them alive after the host unmounts them, since the host's mounts do not
+/// propagate (they are private here, not shared).
+fn foreign_mounts(keep: &[PathBuf]) -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split_whitespace().next()?;
+            let mp = unescape(pre.split_whitespace().nth(4)?);
+            let ours = keep.iter().any(|k| k.starts_with(&mp));
+            (matches!(fstype, "overlay" | "nsfs") && !ours && mp != Path::new("/")).then_some(mp)
+        })
+        .collect()
+}
+
+fn unescape(s: &str) -> PathBuf {
+    PathBuf::from(
+        s.replace("\\040", " ")
+            .replace("\\011", "\t")
+            .replace("\\012", "\n")
+            .replace("\\134", "\\"),
+    )
 }
 
 fn cstring(p: &Path) -> anyhow::Result<std::ffi::CString> {
@@ -93,12 +144,22 @@ fn cstring(p: &Path) -> anyhow::Result<std::ffi::CString> {
 /// Start the VMM.
 pub fn spawn(mut cmd: Command, l: Launch) -> anyhow::Result<Child> {
     let log = File::create(&l.log).with_context(|| format!("create {}", l.log.display()))?;
-    cmd.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+    cmd.stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
     let binds: Vec<(std::ffi::CString, std::ffi::CString)> = l
         .binds
         .iter()
         .map(|(a, b)| Ok((cstring(a)?, cstring(b)?)))
         .collect::<anyhow::Result<_>>()?;
+    let detach: Vec<std::ffi::CString> = if binds.is_empty() {
+        Vec::new()
+    } else {
+        foreign_mounts(&l.keep)
+            .iter()
+            .filter_map(|p| cstring(p).ok())
+            .collect()
+    };
     let pass = l.pass.clone();
     let hook = move || -> std::io::Result<()> {
         let err = std::io::Error::last_os_error;
@@ -113,11 +174,28 @@ pub fn spawn(mut cmd: Command, l: Launch) -> anyhow::Result<Child> {
                     return Err(err());
                 }
                 let root = c"/";
-                if libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_SLAVE, std::ptr::null()) < 0 {
+                if libc::mount(
+                    std::ptr::null(),
+                    root.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_SLAVE,
+                    std::ptr::null(),
+                ) < 0
+                {
                     return Err(err());
                 }
+                for m in &detach {
+                    libc::umount2(m.as_ptr(), libc::MNT_DETACH);
+                }
                 for (src, dst) in &binds {
-                    if libc::mount(src.as_ptr(), dst.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) < 0 {
+                    if libc::mount(
+                        src.as_ptr(),
+                        dst.as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_BIND,
+                        std::ptr::null(),
+                    ) < 0
+                    {
                         return Err(err());
                     }
                 }

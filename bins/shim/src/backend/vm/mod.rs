@@ -47,25 +47,34 @@ pub struct Vm {
 impl Vm {
     /// A backend for `ctx`.
     pub fn new(ctx: RuntimeCtx) -> Vm {
-        Vm { ctx, supervisor: None }
+        Vm {
+            ctx,
+            supervisor: None,
+        }
     }
 
     fn cgroup(&self) -> Option<String> {
         let raw = std::fs::read(self.ctx.bundle.join("config.json")).ok()?;
         let v: serde_json::Value = serde_json::from_slice(&raw).ok()?;
-        v.pointer("/linux/cgroupsPath").and_then(|p| p.as_str()).map(|s| s.trim_start_matches('/').to_string())
+        v.pointer("/linux/cgroupsPath")
+            .and_then(|p| p.as_str())
+            .map(|s| s.trim_start_matches('/').to_string())
     }
 
     fn freeze(&self, on: bool) -> anyhow::Result<()> {
         let rel = self.cgroup().context("the container has no cgroup")?;
-        let v1 = Path::new("/sys/fs/cgroup/freezer").join(&rel).join("freezer.state");
+        let v1 = Path::new("/sys/fs/cgroup/freezer")
+            .join(&rel)
+            .join("freezer.state");
         let v2 = Path::new("/sys/fs/cgroup").join(&rel).join("cgroup.freeze");
         if v1.exists() {
             std::fs::write(&v1, if on { "FROZEN" } else { "THAWED" })?;
             // v1 freezing is asynchronous: wait until it settles.
             let end = Instant::now() + Duration::from_secs(5);
             let want = if on { "FROZEN" } else { "THAWED" };
-            while std::fs::read_to_string(&v1).unwrap_or_default().trim() != want && Instant::now() < end {
+            while std::fs::read_to_string(&v1).unwrap_or_default().trim() != want
+                && Instant::now() < end
+            {
                 std::thread::sleep(Duration::from_millis(2));
             }
             Ok(())
@@ -89,7 +98,13 @@ fn host_io(stdio: Option<ChildStdio>, console: Option<&Path>) -> anyhow::Result<
     let fds = [pty.master.as_raw_fd()];
     let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
     let iov = [std::io::IoSlice::new(b"pty")];
-    nix::sys::socket::sendmsg::<()>(conn.as_raw_fd(), &iov, &cmsg, nix::sys::socket::MsgFlags::empty(), None)?;
+    nix::sys::socket::sendmsg::<()>(
+        conn.as_raw_fd(),
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )?;
     Ok(HostIo::Pty(pty.slave))
 }
 
@@ -122,7 +137,8 @@ impl Backend for Vm {
     fn create(&mut self, stdio: Option<ChildStdio>, console: Option<&Path>) -> anyhow::Result<i32> {
         let hio = host_io(stdio, console)?;
         let ctx = self.ctx.clone();
-        let (pid, line) = fork_with_report(move |w| supervisor::run(&ctx, hio, w), "the VM supervisor")?;
+        let (pid, line) =
+            fork_with_report(move |w| supervisor::run(&ctx, hio, w), "the VM supervisor")?;
         if let Some(e) = line.strip_prefix("error: ") {
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
             bail!("{e}");
@@ -146,7 +162,12 @@ impl Backend for Vm {
         }
     }
 
-    fn exec(&mut self, process: &Path, stdio: Option<ChildStdio>, console: Option<&Path>) -> anyhow::Result<i32> {
+    fn exec(
+        &mut self,
+        process: &Path,
+        stdio: Option<ChildStdio>,
+        console: Option<&Path>,
+    ) -> anyhow::Result<i32> {
         let raw = std::fs::read(self.ctx.dir.join(process)).context("read exec process")?;
         let v: serde_json::Value = serde_json::from_slice(&raw)?;
         let hio = host_io(stdio, console)?;
@@ -168,25 +189,49 @@ impl Backend for Vm {
     }
 
     fn delete(&mut self, _force: bool) -> anyhow::Result<()> {
-        // The supervisor is dead (the shim killed and reaped it) and the VMM died
-        // with it (PDEATHSIG); make sure of the VMM anyway, by pid file.
+        // The supervisor is dead (the shim killed and reaped it); the VMM gets
+        // SIGKILL with it (PDEATHSIG) but may still be exiting. It must be gone
+        // before its cgroup can be removed.
         if let Ok(s) = std::fs::read_to_string(self.ctx.dir.join("qemu.pid"))
             && let Ok(pid) = s.trim().parse::<i32>()
             && pid > 1
         {
+            let alive = || {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
+                    st.rsplit(')')
+                        .next()
+                        .is_some_and(|r| !r.trim_start().starts_with('Z'))
+                })
+            };
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
             if comm.starts_with("qemu") {
                 // SAFETY: kill takes no pointers; the comm check guards a recycled pid.
                 unsafe {
                     libc::kill(pid, libc::SIGKILL);
                 }
+                let end = Instant::now() + Duration::from_secs(5);
+                while alive() && Instant::now() < end {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
             }
+            // Re-parented to the shim (a subreaper) when the supervisor died first.
+            let _ = nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
+        }
+        // The shim removes the cgroup after a normal delete; after a failed create
+        // nobody else does.
+        if let Some(rel) = self.cgroup() {
+            launch::remove_cgroup(&rel);
         }
         let _ = std::fs::remove_file(self.ctx.dir.join(VM_SOCK));
         Ok(())
     }
 
     fn exit_error(&self) -> Option<String> {
-        std::fs::read_to_string(self.ctx.dir.join(VM_ERROR)).ok().filter(|s| !s.is_empty())
+        std::fs::read_to_string(self.ctx.dir.join(VM_ERROR))
+            .ok()
+            .filter(|s| !s.is_empty())
     }
 }

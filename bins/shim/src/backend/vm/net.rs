@@ -26,9 +26,17 @@ pub struct Link {
 }
 
 fn ip_json(args: &[&str]) -> anyhow::Result<Value> {
-    let out = Command::new("ip").args(args).stdin(Stdio::null()).output().context("run ip")?;
+    let out = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("run ip")?;
     if !out.status.success() {
-        bail!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     if out.stdout.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Array(Vec::new()));
@@ -75,7 +83,11 @@ fn open_tap(name: &str) -> anyhow::Result<OwnedFd> {
         flags: libc::c_short,
         pad: [u8; 22],
     }
-    let mut r = IfReq { name: [0; 16], flags: IFF_TAP | IFF_NO_PI, pad: [0; 22] };
+    let mut r = IfReq {
+        name: [0; 16],
+        flags: IFF_TAP | IFF_NO_PI,
+        pad: [0; 22],
+    };
     r.name[..name.len().min(15)].copy_from_slice(&name.as_bytes()[..name.len().min(15)]);
     // SAFETY: TUNSETIFF reads a live ifreq.
     if unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF, &mut r) } < 0 {
@@ -97,7 +109,11 @@ pub fn attach() -> anyhow::Result<(Vec<Link>, Vec<Route>)> {
         if !ether || name == "lo" || name.starts_with("vmtap") {
             continue;
         }
-        let mac = l.get("address").and_then(Value::as_str).unwrap_or_default().to_string();
+        let mac = l
+            .get("address")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let mtu = l.get("mtu").and_then(Value::as_u64).unwrap_or(0) as u32;
         let iface_addrs = l
             .get("addr_info")
@@ -106,7 +122,11 @@ pub fn attach() -> anyhow::Result<(Vec<Link>, Vec<Route>)> {
             .flatten()
             .filter(|a| a.get("scope").and_then(Value::as_str) == Some("global"))
             .filter_map(|a| {
-                Some(format!("{}/{}", a.get("local")?.as_str()?, a.get("prefixlen")?.as_u64()?))
+                Some(format!(
+                    "{}/{}",
+                    a.get("local")?.as_str()?,
+                    a.get("prefixlen")?.as_u64()?
+                ))
             })
             .collect();
         let tap_name = format!("vmtap{}", links.len());
@@ -119,7 +139,12 @@ pub fn attach() -> anyhow::Result<(Vec<Link>, Vec<Route>)> {
             ));
         }
         links.push(Link {
-            iface: Iface { mac, name: name.to_string(), addrs: iface_addrs, mtu },
+            iface: Iface {
+                mac,
+                name: name.to_string(),
+                addrs: iface_addrs,
+                mtu,
+            },
             tap,
         });
     }
@@ -131,12 +156,19 @@ pub fn attach() -> anyhow::Result<(Vec<Link>, Vec<Route>)> {
     for fam in ["-4", "-6"] {
         let rs = ip_json(&["-j", fam, "route", "show"])?;
         for r in rs.as_array().into_iter().flatten() {
-            let proto = r.get("protocol").and_then(Value::as_str).unwrap_or_default();
+            let proto = r
+                .get("protocol")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let dst = r.get("dst").and_then(Value::as_str).unwrap_or_default();
             let dev = r.get("dev").and_then(Value::as_str).unwrap_or_default();
             // Connected routes come with the addresses; link-local and multicast
             // ones with the interface.
-            if proto == "kernel" || dst.starts_with("fe80") || dst.starts_with("ff00") || dev.is_empty() {
+            if proto == "kernel"
+                || dst.starts_with("fe80")
+                || dst.starts_with("ff00")
+                || dev.is_empty()
+            {
                 continue;
             }
             if !links.iter().any(|l| l.iface.name == dev) {
@@ -151,7 +183,11 @@ pub fn attach() -> anyhow::Result<(Vec<Link>, Vec<Route>)> {
             };
             routes.push(Route {
                 dest,
-                gateway: r.get("gateway").and_then(Value::as_str).unwrap_or_default().to_string(),
+                gateway: r
+                    .get("gateway")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
                 iface: dev.to_string(),
             });
         }

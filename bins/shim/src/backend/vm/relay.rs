@@ -62,7 +62,10 @@ fn relay(sock: UnixStream, mut r: FrameReader, hio: HostIo) -> ! {
             io::raw_tty(s.as_raw_fd());
             (s.as_raw_fd(), [s.as_raw_fd(), s.as_raw_fd()])
         }
-        HostIo::Pipes(p) => (p.stdin.as_raw_fd(), [p.stdout.as_raw_fd(), p.stderr.as_raw_fd()]),
+        HostIo::Pipes(p) => (
+            p.stdin.as_raw_fd(),
+            [p.stdout.as_raw_fd(), p.stderr.as_raw_fd()],
+        ),
     };
     let tty = matches!(hio, HostIo::Pty(_));
     for fd in [stdin_fd, out_fds[0], out_fds[1], sock.as_raw_fd()] {
@@ -74,18 +77,36 @@ fn relay(sock: UnixStream, mut r: FrameReader, hio: HostIo) -> ! {
     let send = |to: &mut OutBuf, k: Kind, p: Vec<u8>| to.push(&Frame::new(k, 0, p).encode());
     // Queued frames are flushed before the first poll.
     if tty && let Some((w, h)) = io::tty_size(stdin_fd) {
-        send(&mut to_vm, Kind::Resize, proto::Enc::default().u16(w).u16(h).finish());
+        send(
+            &mut to_vm,
+            Kind::Resize,
+            proto::Enc::default().u16(w).u16(h).finish(),
+        );
     }
     loop {
         let busy = outs.iter().map(OutBuf::len).sum::<usize>() > (4 << 20);
         // Negative fds are skipped: a hung-up fd would report POLLHUP forever.
-        let on = |fd: RawFd, ev: i16| libc::pollfd { fd: if ev == 0 { -1 } else { fd }, events: ev, revents: 0 };
+        let on = |fd: RawFd, ev: i16| libc::pollfd {
+            fd: if ev == 0 { -1 } else { fd },
+            events: ev,
+            revents: 0,
+        };
         let mut fds = [
             on(sig_r.as_raw_fd(), libc::POLLIN),
-            on(sock.as_raw_fd(), if busy { 0 } else { libc::POLLIN } | if to_vm.is_empty() { 0 } else { libc::POLLOUT }),
+            on(
+                sock.as_raw_fd(),
+                if busy { 0 } else { libc::POLLIN }
+                    | if to_vm.is_empty() { 0 } else { libc::POLLOUT },
+            ),
             on(stdin_fd, if stdin_live { libc::POLLIN } else { 0 }),
-            on(out_fds[0], if outs[0].is_empty() { 0 } else { libc::POLLOUT }),
-            on(out_fds[1], if outs[1].is_empty() { 0 } else { libc::POLLOUT }),
+            on(
+                out_fds[0],
+                if outs[0].is_empty() { 0 } else { libc::POLLOUT },
+            ),
+            on(
+                out_fds[1],
+                if outs[1].is_empty() { 0 } else { libc::POLLOUT },
+            ),
         ];
         // SAFETY: a live array of pollfd.
         if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) } < 0 {
@@ -97,10 +118,18 @@ fn relay(sock: UnixStream, mut r: FrameReader, hio: HostIo) -> ! {
                     libc::SIGCHLD | libc::SIGPIPE => {}
                     libc::SIGWINCH => {
                         if tty && let Some((w, h)) = io::tty_size(stdin_fd) {
-                            send(&mut to_vm, Kind::Resize, proto::Enc::default().u16(w).u16(h).finish());
+                            send(
+                                &mut to_vm,
+                                Kind::Resize,
+                                proto::Enc::default().u16(w).u16(h).finish(),
+                            );
                         }
                     }
-                    s => send(&mut to_vm, Kind::Signal, proto::Enc::default().i32(s).finish()),
+                    s => send(
+                        &mut to_vm,
+                        Kind::Signal,
+                        proto::Enc::default().i32(s).finish(),
+                    ),
                 }
             }
         }
@@ -127,7 +156,10 @@ fn relay(sock: UnixStream, mut r: FrameReader, hio: HostIo) -> ! {
                         outs[i].flush(out_fds[i]);
                     }
                     Kind::Exit => {
-                        let e = Exit::decode(&f.payload).unwrap_or(Exit { code: 255, signal: 0 });
+                        let e = Exit::decode(&f.payload).unwrap_or(Exit {
+                            code: 255,
+                            signal: 0,
+                        });
                         drain(&mut outs, out_fds);
                         io::exit_like(e);
                     }

@@ -30,6 +30,8 @@ use crate::backend::RuntimeCtx;
 const INIT: u32 = 1;
 /// Stop reading the agent while this much output waits for slow readers.
 const HIGH_WATER: usize = 4 << 20;
+/// Agent log lines copied to the shim's log.
+const MAX_LOGS: u32 = 100;
 
 struct Conn {
     sock: UnixStream,
@@ -63,6 +65,7 @@ pub struct Supervisor {
     next_session: u32,
     dns: Vec<Dns>,
     dir: PathBuf,
+    logs: u32,
 }
 
 /// Entry point in the forked child; never returns.
@@ -91,9 +94,18 @@ fn read_json(p: &Path) -> anyhow::Result<Value> {
 
 /// Enter the container's network namespace; false for "no network at all".
 fn enter_netns(config: &Value, id: &str) -> anyhow::Result<bool> {
-    let nss = config.pointer("/linux/namespaces").and_then(Value::as_array).cloned().unwrap_or_default();
-    let Some(ns) = nss.iter().find(|n| n.get("type").and_then(Value::as_str) == Some("network")) else {
-        bail!("VM isolation needs the container's own network namespace (--network host is not supported)");
+    let nss = config
+        .pointer("/linux/namespaces")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let Some(ns) = nss
+        .iter()
+        .find(|n| n.get("type").and_then(Value::as_str) == Some("network"))
+    else {
+        bail!(
+            "VM isolation needs the container's own network namespace (--network host is not supported)"
+        );
     };
     let Some(path) = ns.get("path").and_then(Value::as_str) else {
         // SAFETY: unshare takes no pointers.
@@ -104,21 +116,32 @@ fn enter_netns(config: &Value, id: &str) -> anyhow::Result<bool> {
     };
     // The sandbox the network service made for this container is named after its
     // id; another container's namespace would have its interfaces taken over.
-    let own = Path::new(path).file_name().and_then(|f| f.to_str()).is_some_and(|f| id.starts_with(f) && f.len() >= 12);
+    let own = Path::new(path)
+        .file_name()
+        .and_then(|f| f.to_str())
+        .is_some_and(|f| id.starts_with(f) && f.len() >= 12);
     if !own {
         bail!("VM isolation does not support sharing another container's network namespace");
     }
     let f = std::fs::File::open(path).with_context(|| format!("open {path}"))?;
     // SAFETY: setns on an fd we hold (the process is single-threaded).
     if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
-        bail!("enter network namespace: {}", std::io::Error::last_os_error());
+        bail!(
+            "enter network namespace: {}",
+            std::io::Error::last_os_error()
+        );
     }
     Ok(true)
 }
 
 fn cpu_limit(config: &Value) -> Option<(i64, u64)> {
-    let quota = config.pointer("/linux/resources/cpu/quota").and_then(Value::as_i64)?;
-    let period = config.pointer("/linux/resources/cpu/period").and_then(Value::as_u64).unwrap_or(100_000);
+    let quota = config
+        .pointer("/linux/resources/cpu/quota")
+        .and_then(Value::as_i64)?;
+    let period = config
+        .pointer("/linux/resources/cpu/period")
+        .and_then(Value::as_u64)
+        .unwrap_or(100_000);
     (quota > 0).then_some((quota, period))
 }
 
@@ -137,7 +160,11 @@ fn boot(ctx: &RuntimeCtx, io: HostIo) -> anyhow::Result<Supervisor> {
     let cfg = vm::read_config(&ctx.bundle)?;
     let vmm = vmm::for_config(&cfg).with_context(|| format!("unknown VMM {}", cfg.vmm))?;
     let has_net = enter_netns(&config, &ctx.id)?;
-    let (links, routes) = if has_net { net::attach().context("guest network")? } else { (Vec::new(), Vec::new()) };
+    let (links, routes) = if has_net {
+        net::attach().context("guest network")?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     if let Some(cg) = config.pointer("/linux/cgroupsPath").and_then(Value::as_str) {
         launch::join_cgroup(cg, cpu_limit(&config))?;
     }
@@ -164,14 +191,29 @@ fn boot(ctx: &RuntimeCtx, io: HostIo) -> anyhow::Result<Supervisor> {
         config: cfg.clone(),
         control_fd: guest_end.as_raw_fd(),
         shares: plan.shares.clone(),
-        taps: links.iter().map(|l| vmm::Tap { fd: l.tap.as_raw_fd(), mac: l.iface.mac.clone() }).collect(),
+        taps: links
+            .iter()
+            .map(|l| vmm::Tap {
+                fd: l.tap.as_raw_fd(),
+                mac: l.iface.mac.clone(),
+            })
+            .collect(),
         console_log: PathBuf::from("console.log"),
     };
     let mut pass = vec![guest_end.as_raw_fd()];
     pass.extend(links.iter().map(|l| l.tap.as_raw_fd()));
     let mut cmd = vmm.command(&spec);
     cmd.current_dir(&dir);
-    let qemu = launch::spawn(cmd, launch::Launch { pass, binds, log: dir.join("qemu.log") })?;
+    let keep = plan.shares.iter().map(|s| s.path.clone()).collect();
+    let qemu = launch::spawn(
+        cmd,
+        launch::Launch {
+            pass,
+            binds,
+            log: dir.join("qemu.log"),
+            keep,
+        },
+    )?;
     std::fs::write(dir.join("qemu.pid"), qemu.id().to_string())?;
     drop(guest_end);
     let ifaces = links.iter().map(|l| l.iface.clone()).collect();
@@ -192,14 +234,23 @@ fn boot(ctx: &RuntimeCtx, io: HostIo) -> anyhow::Result<Supervisor> {
         next_session: INIT + 1,
         dns: Vec::new(),
         dir,
+        logs: 0,
     };
     let t0 = Instant::now();
     let ready = s
-        .expect(Kind::Ready, Duration::from_millis(cfg.boot_timeout_ms), "the VM to boot")
+        .expect(
+            Kind::Ready,
+            Duration::from_millis(cfg.boot_timeout_ms),
+            "the VM to boot",
+        )
         .map_err(|e| s.boot_error(e))?;
     let ready = Ready::decode(&ready.payload)?;
     if ready.version != proto::VERSION {
-        bail!("the VM agent speaks protocol {}, this shim {}", ready.version, proto::VERSION);
+        bail!(
+            "the VM agent speaks protocol {}, this shim {}",
+            ready.version,
+            proto::VERSION
+        );
     }
     crate::diag!(
         "vm: agent ready after {} ms (guest uptime {} ms, kernel {})",
@@ -211,7 +262,9 @@ fn boot(ctx: &RuntimeCtx, io: HostIo) -> anyhow::Result<Supervisor> {
     setup.ifaces = ifaces;
     setup.routes = routes;
     io::write_frame(&mut s.ctl, &Frame::new(Kind::Setup, 0, setup.encode()))?;
-    let r = s.expect(Kind::Ok, Duration::from_secs(60), "the container setup").map_err(|e| s.boot_error(e))?;
+    let r = s
+        .expect(Kind::Ok, Duration::from_secs(60), "the container setup")
+        .map_err(|e| s.boot_error(e))?;
     let _ = r;
     s.ctl.set_nonblocking(true)?;
     Ok(s)
@@ -250,7 +303,8 @@ impl Supervisor {
     }
 
     fn send(&mut self, kind: Kind, session: u32, payload: Vec<u8>) {
-        self.ctl_out.push(&Frame::new(kind, session, payload).encode());
+        self.ctl_out
+            .push(&Frame::new(kind, session, payload).encode());
     }
 
     fn out_fd(&self, k: Kind) -> RawFd {
@@ -262,7 +316,8 @@ impl Supervisor {
     }
 
     fn backlog(&self) -> usize {
-        self.outs.iter().map(OutBuf::len).sum::<usize>() + self.conns.iter().map(|c| c.out.len()).max().unwrap_or(0)
+        self.outs.iter().map(OutBuf::len).sum::<usize>()
+            + self.conns.iter().map(|c| c.out.len()).max().unwrap_or(0)
     }
 
     fn serve(mut self) -> ! {
@@ -277,8 +332,16 @@ impl Supervisor {
         let mut stdin_live = self.stdin_open;
         loop {
             let mut fds = vec![
-                libc::pollfd { fd: self.sig_r.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-                libc::pollfd { fd: self.listener.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd {
+                    fd: self.sig_r.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.listener.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
             ];
             let mut ctl_ev = 0;
             if self.backlog() < HIGH_WATER {
@@ -289,12 +352,24 @@ impl Supervisor {
             }
             // A negative fd is skipped by poll: a hung-up fd we do not want to
             // hear from would otherwise report POLLHUP forever.
-            let on = |fd: RawFd, ev: i16| libc::pollfd { fd: if ev == 0 { -1 } else { fd }, events: ev, revents: 0 };
+            let on = |fd: RawFd, ev: i16| libc::pollfd {
+                fd: if ev == 0 { -1 } else { fd },
+                events: ev,
+                revents: 0,
+            };
             fds.push(on(self.ctl.as_raw_fd(), ctl_ev));
-            let stdin_ev = if stdin_live && self.started { libc::POLLIN } else { 0 };
+            let stdin_ev = if stdin_live && self.started {
+                libc::POLLIN
+            } else {
+                0
+            };
             fds.push(on(stdin_fd, stdin_ev));
             for (i, k) in [Kind::Stdout, Kind::Stderr].into_iter().enumerate() {
-                let ev = if self.outs[i].is_empty() { 0 } else { libc::POLLOUT };
+                let ev = if self.outs[i].is_empty() {
+                    0
+                } else {
+                    libc::POLLOUT
+                };
                 fds.push(on(self.out_fd(k), ev));
             }
             let base = fds.len();
@@ -307,7 +382,11 @@ impl Supervisor {
             }
             let dns_base = fds.len();
             for d in &self.dns {
-                fds.push(libc::pollfd { fd: d.sock.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                fds.push(libc::pollfd {
+                    fd: d.sock.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
             }
             let timeout = if self.dns.is_empty() { -1 } else { 1000 };
             // SAFETY: a live array of pollfd of the given length.
@@ -351,8 +430,12 @@ impl Supervisor {
                     self.service_conn(i, pfd.revents);
                 }
             }
-            let dns_ready: Vec<usize> =
-                fds[dns_base..].iter().enumerate().filter(|(_, p)| p.revents != 0).map(|(i, _)| i).collect();
+            let dns_ready: Vec<usize> = fds[dns_base..]
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.revents != 0)
+                .map(|(i, _)| i)
+                .collect();
             self.dns_replies(&dns_ready);
             self.conns.retain(|c| !(c.done && c.out.is_empty()));
             if !self.ctl_out.is_empty() {
@@ -409,7 +492,7 @@ impl Supervisor {
         }
         loop {
             match self.ctl_r.next() {
-                Ok(Some(f)) => self.from_agent(f),
+                Ok(Some(f)) => self.on_agent_frame(f),
                 Ok(None) => break,
                 Err(e) => self.vm_lost(&format!("{e}")),
             }
@@ -420,9 +503,15 @@ impl Supervisor {
         self.conns.iter_mut().find(|c| c.session == Some(session))
     }
 
-    fn from_agent(&mut self, f: Frame) {
+    fn on_agent_frame(&mut self, f: Frame) {
         match (f.kind, f.session) {
-            (Kind::Log, _) => crate::diag!("vm agent: {}", io::error_text(&f)),
+            (Kind::Log, _) => {
+                // The guest is not trusted to keep the shim's log small.
+                self.logs += 1;
+                if self.logs <= MAX_LOGS {
+                    crate::diag!("vm agent: {}", io::error_text(&f));
+                }
+            }
             (Kind::DnsQuery, id) => self.dns_query(id, &f.payload),
             (Kind::Stdout | Kind::Stderr, INIT) => {
                 let i = usize::from(f.kind == Kind::Stderr);
@@ -431,7 +520,10 @@ impl Supervisor {
                 self.outs[i].flush(fd);
             }
             (Kind::Exit, INIT) => {
-                let e = Exit::decode(&f.payload).unwrap_or(Exit { code: 255, signal: 0 });
+                let e = Exit::decode(&f.payload).unwrap_or(Exit {
+                    code: 255,
+                    signal: 0,
+                });
                 self.finish(e);
             }
             (Kind::Started | Kind::Error, INIT) => {
@@ -474,7 +566,11 @@ impl Supervisor {
             match f.kind {
                 Kind::Run => {
                     if self.started || self.conns.iter().any(|c| c.start) {
-                        let e = Frame::new(Kind::Error, INIT, b"the container is already started".to_vec());
+                        let e = Frame::new(
+                            Kind::Error,
+                            INIT,
+                            b"the container is already started".to_vec(),
+                        );
                         self.conns[i].out.push(&e.encode());
                         self.conns[i].done = true;
                     } else {
@@ -520,7 +616,14 @@ impl Supervisor {
             Ok(s) => s,
             Err(_) => return,
         };
-        self.dns.push(Dns { id, sock, at: Instant::now() });
+        // Bounded: a guest cannot make the supervisor hold many sockets.
+        if self.dns.len() < 256 {
+            self.dns.push(Dns {
+                id,
+                sock,
+                at: Instant::now(),
+            });
+        }
     }
 
     fn dns_replies(&mut self, ready: &[usize]) {
@@ -537,7 +640,8 @@ impl Supervisor {
             self.send(Kind::DnsReply, id, msg);
             self.dns.retain(|d| d.id != id);
         }
-        self.dns.retain(|d| d.at.elapsed() < Duration::from_secs(10));
+        self.dns
+            .retain(|d| d.at.elapsed() < Duration::from_secs(10));
     }
 
     /// The guest init exited: deliver its output, power off, exit the same way.
