@@ -15,7 +15,7 @@
 //! `berth-bench` group holding the shims and the containers, minus the bench's own),
 //! when that controller is mounted.
 //!
-//! Usage: shim_bench <berth-shim binary> [iterations | mem N | hold]
+//! Usage: shim_bench <berth-shim binary> [iterations [youki|runc] | mem N | hold]
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -209,7 +209,11 @@ async fn main() {
     }
     let iters: usize = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(30);
     let measure_cpu = cpu_group();
+    let only = args.get(3).map(String::as_str);
     for rt in [RuntimeKind::Youki, RuntimeKind::Runc] {
+        if only.is_some_and(|o| o != rt.as_str()) {
+            continue;
+        }
         let (mut created, mut started, mut exited, mut total) = (vec![], vec![], vec![], vec![]);
         let mut cpu = vec![];
         for n in 0..iters {

@@ -1,6 +1,7 @@
 //! What the shim does with cgroups itself: OOM-kill detection at exit and removal
 //! of the empty parent directories (e.g. `/berth`) on delete. The runtime creates
-//! and removes the container's own leaf.
+//! the container's own leaf; runc removes it, and for libcontainer the shim does
+//! ([`remove_leaf`]).
 //!
 //! Creation (which makes parents) takes a shared flock on `<exec-root>/cgroup.lock`
 //! and parent removal an exclusive one, so one shim cannot remove `/berth` between
@@ -67,14 +68,60 @@ pub fn lock(file: &Path, exclusive: bool) -> Option<Lock> {
     (rc == 0).then_some(Lock(f))
 }
 
+/// Every cgroup mount: the v1 hierarchies under `/sys/fs/cgroup`, and the root itself
+/// (cgroup v2, or the tmpfs holding the v1 mounts, where nothing is found).
+fn hierarchies() -> Vec<PathBuf> {
+    let mut mounts: Vec<PathBuf> = std::fs::read_dir(CGROUP_ROOT)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    mounts.push(PathBuf::from(CGROUP_ROOT));
+    mounts
+}
+
+/// Remove the container's own cgroup `rel` in every hierarchy: SIGKILL whatever is
+/// still in it (processes of a host-PID-namespace container outlive its init), then
+/// rmdir, retrying while the killed tasks are being reaped. What libcgroups'
+/// `remove` does, without building a cgroup manager: that parses
+/// `/proc/self/mountinfo` once per controller through pathrs' checked procfs
+/// (~300 syscalls), about 1.5 ms on every `docker run --rm`.
+pub fn remove_leaf(rel: &Path) -> anyhow::Result<()> {
+    for m in hierarchies() {
+        let dir = m.join(rel);
+        if !dir.join("cgroup.procs").exists() {
+            continue;
+        }
+        let mut tries = 0;
+        loop {
+            for pid in std::fs::read_to_string(dir.join("cgroup.procs"))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse::<i32>().ok())
+            {
+                // SAFETY: kill has no memory effects.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+            match std::fs::remove_dir(&dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                // EBUSY until the killed tasks have exited; up to ~1 s.
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => {
+                    return Err(anyhow::anyhow!("remove cgroup {}: {e}", dir.display()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Remove `rel` and its now-empty parents in every hierarchy.
 pub fn remove_parents(rel: &Path) {
-    let Ok(hier) = std::fs::read_dir(CGROUP_ROOT) else {
-        return;
-    };
-    let mut mounts: Vec<PathBuf> = hier.flatten().map(|e| e.path()).collect();
-    mounts.push(PathBuf::from(CGROUP_ROOT));
-    for m in mounts {
+    for m in hierarchies() {
         // The leaf too, in case the runtime left it behind empty; it is usually gone.
         let _ = std::fs::remove_dir(m.join(rel));
         let mut p = rel.parent();

@@ -243,6 +243,6 @@ impl Shim {
 
 fn write_exit_file(path: &std::path::Path, e: &ExitStatus) -> anyhow::Result<()> {
     let data = serde_json::to_vec(e)?;
-    berth_core::fsutil::atomic_write(path, &data)?;
+    berth_runtime::layout::replace_file(path, &data)?;
     Ok(())
 }

@@ -98,9 +98,6 @@ fn cmd_start(dir: &Path) -> anyhow::Result<()> {
     match unsafe { fork() }? {
         ForkResult::Parent { .. } => {
             drop(wr);
-            // Idle until the answer anyway: pay the cgroup-migration grace period
-            // here, so the runtime's move of the container's first process is fast.
-            berth_runtime::prime::prime_migration_lock();
             // One line, not EOF: processes the runtime forks before the answer (the
             // container's init, waiting to be started) inherit the write end.
             let mut msg = Vec::new();

@@ -16,7 +16,10 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 /// Most bytes of detail appended to one error message.
 const MAX_DETAIL: usize = 2048;
@@ -30,10 +33,21 @@ pub fn init(log: &Path) {
         .ok()
         .and_then(|l| l.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::WARN);
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
+    // libcgroups warns about every v1 controller the host does not mount, on
+    // every create, exec and delete; that is the host's layout, not news.
+    let cgroups = if level > LevelFilter::WARN {
+        level
+    } else {
+        LevelFilter::ERROR.min(level)
+    };
+    let filter = Targets::new()
+        .with_default(level)
+        .with_target("libcgroups::v1::manager", cgroups);
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(file))
+        .with_writer(std::sync::Mutex::new(file));
+    let _ = tracing_subscriber::registry()
+        .with(layer.with_filter(filter))
         .try_init();
 }
 

@@ -506,3 +506,37 @@ async fn exec_processes_get_the_containers_seccomp_profile() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn delete_kills_what_outlives_init_and_removes_the_cgroup() {
+    each(async |env| {
+        // In the host PID namespace, the init's death does not take its children along.
+        let mut c = env.spec(&["sh", "-c", "sleep 100 >/dev/null 2>&1 & echo $!"]);
+        c.namespaces.pid = NsMode::Host;
+        c.cgroups_path = format!("/berth-test-{}/{}", c.id, c.id);
+        let leaf = format!("/sys/fs/cgroup/pids/berth-test-{}/{}", c.id, c.id);
+        let ctr = env.create(&c).await;
+        let mut a = ctr.h.attach(all_streams()).await.unwrap();
+        ctr.h.start().await.unwrap();
+        let (out, _) = collect(&mut a.output).await;
+        assert_eq!(ctr.h.wait().await.unwrap().code, 0);
+        let pid: i32 = out.trim().parse().unwrap();
+        let alive = |pid: i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        };
+        assert!(alive(pid), "{:?}: the background sleep should outlive init", env.runtime);
+        ctr.delete().await;
+        let mut gone = false;
+        for _ in 0..100 {
+            if !alive(pid) {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(gone, "{:?}: pid {pid} survived delete", env.runtime);
+        assert!(!std::path::Path::new(&leaf).exists(), "{:?}", env.runtime);
+    })
+    .await;
+}

@@ -94,11 +94,8 @@ pub fn spawn(
             let f = File::open(format!("/proc/{pid}/ns/pid"))
                 .map_err(|e| format!("join container: {e}"))?;
             // SAFETY: setns on an fd we hold.
-            sys::check(
-                unsafe { sys::setns(f.as_raw_fd(), sys::CLONE_NEWPID) },
-                "join pid namespace",
-            )
-            .map_err(|e| e.to_string())?;
+            let rc = unsafe { sys::setns(f.as_raw_fd(), sys::CLONE_NEWPID) };
+            sys::check(rc, "join pid namespace").map_err(|e| e.to_string())?;
             Some(f)
         }
     };
@@ -219,10 +216,8 @@ impl Plan {
         }
         if self.p.terminal {
             // SAFETY: TIOCSCTTY on our stdin (the terminal slave) with an int argument.
-            sys::check(
-                unsafe { sys::ioctl(0, sys::TIOCSCTTY, 0) },
-                "set controlling terminal",
-            )?;
+            let rc = unsafe { sys::ioctl(0, sys::TIOCSCTTY, 0) };
+            sys::check(rc, "set controlling terminal")?;
         }
         match &self.setup {
             Some(s) => {
@@ -266,10 +261,8 @@ fn enter_root(s: &Setup) -> io::Result<()> {
     }
     if !s.hostname.is_empty() {
         // SAFETY: pointer and length of a live string.
-        flagged(
-            unsafe { sys::sethostname(s.hostname.as_ptr(), s.hostname.len()) },
-            "sethostname",
-        )?;
+        let rc = unsafe { sys::sethostname(s.hostname.as_ptr(), s.hostname.len()) };
+        flagged(rc, "sethostname")?;
     }
     if !s.domainname.is_empty() {
         // SAFETY: pointer and length of a live string.
@@ -420,16 +413,15 @@ fn identity(p: &Process) -> io::Result<()> {
             max: r.hard,
         };
         // SAFETY: points at a live rlimit.
-        flagged(
-            unsafe { sys::setrlimit(r.resource as i32, &l) },
-            "setrlimit",
-        )?;
+        let rc = unsafe { sys::setrlimit(r.resource as i32, &l) };
+        flagged(rc, "setrlimit")?;
     }
     if !p.cwd.is_empty() {
         let c = cstr(&p.cwd)?;
         // SAFETY: live C string.
+        let rc = unsafe { sys::chdir(c.as_ptr()) };
         flagged(
-            unsafe { sys::chdir(c.as_ptr()) },
+            rc,
             &format!("chdir to cwd (\"{}\") set in config.json failed", p.cwd),
         )?;
     }
@@ -467,10 +459,8 @@ fn identity(p: &Process) -> io::Result<()> {
         },
     ];
     // SAFETY: capset reads the header and two data structs we own.
-    flagged(
-        unsafe { sys::syscall(sys::SYS_CAPSET, &hdr, data.as_ptr()) as i32 },
-        "capset",
-    )?;
+    let rc = unsafe { sys::syscall(sys::SYS_CAPSET, &hdr, data.as_ptr()) as i32 };
+    flagged(rc, "capset")?;
     for cap in 0..=sys::CAP_LAST {
         if p.caps.ambient & (1u64 << cap) != 0 {
             // SAFETY: prctl with integer arguments.
@@ -487,10 +477,8 @@ fn identity(p: &Process) -> io::Result<()> {
     }
     if p.no_new_privs {
         // SAFETY: prctl with integer arguments.
-        flagged(
-            unsafe { sys::prctl(sys::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
-            "no_new_privs",
-        )?;
+        let rc = unsafe { sys::prctl(sys::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+        flagged(rc, "no_new_privs")?;
     }
     Ok(())
 }

@@ -162,6 +162,10 @@ pub struct EndpointRequest {
     pub links: Vec<String>,
     /// `--driver-opt`.
     pub driver_opts: BTreeMap<String, String>,
+    /// `--link-local-ip`: extra addresses on the interface (`/16` for IPv4,
+    /// `/64` for IPv6, as libnetwork configures them).
+    #[serde(default)]
+    pub link_local_ips: Vec<IpAddr>,
 }
 
 /// An endpoint: one container's attachment to one network.

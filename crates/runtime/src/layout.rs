@@ -189,6 +189,31 @@ pub const PID_FILE: &str = "shim.pid";
 /// Diagnostics file name.
 pub const SHIM_LOG: &str = "shim.log";
 
+/// Replace `path` with `data` atomically (temp file + rename), without fsync.
+///
+/// For the exec root's files (bundles, `shim.json`, exit files): they describe
+/// processes that do not survive a reboot, and the exec root is normally a tmpfs, so
+/// durability buys nothing; on a disk-backed exec root the two fsyncs of
+/// `berth_core::fsutil::atomic_write` cost milliseconds on the container start path.
+/// Readers still never see a partial file.
+pub fn replace_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("path has no file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".tmp-");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let r = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(data))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
 /// Longest path `sun_path` holds, without the NUL.
 pub const MAX_SUN_PATH: usize = 107;
 
@@ -236,6 +261,16 @@ mod tests {
             RuntimeKind::parse("io.containerd.runc.v2"),
             Some(RuntimeKind::Runc)
         );
+    }
+
+    #[test]
+    fn replace_file_swaps_contents() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("exit.json");
+        replace_file(&p, b"one").unwrap();
+        replace_file(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -10,10 +10,10 @@
 //! window is fast (0.1 ms).
 //!
 //! [`prime_migration_lock`] makes a no-op migration (the caller into its own
-//! cgroup) so the grace period elapses while the caller does other work — the
-//! daemon calls it (on a blocking thread) when a container start begins, and the
-//! shim's launcher process calls it while it waits for the container to be created.
-//! When the runtime later moves the container's process, the wait is over.
+//! cgroup) so the grace period elapses while the caller does other work: the daemon
+//! calls it on a blocking thread ([`crate::client::ShimRunner::prime`]) when a
+//! container start begins. When the runtime moves the container's first process a
+//! few milliseconds later, the wait is over or shorter.
 //!
 //! cgroup v2's `clone3(CLONE_INTO_CGROUP)` avoids the write lock altogether, but
 //! libcontainer 0.7 does not use it and it does not exist on cgroup v1.

@@ -105,6 +105,14 @@ docker rm -f web pub pubany >/dev/null
 docker network rm front back >/dev/null
 rc "network rm of a predefined network is refused" 1 docker network rm bridge
 
+docker run -d --name linked -e FOO=1 --expose 5432 busybox:latest sleep 3600 >/dev/null
+env=$(docker run --rm --link linked:my-db busybox:latest env)
+has "--link: the linked container's env" "MY_DB_ENV_FOO=1" "$env"
+has "--link: port variables" "MY_DB_PORT_5432_TCP_PORT=5432" "$env"
+eq "--link: /etc/hosts entry" "1" "$(docker run --rm --link linked:my-db busybox:latest sh -c 'grep -c my-db /etc/hosts')"
+docker rm -f linked >/dev/null
+has "--link-local-ip" "169.254.9.9/16" "$(docker run --rm --link-local-ip 169.254.9.9 busybox:latest ip -o -4 addr show eth0)"
+
 # --- volumes ---------------------------------------------------------------
 docker volume create data >/dev/null
 docker run --rm -v data:/data busybox:latest sh -c 'echo persisted > /data/f'

@@ -3,7 +3,11 @@
 the places where the swagger disagrees with what Docker itself sends corrected.
 Everything else is checked as published.
 
-Usage: overlay.py IN.yaml OUT.yaml
+Usage: overlay.py IN.yaml OUT.yaml [PATH:PARAM=VALUE...]
+
+Each PATH:PARAM=VALUE gives a path parameter of a GET operation a real value
+as its `x-example` (test data, not a correction): the examples phase then
+inspects objects run.sh created instead of only names that do not exist.
 """
 import sys
 
@@ -76,6 +80,12 @@ def main():
                 "description": "error (added by tests/compat/schemathesis/overlay.py)",
                 "schema": {"$ref": "#/definitions/ErrorResponse"},
             })
+    for arg in sys.argv[3:]:
+        where, value = arg.split("=", 1)
+        path, param = where.rsplit(":", 1)
+        for p in spec["paths"][path]["get"].get("parameters", []):
+            if p.get("in") == "path" and p["name"] == param:
+                p["x-example"] = value
     with open(dst, "w") as f:
         yaml.safe_dump(spec, f, sort_keys=False)
 

@@ -38,12 +38,17 @@ docker volume create compat-vol >/dev/null
 docker run -d --name compat-ctr --network compat-net -v compat-vol:/data -p 127.0.0.1::80 \
   --label compat=1 busybox:latest sleep 3600 >/dev/null
 docker create --name compat-stopped busybox:latest true >/dev/null
+exec_id=$(curl -sf --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' \
+  -d '{"Cmd":["true"]}' http://berth/v1.50/containers/compat-ctr/exec | python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])')
 
 log "running schemathesis against http://127.0.0.1:$PORT/v1.50"
 cd "$WORK"
 # The published spec with the places it disagrees with dockerd itself corrected
 # (each one explained in overlay.py).
-"$VENV/bin/python" "$HERE/overlay.py" "$HERE/swagger-v1.50.yaml" "$WORK/swagger.yaml"
+"$VENV/bin/python" "$HERE/overlay.py" "$HERE/swagger-v1.50.yaml" "$WORK/swagger.yaml" \
+  "/images/{name}/json:name=busybox:latest" "/images/{name}/history:name=busybox:latest" \
+  "/exec/{id}/json:id=$exec_id" "/containers/{id}/json:id=compat-ctr" "/containers/{id}/top:id=compat-ctr" \
+  "/containers/{id}/changes:id=compat-ctr" "/networks/{id}:id=compat-net" "/volumes/{name}:name=compat-vol"
 set +e
 # Swarm operations are excluded too: berth is never part of a swarm, so they
 # answer 503 "This node is not a swarm manager" exactly as dockerd outside a

@@ -90,8 +90,7 @@ impl Prepared {
                 let bpf = compile(s)?;
                 // A failed cache write only costs the next start a compile.
                 let _ = std::fs::create_dir_all(cache).and_then(|_| {
-                    berth_core::fsutil::atomic_write(&file, &[&material[..], &bpf].concat())
-                        .map_err(std::io::Error::other)
+                    berth_runtime::layout::replace_file(&file, &[&material[..], &bpf].concat())
                 });
                 bpf
             }

@@ -13,7 +13,10 @@ use crate::Engine;
 
 impl Engine {
     /// `DELETE /containers/{id}`.
-    pub async fn remove_container(self: &Arc<Self>, key: &str, force: bool, volumes: bool, _link: bool) -> Result<()> {
+    pub async fn remove_container(self: &Arc<Self>, key: &str, force: bool, volumes: bool, link: bool) -> Result<()> {
+        if link {
+            return self.remove_link(key);
+        }
         let c = self.container(key)?;
         let _op = c.op.lock().await;
         let st = c.status();
@@ -48,6 +51,31 @@ impl Engine {
         }
         c.update_state(|s| s.status = Status::Removing);
         self.destroy(&c, volumes).await
+    }
+
+    /// `DELETE /containers/<parent>/<alias>?link=1`: drop a legacy link from the
+    /// parent's `HostConfig.Links` (its `/etc/hosts` and variables go at the
+    /// next start, as in Docker, which also keeps the running process as is).
+    fn remove_link(&self, key: &str) -> Result<()> {
+        let name = key.trim_start_matches('/');
+        let Some((parent, alias)) = name.rsplit_once('/') else {
+            return Err(Error::conflict("Conflict, cannot remove the default link name of the container"));
+        };
+        let c = self.container(parent)?;
+        let alias_of = |l: &str| -> String {
+            let a = l.split_once(':').map_or(l, |(_, a)| a);
+            a.rsplit('/').next().unwrap_or(a).to_string()
+        };
+        let removed = c.update_config(|r| {
+            let links = r.host_config.links.get_or_insert_with(Vec::new);
+            let before = links.len();
+            links.retain(|l| alias_of(l) != alias);
+            before != links.len()
+        });
+        if !removed {
+            return Err(Error::not_found(format!("Could not find container for entity id /{name}")));
+        }
+        self.save_config(&c)
     }
 
     /// Remove everything of a stopped container (with `op` held).

@@ -16,7 +16,8 @@ use crate::Engine;
 
 /// Docker's exit codes for a command that cannot run, read from the runtime's message.
 pub fn start_error_code(msg: &str) -> i64 {
-    let m = msg.to_ascii_lowercase();
+    // The runtime's own log lines, appended by the shim, are detail, not the cause.
+    let m = msg.split(" (runtime log: ").next().unwrap_or(msg).to_ascii_lowercase();
     let exec_failed = m.contains("exec") || m.contains("shim");
     if m.contains("executable file not found")
         || m.contains("not found in $path")
@@ -91,17 +92,25 @@ impl Engine {
     }
 
     async fn try_start(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+        // Overlap the kernel's cgroup-migration grace period with the steps below.
+        self.shims.prime();
         let t0 = std::time::Instant::now();
         let mut steps: Vec<(&str, std::time::Duration)> = Vec::new();
         let lap = |name: &'static str, steps: &mut Vec<(&str, std::time::Duration)>| {
             steps.push((name, t0.elapsed()));
         };
-        let rec = c.config();
+        let mut rec = c.config();
         let dir = self.container_dir(&c.id);
         let rootfs = self.mount_rootfs(c).await?;
         lap("rootfs", &mut steps);
         let net = self.prepare_network(c).await?;
         lap("network", &mut steps);
+        let link_env = self.link_env(&rec).await;
+        if !link_env.is_empty() {
+            // As in Docker, the link variables come first; the container's own win.
+            let own = rec.config.env.take().unwrap_or_default();
+            rec.config.env = Some(link_env.into_iter().chain(own).collect());
+        }
         let hc = &rec.host_config;
         let files = NetFiles {
             hostname: rec.config.hostname.clone(),

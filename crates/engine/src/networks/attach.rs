@@ -52,6 +52,16 @@ pub fn endpoint_request(s: &EndpointSettings) -> Result<EndpointRequest> {
         mac: (!s.mac_address.is_empty()).then(|| s.mac_address.clone()),
         links: s.links.clone().unwrap_or_default(),
         driver_opts: s.driver_opts.clone().unwrap_or_default(),
+        link_local_ips: ipam
+            .link_local_ips
+            .iter()
+            .flatten()
+            .map(|v| {
+                berth_network::controller::parse_ip(v).ok_or_else(|| {
+                    Error::invalid(format!("invalid endpoint settings:\ninvalid link-local IP address: {v}"))
+                })
+            })
+            .collect::<Result<_>>()?,
     })
 }
 
@@ -212,6 +222,54 @@ impl Engine {
             out.push((ip.addr().to_string(), names));
         }
         out
+    }
+
+    /// Docker's legacy link variables for `--link target:alias` on the default
+    /// bridge (`ALIAS_NAME`, `ALIAS_PORT*`, `ALIAS_ENV_*`), resolved at start
+    /// like the `/etc/hosts` entries. Contiguous port ranges get no extra
+    /// `_START`/`_END` variables (Docker adds them; nothing we know reads them).
+    pub(crate) async fn link_env(&self, rec: &ConfigRecord) -> Vec<String> {
+        let mut env = Vec::new();
+        for link in rec.host_config.links.iter().flatten() {
+            let (target, alias) = link.split_once(':').unwrap_or((link, link));
+            let alias = alias.rsplit('/').next().unwrap_or(alias);
+            let Ok(t) = self.containers.get(target.trim_start_matches('/')) else {
+                continue;
+            };
+            let Some(view) = self.networks.sandbox(&t.id).await else {
+                continue;
+            };
+            let Some(ip) = view.endpoints.iter().find_map(|e| e.endpoint.iface.address) else {
+                continue;
+            };
+            let ip = ip.addr();
+            let prefix = alias.to_uppercase().replace('-', "_");
+            let child = t.config();
+            let mut ports: Vec<PortProto> = exposed(&child);
+            ports.sort_by_key(|p| (p.port, p.proto));
+            if let Some(p) = ports.first() {
+                env.push(format!("{prefix}_PORT={}://{ip}:{}", p.proto.as_str(), p.port));
+            }
+            for p in &ports {
+                let (port, proto) = (p.port, p.proto.as_str());
+                let key = format!("{prefix}_PORT_{port}_{}", proto.to_uppercase());
+                env.push(format!("{key}={proto}://{ip}:{port}"));
+                env.push(format!("{key}_ADDR={ip}"));
+                env.push(format!("{key}_PORT={port}"));
+                env.push(format!("{key}_PROTO={proto}"));
+            }
+            env.push(format!("{prefix}_NAME=/{}/{alias}", rec.name));
+            for var in child.config.env.iter().flatten() {
+                // Docker skips the two variables every image sets.
+                if let Some((k, v)) = var.split_once('=')
+                    && k != "HOME"
+                    && k != "PATH"
+                {
+                    env.push(format!("{prefix}_ENV_{k}={v}"));
+                }
+            }
+        }
+        env
     }
 
     /// `network connect`: live on a running container, and remembered in its

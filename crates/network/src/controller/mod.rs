@@ -155,6 +155,23 @@ impl State {
                 .map(|ip| std::net::SocketAddr::new(*ip, 53))
                 .collect(),
             forward: nets.iter().any(|n| !n.internal),
+            links: rec
+                .endpoints
+                .iter()
+                .filter(|e| nets.iter().any(|n| n.id == e.network_id))
+                .flat_map(|e| {
+                    e.request.links.iter().map(|l| {
+                        let (target, alias) = l.split_once(':').unwrap_or((l, l));
+                        let target = target.trim_start_matches('/');
+                        let alias = alias.rsplit('/').next().unwrap_or(alias);
+                        (
+                            e.network_id.clone(),
+                            alias.to_ascii_lowercase(),
+                            target.to_ascii_lowercase(),
+                        )
+                    })
+                })
+                .collect(),
         }
     }
 }

@@ -206,7 +206,10 @@ impl Controller {
             (false, true) => ifname,
             (false, false) => next_ifname(&sb.rec.endpoints, &join.dst_prefix),
         };
-        if let Err(e) = self.plumb(sb, &join, &ifname, &iface, is_gateway).await {
+        if let Err(e) = self
+            .plumb(sb, &join, &ifname, &iface, &req.link_local_ips, is_gateway)
+            .await
+        {
             if !join.in_sandbox {
                 let _ = self.host_nl.delete_named(&join.src_name).await;
             }
@@ -279,6 +282,7 @@ impl Controller {
         join: &JoinInfo,
         ifname: &str,
         iface: &InterfaceInfo,
+        link_local: &[IpAddr],
         is_gateway: bool,
     ) -> NetResult<()> {
         if join.src_name.is_empty() || sb.rec.key.as_os_str().is_empty() {
@@ -303,6 +307,12 @@ impl Controller {
         }
         for a in iface.address.iter().chain(iface.address_v6.iter()) {
             nl.add_addr(l.index, *a).await?;
+        }
+        for ip in link_local {
+            let prefix = if ip.is_ipv4() { 16 } else { 64 };
+            let net = ipnet::IpNet::new(*ip, prefix)
+                .map_err(|e| NetError::invalid(format!("invalid link-local IP address {ip}: {e}")))?;
+            nl.add_addr(l.index, net).await?;
         }
         if let (true, Some(IpAddr::V4(gw))) = (is_gateway, join.gateway) {
             nl.add_route_v4(default_route(), Some(gw), None).await?;

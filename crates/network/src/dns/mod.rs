@@ -42,6 +42,10 @@ pub struct SandboxDns {
     pub upstream: Vec<SocketAddr>,
     /// Forward unknown names (false when every network is internal).
     pub forward: bool,
+    /// `--link target:alias` on user networks, as `(network id, alias,
+    /// target)`: names only this sandbox resolves (to the target's addresses
+    /// on that network), as libnetwork does.
+    pub links: Vec<(String, String, String)>,
 }
 
 /// Every name the embedded DNS serves.
@@ -129,6 +133,12 @@ impl DnsTable {
         for nid in &sb.networks {
             let Some(n) = nets.get(nid) else { continue };
             let bare = q.strip_suffix(&format!(".{}", n.name));
+            let linked = sb.links.iter().find(|(lnid, alias, _)| {
+                lnid == nid && (*alias == q || Some(alias.as_str()) == bare)
+            });
+            let target = linked.map(|(_, _, t)| t.clone());
+            let q = target.as_deref().unwrap_or(&q);
+            let bare = if target.is_some() { None } else { bare };
             let mut hits: Vec<IpAddr> = Vec::new();
             let mut known = false;
             for e in n.entries.values() {
@@ -209,6 +219,19 @@ mod tests {
             "other network must be invisible"
         );
         assert_eq!(t.reverse("s", ip("10.0.0.2")).unwrap(), "web.front");
+        // A link alias resolves to its target, for the linking sandbox only.
+        t.set_sandbox(
+            "s",
+            SandboxDns {
+                networks: vec!["n1".into()],
+                links: vec![("n1".into(), "site".into(), "web".into())],
+                ..Default::default()
+            },
+        );
+        assert_eq!(t.lookup("s", "site").unwrap(), vec![ip("10.0.0.2")]);
+        assert_eq!(t.lookup("s", "site.front").unwrap(), vec![ip("10.0.0.2")]);
+        t.set_sandbox("other", SandboxDns { networks: vec!["n1".into()], ..Default::default() });
+        assert!(t.lookup("other", "site").is_none());
         t.remove_endpoint("n1", "e1");
         assert!(t.lookup("s", "web").is_none());
         assert_eq!(

@@ -244,13 +244,15 @@ pub fn cgroup_v2() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
-/// Write `spec` as `<bundle>/config.json` (atomically).
+/// Write `spec` as `<bundle>/config.json` (atomically; bundles live in the exec root,
+/// so without fsync, see [`crate::layout::replace_file`]).
 pub fn write_bundle(bundle: &Path, spec: &Spec) -> Result<()> {
     std::fs::create_dir_all(bundle)
         .map_err(|e| RuntimeError::io(format!("create bundle {}", bundle.display()), e))?;
-    let data = serde_json::to_vec_pretty(spec).map_err(|e| RuntimeError::Spec(e.to_string()))?;
-    berth_core::fsutil::atomic_write(&bundle.join("config.json"), &data)
-        .map_err(|e| RuntimeError::Spec(e.to_string()))
+    let data = serde_json::to_vec(spec).map_err(|e| RuntimeError::Spec(e.to_string()))?;
+    let file = bundle.join("config.json");
+    crate::layout::replace_file(&file, &data)
+        .map_err(|e| RuntimeError::io(format!("write {}", file.display()), e))
 }
 
 #[cfg(test)]

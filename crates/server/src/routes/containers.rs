@@ -47,6 +47,12 @@ pub fn routes<B: ContainerApi + ?Sized>() -> Router<Arc<B>> {
         .route("/containers/create", post(create::<B>))
         .route("/containers/prune", post(prune::<B>))
         .route("/containers/{id}", delete(remove::<B>))
+        // A legacy link `<container>/<alias>` (with `?link=1`); other methods
+        // on unknown sub-paths still get the API's 404.
+        .route(
+            "/containers/{id}/{alias}",
+            delete(remove_link::<B>).fallback(super::fallback::handler),
+        )
         .route("/containers/{id}/json", get(inspect::<B>))
         .route("/containers/{id}/top", get(top::<B>))
         .route("/containers/{id}/logs", get(logs::<B>))
@@ -424,6 +430,18 @@ async fn remove<B: ContainerApi + ?Sized>(
 ) -> ApiResult<Response> {
     s.container_remove(&id, q.bool("force"), q.bool("v"), q.bool("link"))
         .await?;
+    Ok(no_content())
+}
+
+async fn remove_link<B: ContainerApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    Path((id, alias)): Path<(String, String)>,
+    q: Query,
+) -> ApiResult<Response> {
+    if !q.bool("link") {
+        return Err(Error::not_found("page not found").into());
+    }
+    s.container_remove(&format!("{id}/{alias}"), false, false, true).await?;
     Ok(no_content())
 }
 

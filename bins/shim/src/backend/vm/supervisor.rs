@@ -653,7 +653,9 @@ impl Supervisor {
         self.send(Kind::Shutdown, 0, Vec::new());
         let _ = self.ctl.set_nonblocking(false);
         let _ = self.ctl_out.flush(self.ctl.as_raw_fd());
+        let t = Instant::now();
         self.stop_vm(Duration::from_millis(500));
+        crate::diag!("vm: stopped in {} ms", t.elapsed().as_millis());
         io::exit_like(e)
     }
 
