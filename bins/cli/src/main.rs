@@ -47,6 +47,12 @@ fn host(flag: Option<String>) -> String {
 }
 
 fn main() {
+    // Like docker and other Unix tools, die quietly when the reader of our output
+    // goes away (`berth ps | head`) instead of panicking on EPIPE in println!.
+    // SAFETY: setting a signal disposition to SIG_DFL at start, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -12,14 +12,15 @@
 //! The level is `warn` unless `BERTH_SHIM_LOG` names another (`error`, `info`,
 //! `debug`, `trace`).
 
+use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write as _};
 use std::path::Path;
 
-use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
+use tracing::level_filters::LevelFilter;
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata, Subscriber};
 
 /// Most bytes of detail appended to one error message.
 const MAX_DETAIL: usize = 2048;
@@ -33,22 +34,101 @@ pub fn init(log: &Path) {
         .ok()
         .and_then(|l| l.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::WARN);
-    // libcgroups warns about every v1 controller the host does not mount, on
-    // every create, exec and delete; that is the host's layout, not news.
-    let cgroups = if level > LevelFilter::WARN {
-        level
-    } else {
-        LevelFilter::ERROR.min(level)
-    };
-    let filter = Targets::new()
-        .with_default(level)
-        .with_target("libcgroups::v1::manager", cgroups);
-    let layer = tracing_subscriber::fmt::layer()
-        .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(file));
-    let _ = tracing_subscriber::registry()
-        .with(layer.with_filter(filter))
-        .try_init();
+    let _ = tracing::subscriber::set_global_default(LineSubscriber { file, level });
+}
+
+/// Events as lines (`<time> <LEVEL> <target>: <message> <field>=<value>...`), one
+/// write(2) each on an O_APPEND file, so the shim and the runtime's processes can
+/// share it. Spans are not recorded (libcontainer's are trace-level).
+///
+/// By hand rather than tracing-subscriber's fmt: its registry preallocates span
+/// storage for 4096 threads, and with its formatting code it cost each shim
+/// ~50 KiB of private memory, for a single-threaded process that only writes lines.
+struct LineSubscriber {
+    file: File,
+    level: LevelFilter,
+}
+
+impl LineSubscriber {
+    fn level_for(&self, target: &str) -> LevelFilter {
+        // libcgroups warns about every v1 controller the host does not mount, on
+        // every create, exec and delete; that is the host's layout, not news.
+        if target.starts_with("libcgroups::v1::manager") && self.level <= LevelFilter::WARN {
+            LevelFilter::ERROR.min(self.level)
+        } else {
+            self.level
+        }
+    }
+}
+
+/// Collects an event's message and fields.
+#[derive(Default)]
+struct Line {
+    message: String,
+    fields: String,
+}
+
+impl tracing::field::Visit for Line {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            let _ = write!(self.fields, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            let _ = write!(self.fields, " {}={value:?}", field.name());
+        }
+    }
+}
+
+impl Subscriber for LineSubscriber {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.enabled(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        meta.is_event() && *meta.level() <= self.level_for(meta.target())
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.level)
+    }
+
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let mut line = Line::default();
+        event.record(&mut line);
+        let meta = event.metadata();
+        let text = format!(
+            "{} {:>5} {}: {}{}\n",
+            berth_core::timefmt::now_rfc3339(),
+            meta.level(),
+            meta.target(),
+            line.message,
+            line.fields
+        );
+        let _ = (&self.file).write_all(text.as_bytes());
+    }
+
+    fn enter(&self, _: &Id) {}
+
+    fn exit(&self, _: &Id) {}
 }
 
 /// The current end of `log`: pass it to [`errors_since`] after a failed operation.
@@ -101,4 +181,29 @@ pub fn errors_since(log: &Path, offset: u64, known: &str) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn errors_since_keeps_new_causes_only() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("shim.log");
+        std::fs::write(&log, "old ERROR a: before the mark\n").unwrap();
+        let mark = mark(&log);
+        let lines = "t ERROR libcontainer::rootfs::device: failed to mknod device err=EEXIST\n\
+                     t  WARN x: not an error\n\
+                     t ERROR libcontainer::process::init::process: failed to prepare rootfs err=Device\n\
+                     t ERROR libcontainer::rootfs::device: failed to mknod device err=EEXIST\n";
+        std::fs::OpenOptions::new().append(true).open(&log).unwrap().write_all(lines.as_bytes()).unwrap();
+        let known = "failed to create container: exec process failed with error error in executing process : failed to prepare rootfs";
+        assert_eq!(
+            errors_since(&log, mark, known),
+            "libcontainer::rootfs::device: failed to mknod device err=EEXIST"
+        );
+        assert_eq!(errors_since(&log, mark + 10_000, known), "");
+    }
 }

@@ -540,3 +540,36 @@ async fn delete_kills_what_outlives_init_and_removes_the_cgroup() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn seccomp_and_capabilities_with_and_without_no_new_privileges() {
+    // The youki backend loads the precompiled filter right before exec, holding
+    // CAP_SYS_ADMIN until then unless no_new_privileges allows the load anyway: the
+    // process must end with exactly the container's capabilities either way.
+    each(async |env| {
+        for nnp in [false, true] {
+            let mut c = env.spec(&[
+                "sh",
+                "-c",
+                "grep -E '^(NoNewPrivs|CapBnd|CapEff|CapPrm|Seccomp):' /proc/self/status; unshare -U true || echo denied",
+            ]);
+            c.no_new_privileges = nnp;
+            let (_, out, _) = run(&env, &c).await;
+            let want = format!(
+                "NoNewPrivs:\t{}\nSeccomp:\t2\n",
+                u8::from(nnp)
+            );
+            let got: String = out
+                .lines()
+                .filter(|l| l.starts_with("NoNewPrivs") || l.starts_with("Seccomp:"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert_eq!(got, want, "{:?} nnp={nnp}: {out}", env.runtime);
+            for set in ["CapBnd", "CapEff", "CapPrm"] {
+                assert!(out.contains(&format!("{set}:\t00000000a80425fb")), "{:?} nnp={nnp} {set}: {out}", env.runtime);
+            }
+            assert!(out.contains("denied"), "{:?} nnp={nnp}: {out}", env.runtime);
+        }
+    })
+    .await;
+}

@@ -96,23 +96,42 @@ impl ShimRunner {
         let data = serde_json::to_vec(&cfg).map_err(|e| RuntimeError::Shim(e.to_string()))?;
         layout::replace_file(&dir.join(layout::CONFIG_FILE), &data)
             .map_err(|e| RuntimeError::io(format!("write {}", dir.display()), e))?;
-        let out = tokio::process::Command::new(&self.shim_binary)
+        let mut child = tokio::process::Command::new(&self.shim_binary)
             .arg("start")
             .arg(&dir)
             .stdin(std::process::Stdio::null())
-            .output()
-            .await
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .map_err(|e| RuntimeError::io(format!("run {}", self.shim_binary.display()), e))?;
-        let resp: Option<Response> = serde_json::from_slice(&out.stdout).ok();
+        // The answer is one line; the launcher exits right after writing it, so it
+        // is reaped in the background instead of being waited for here.
+        let mut line = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_until(b'\n', &mut line).await;
+        }
+        let resp: Option<Response> = serde_json::from_slice(&line).ok();
+        let reap = |mut child: tokio::process::Child| {
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+        };
         match resp {
-            Some(Response::Ok(_)) => Ok(self.handle(&opts.id)),
+            Some(Response::Ok(_)) => {
+                reap(child);
+                Ok(self.handle(&opts.id))
+            }
             Some(Response::Err(e)) => {
+                reap(child);
                 // The message already carries the runtime's own ERROR events (the
                 // shim appends them), so the daemon logs and returns it as is.
                 let _ = std::fs::remove_dir_all(&dir);
                 Err(RuntimeError::Shim(e.message))
             }
             None => {
+                let out = child.wait_with_output().await.map_err(|e| {
+                    RuntimeError::io(format!("run {}", self.shim_binary.display()), e)
+                })?;
                 let _ = std::fs::remove_dir_all(&dir);
                 Err(RuntimeError::Shim(format!(
                     "shim failed to start ({}): {}",

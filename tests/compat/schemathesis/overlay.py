@@ -29,6 +29,9 @@ NULLABLE = {
     "IPAM": ["Options"],
     "Volume": ["Labels", "Options"],
 }
+# The same for inline response schemas: `GET /exec/{id}/json` of an exec that
+# has not finished (or not started) has "ExitCode": null (a nil *int in dockerd).
+NULLABLE_RESPONSE = {("/exec/{id}/json", "get", 200): ["ExitCode"]}
 # Whole definitions Docker sends as null where they are used (`GenericResources`
 # of `GET /info` is a nil slice).
 NULLABLE_DEFINITIONS = ["GenericResources"]
@@ -71,6 +74,11 @@ def main():
         for h in [defs[name]] + defs[name].get("allOf", []):
             if prop in h.get("properties", {}):
                 h["properties"][prop]["minimum"] = low
+    for (path, method, status), props in NULLABLE_RESPONSE.items():
+        responses = spec["paths"][path][method]["responses"]
+        schema = (responses.get(status) or responses[str(status)])["schema"]
+        for prop in props:
+            schema["properties"][prop]["x-nullable"] = True
     for name in NULLABLE_DEFINITIONS:
         defs[name]["x-nullable"] = True
     for (path, method), statuses in EXTRA_STATUSES.items():

@@ -152,7 +152,7 @@ pub async fn info(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
     println!(" Debug Mode: {}", i.debug);
     println!(" Live Restore Enabled: {}", i.live_restore_enabled);
     for w in &i.warnings {
-        eprintln!("WARNING: {w}");
+        eprintln!("{w}");
     }
     Ok(())
 }
