@@ -295,10 +295,10 @@ def bench_start50(engines, res, rounds, count, workdir):
     d = DOCKER_CLI
     for r, order in alternate(engines, rounds):
         for e in order:
-            e.cli("rm -f $(docker ps -aq) 2>/dev/null", check=False)
+            remove_all(e)
             before = e.cpu_ns()
             seq[e.name].append(timed(lambda: sh(
-                f"for i in $(seq 1 {count}); do {d} run -d --pull=never --name cmp-$i {IMG} sleep 3600 >/dev/null || exit 1; done",
+                f"for i in $(seq 1 {count}); do {d} run -d --pull=never --name cmp-{r}s-$i {IMG} sleep 3600 >/dev/null || exit 1; done",
                 env=e.env)))
             cpu_seq[e.name].append((e.cpu_ns() - before) / 1e6 / count)
             running = int(e.cli("ps -q | wc -l"))
@@ -306,18 +306,28 @@ def bench_start50(engines, res, rounds, count, workdir):
             if r == 0:
                 t, c = hyperfine(e, "ps50", f"{d} ps", 20, 2, None, workdir)
                 res.setdefault("ps_50", {})[e.name] = dict(summary(t), cpu_ms=c)
-            e.cli(f"rm -f $({d} ps -aq)")
+            remove_all(e)
             par[e.name].append(timed(lambda: sh(
-                f"seq 1 {count} | xargs -P 10 -I{{}} {d} run -d --pull=never --name cmp-{{}} {IMG} sleep 3600 >/dev/null",
+                f"seq 1 {count} | xargs -P 10 -I{{}} {d} run -d --pull=never --name cmp-{r}p-{{}} {IMG} sleep 3600 >/dev/null",
                 env=e.env)))
             running = int(e.cli("ps -q | wc -l"))
             assert running == count, f"{e.name}: {running} running after parallel start"
-            e.cli(f"rm -f $({d} ps -aq)")
+            remove_all(e)
     for e in engines:
         res.setdefault("start50_seq", {})[e.name] = dict(summary(seq[e.name]), cpu_ms=statistics.median(cpu_seq[e.name]))
         res.setdefault("start50_par10", {})[e.name] = summary(par[e.name])
         log(f"start50 {e.name}: seq {res['start50_seq'][e.name]['median_ms']:.0f} ms, "
             f"par10 {res['start50_par10'][e.name]['median_ms']:.0f} ms, ps50 {res['ps_50'][e.name]['median_ms']:.1f} ms")
+
+
+def remove_all(e):
+    """Remove every container of e and wait until its list is empty."""
+    for _ in range(300):
+        ids = e.cli("ps -aq", check=False).split()
+        if not ids:
+            return
+        e.cli("rm -f " + " ".join(ids), check=False)
+    raise SystemExit(f"{e.name}: containers left after rm -f: {e.cli('ps -a', check=False)}")
 
 
 def bench_memory(engines, res, count, settle):
@@ -332,7 +342,7 @@ def bench_memory(engines, res, count, settle):
         time.sleep(settle)
         busy = rss_kib(e.children())
         res.setdefault("rss_per_container_mib", {})[e.name] = (busy - idle) / 1024 / count
-        e.cli(f"rm -f $({DOCKER_CLI} ps -aq)")
+        remove_all(e)
         log(f"memory {e.name}: idle {idle / 1024:.1f} MiB, per container {(busy - idle) / 1024 / count:.2f} MiB")
 
 

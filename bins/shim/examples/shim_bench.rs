@@ -15,7 +15,7 @@
 //! `berth-bench` group holding the shims and the containers, minus the bench's own),
 //! when that controller is mounted.
 //!
-//! Usage: shim_bench <berth-shim binary> [iterations [youki|runc] | mem N | hold]
+//! Usage: shim_bench <berth-shim binary> [iterations [youki|runc [other berth-shim]] | mem N | hold]
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -210,44 +210,58 @@ async fn main() {
     let iters: usize = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(30);
     let measure_cpu = cpu_group();
     let only = args.get(3).map(String::as_str);
+    // A second shim binary: its runs alternate with the first's, so both see the
+    // same machine load (an A/B comparison on a shared machine).
+    let other = args
+        .get(4)
+        .map(|b| ShimRunner::new(b, dir.path().join("y")));
     for rt in [RuntimeKind::Youki, RuntimeKind::Runc] {
         if only.is_some_and(|o| o != rt.as_str()) {
             continue;
         }
-        let (mut created, mut started, mut exited, mut total) = (vec![], vec![], vec![], vec![]);
-        let mut cpu = vec![];
+        let runners: Vec<(&str, &ShimRunner)> = match &other {
+            Some(o) => vec![(shim.as_str(), &runner), (args[4].as_str(), o)],
+            None => vec![(shim.as_str(), &runner)],
+        };
+        let mut results: Vec<[Vec<Duration>; 5]> =
+            runners.iter().map(|_| Default::default()).collect();
         for n in 0..iters {
-            let c0 = cpu_now();
-            let t0 = Instant::now();
-            let h = create(&runner, dir.path(), &root, rt, n, &["true"]).await;
-            let t1 = Instant::now();
+            for (i, (_, r)) in runners.iter().enumerate() {
+                let c0 = cpu_now();
+                let t0 = Instant::now();
+                let h = create(r, dir.path(), &root, rt, n * 2 + i, &["true"]).await;
+                let t1 = Instant::now();
+                h.start().await.unwrap();
+                let t2 = Instant::now();
+                assert_eq!(h.wait().await.unwrap().code, 0);
+                let t3 = Instant::now();
+                h.delete(false).await.unwrap();
+                let c1 = cpu_now();
+                let group = c1.0.saturating_sub(c0.0);
+                let res = &mut results[i];
+                res[0].push(t1 - t0);
+                res[1].push(t2 - t1);
+                res[2].push(t3 - t2);
+                res[3].push(t3 - t0);
+                res[4].push(Duration::from_nanos(group.saturating_sub(c1.1 - c0.1)));
+            }
+        }
+        for ((name, r), [created, started, exited, total, cpu]) in runners.iter().zip(results) {
+            println!("{} ({iters} runs of `true`) {name}", rt.as_str());
+            println!("  spawn->created  {}", stats(created));
+            println!("  created->started {}", stats(started));
+            println!("  started->exited {}", stats(exited));
+            println!("  spawn->exited   {}", stats(total));
+            if measure_cpu {
+                println!("  cpu shim+container (spawn..deleted) {}", stats(cpu));
+            }
+            let h = create(r, dir.path(), &root, rt, 9999, &["sleep", "1000"]).await;
             h.start().await.unwrap();
-            let t2 = Instant::now();
-            assert_eq!(h.wait().await.unwrap().code, 0);
-            let t3 = Instant::now();
-            h.delete(false).await.unwrap();
-            let c1 = cpu_now();
-            let group = c1.0.saturating_sub(c0.0);
-            cpu.push(Duration::from_nanos(group.saturating_sub(c1.1 - c0.1)));
-            created.push(t1 - t0);
-            started.push(t2 - t1);
-            exited.push(t3 - t2);
-            total.push(t3 - t0);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let pid = h.shim_pid().unwrap();
+            println!("  idle shim memory (pid {pid}): {}", smaps(pid));
+            h.delete(true).await.unwrap();
         }
-        println!("{} ({iters} runs of `true`)", rt.as_str());
-        println!("  spawn->created  {}", stats(created));
-        println!("  created->started {}", stats(started));
-        println!("  started->exited {}", stats(exited));
-        println!("  spawn->exited   {}", stats(total));
-        if measure_cpu {
-            println!("  cpu shim+container (spawn..deleted) {}", stats(cpu));
-        }
-        let h = create(&runner, dir.path(), &root, rt, 9999, &["sleep", "1000"]).await;
-        h.start().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let pid = h.shim_pid().unwrap();
-        println!("  idle shim memory (pid {pid}): {}", smaps(pid));
-        h.delete(true).await.unwrap();
     }
     if measure_cpu {
         // Leave no group behind: back to the root group, then remove ours.

@@ -1,12 +1,13 @@
 //! berth-shim: one small process per container.
 //!
 //! `berth-shim start <shim-dir>` reads `<shim-dir>/shim.json` (see
-//! `berth_runtime::layout::ShimConfig`), forks, and the child detaches (setsid, not the
-//! daemon's child), creates the container with libcontainer or runc, listens on
-//! `<shim-dir>/ctl.sock` and reports `{"ok":{"pid":N}}` (or `{"err":...}`) on stdout of
-//! the original process, which then exits. The detached shim owns the container's
-//! stdio, writes its log, reaps its exit into `exit.json`, and serves the protocol in
-//! `berth_runtime::proto` until it is told to delete the container.
+//! `berth_runtime::layout::ShimConfig`) and forks; the original process exits at once
+//! and the child detaches (setsid, not the daemon's child), creates the container with
+//! libcontainer or runc, listens on `<shim-dir>/ctl.sock` and reports
+//! `{"ok":{"pid":N}}` (or `{"err":...}`) as one line on the stdout it inherited. The
+//! detached shim owns the container's stdio, writes its log, reaps its exit into
+//! `exit.json`, and serves the protocol in `berth_runtime::proto` until it is told to
+//! delete the container.
 //!
 //! `berth-shim install-init <path>` writes the embedded static `berth-init`.
 
@@ -18,7 +19,7 @@ mod stdio;
 mod trace;
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
@@ -92,35 +93,32 @@ fn cmd_start(dir: &Path) -> anyhow::Result<()> {
             proto::VERSION
         );
     }
-    let (rd, wr) = pipe2(OFlag::O_CLOEXEC)?;
     // SAFETY: the process is single-threaded here (no runtime, no threads spawned yet),
     // so the child may run arbitrary code.
     match unsafe { fork() }? {
-        ForkResult::Parent { .. } => {
-            drop(wr);
-            // One line, not EOF: processes the runtime forks before the answer (the
-            // container's init, waiting to be started) inherit the write end.
-            let mut msg = Vec::new();
-            let mut r = std::io::BufReader::new(std::fs::File::from(rd));
-            std::io::BufRead::read_until(&mut r, b'\n', &mut msg)?;
-            std::io::stdout().write_all(&msg)?;
-            let ok = msg.starts_with(b"{\"ok\"");
-            std::process::exit(if ok { 0 } else { 1 });
-        }
+        // The shim answers on our stdout itself (one line, see below), so there is
+        // nothing to relay and the caller need not wait for this process.
+        ForkResult::Parent { .. } => std::process::exit(0),
         ForkResult::Child => {
-            drop(rd);
-            let mut ready = std::fs::File::from(wr);
+            // The caller's pipe, kept past the stdio redirection. One line, not EOF:
+            // processes the runtime forks before the answer (the container's init,
+            // waiting to be started) inherit the descriptor until they exec.
+            let mut ready = std::fs::File::from(
+                nix::fcntl::fcntl(1, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))
+                    // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that we own.
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })?,
+            );
+            let answer = |ready: &mut std::fs::File, resp: &Response| {
+                let mut line = serde_json::to_vec(resp).unwrap_or_default();
+                line.push(b'\n');
+                let _ = ready.write_all(&line);
+            };
             match setup(&dir, cfg) {
                 Ok((shim, pid)) => {
-                    let resp = Response::Ok(serde_json::json!({ "pid": pid }));
-                    let _ = ready.write_all(
-                        &[
-                            serde_json::to_vec(&resp).unwrap_or_default(),
-                            b"\n".to_vec(),
-                        ]
-                        .concat(),
-                    );
+                    answer(&mut ready, &Response::Ok(serde_json::json!({ "pid": pid })));
                     drop(ready);
+                    // Off the start path: give back what creating the container used.
+                    trim_heap();
                     if let Err(e) = shim.run() {
                         diag!("shim loop failed: {e:#}");
                         std::process::exit(1);
@@ -133,13 +131,7 @@ fn cmd_start(dir: &Path) -> anyhow::Result<()> {
                         kind: ErrorKindWire::Internal,
                         message: format!("{e:#}"),
                     });
-                    let _ = ready.write_all(
-                        &[
-                            serde_json::to_vec(&resp).unwrap_or_default(),
-                            b"\n".to_vec(),
-                        ]
-                        .concat(),
-                    );
+                    answer(&mut ready, &resp);
                     std::process::exit(1);
                 }
             }
@@ -252,7 +244,6 @@ fn setup(dir: &Path, cfg: ShimConfig) -> anyhow::Result<(Shim, i32)> {
     let _ = std::fs::remove_file(layout::CTL_SOCK);
     let listener = UnixListener::bind(layout::CTL_SOCK).context("bind ctl.sock")?;
     let shim = Shim::new(cfg, listener, sig_r, backend, log, Proc::new(pid, io, true));
-    trim_heap();
     Ok((shim, pid))
 }
 

@@ -139,7 +139,6 @@ impl Shim {
         log: LogWriter,
         init: Proc,
     ) -> Shim {
-        let cgroup = cgroup::path_from_bundle(&cfg.bundle);
         Shim {
             listener,
             sig_r,
@@ -152,7 +151,7 @@ impl Shim {
             exited_order: Vec::new(),
             conns: Vec::new(),
             exit_path: berth_runtime::layout::Layout::new(&cfg.exec_root).exit_file(&cfg.id),
-            cgroup,
+            cgroup: None,
             exec_seq: 0,
             cfg,
         }
@@ -174,6 +173,8 @@ impl Shim {
 
     /// Serve until deleted. Never returns on success (the process exits).
     pub fn run(mut self) -> anyhow::Result<()> {
+        // Read here, after the start answer: it parses the whole bundle spec.
+        self.cgroup = cgroup::path_from_bundle(&self.cfg.bundle);
         self.listener.set_nonblocking(true)?;
         loop {
             let (mut fds, slots) = self.poll_set();

@@ -27,7 +27,11 @@ const MAX_DETAIL: usize = 2048;
 
 /// Install the subscriber writing to `log` (appending). Failure only loses diagnostics.
 pub fn init(log: &Path) {
-    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(log) else {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    else {
         return;
     };
     let level = std::env::var("BERTH_SHIM_LOG")
@@ -198,7 +202,12 @@ mod tests {
                      t  WARN x: not an error\n\
                      t ERROR libcontainer::process::init::process: failed to prepare rootfs err=Device\n\
                      t ERROR libcontainer::rootfs::device: failed to mknod device err=EEXIST\n";
-        std::fs::OpenOptions::new().append(true).open(&log).unwrap().write_all(lines.as_bytes()).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .unwrap()
+            .write_all(lines.as_bytes())
+            .unwrap();
         let known = "failed to create container: exec process failed with error error in executing process : failed to prepare rootfs";
         assert_eq!(
             errors_since(&log, mark, known),

@@ -406,6 +406,7 @@ async fn host_pid_namespace_and_cgroup_cleanup() {
 
 /// The host's capability bounding set: what a privileged container gets (Docker
 /// gives it every capability the daemon has; CAP_SYS_RESOURCE is missing on some hosts).
+#[allow(clippy::unwrap_used)]
 fn host_cap_bnd() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with("CapBnd:")).unwrap();
@@ -433,18 +434,34 @@ async fn privileged_gets_all_devices_and_capabilities() {
         let cap_eff = lines[0].split_whitespace().nth(1).unwrap();
         assert_eq!(cap_eff, host_cap_bnd(), "{:?}", env.runtime);
         // Every capability up to CAP_CHECKPOINT_RESTORE except those the host lacks.
-        assert_eq!(u64::from_str_radix(cap_eff, 16).unwrap() | (1 << 24), 0x1ff_ffff_ffff);
+        assert_eq!(
+            u64::from_str_radix(cap_eff, 16).unwrap() | (1 << 24),
+            0x1ff_ffff_ffff
+        );
         assert_eq!(lines[1].split_whitespace().nth(1), Some("0"), "seccomp off");
         assert_eq!(lines[2], "rw", "{:?}: sysfs", env.runtime);
         assert_eq!(lines[3], "masked 0", "{:?}", env.runtime);
         // Masked, it would be /dev/null.
-        assert_eq!(lines[4].trim(), "16", "{:?}: /proc/interrupts readable", env.runtime);
+        assert_eq!(
+            lines[4].trim(),
+            "16",
+            "{:?}: /proc/interrupts readable",
+            env.runtime
+        );
         let inside: Vec<&str> = lines[5..].to_vec();
         for d in berth_runtime::spec::mounts::all_host_devices() {
             let p = d.path().to_string_lossy().into_owned();
-            assert!(inside.contains(&p.as_str()), "{:?}: {p} missing", env.runtime);
+            assert!(
+                inside.contains(&p.as_str()),
+                "{:?}: {p} missing",
+                env.runtime
+            );
         }
-        assert!(inside.contains(&"/dev/null") && inside.contains(&"/dev/net/tun") == std::path::Path::new("/dev/net/tun").exists());
+        assert!(
+            inside.contains(&"/dev/null")
+                && inside.contains(&"/dev/net/tun")
+                    == std::path::Path::new("/dev/net/tun").exists()
+        );
     })
     .await;
 }
@@ -467,7 +484,10 @@ async fn runtime_errors_carry_the_cause() {
     let built = berth_runtime::spec::build(&c).unwrap();
     let bundle = env.dir.path().join("bundles").join(&c.id);
     berth_runtime::spec::write_bundle(&bundle, &built.spec).unwrap();
-    let log = berth_runtime::layout::LogConfig::with_defaults(LogDriver::JsonFile, env.dir.path().join("l.log"));
+    let log = berth_runtime::layout::LogConfig::with_defaults(
+        LogDriver::JsonFile,
+        env.dir.path().join("l.log"),
+    );
     let opts = berth_runtime::client::SpawnOptions {
         id: c.id.clone(),
         bundle,
@@ -497,11 +517,24 @@ async fn exec_processes_get_the_containers_seccomp_profile() {
                 "permitted": ["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"]
             },
         });
-        let (_, a) = ctr.h.exec(ExecReq { exec_id: "s".into(), process, stdin: false, attach: true }).await.unwrap();
+        let (_, a) = ctr
+            .h
+            .exec(ExecReq {
+                exec_id: "s".into(),
+                process,
+                stdin: false,
+                attach: true,
+            })
+            .await
+            .unwrap();
         let (_, err) = collect(&mut a.unwrap().output).await;
         let code = ctr.h.wait_exec("s").await.unwrap().code;
         assert_ne!(code, 0, "{:?}: unshare allowed in exec: {err}", env.runtime);
-        assert!(err.contains("Operation not permitted"), "{:?}: {err}", env.runtime);
+        assert!(
+            err.contains("Operation not permitted"),
+            "{:?}: {err}",
+            env.runtime
+        );
         ctr.delete().await;
     })
     .await;
@@ -522,10 +555,19 @@ async fn delete_kills_what_outlives_init_and_removes_the_cgroup() {
         assert_eq!(ctr.h.wait().await.unwrap().code, 0);
         let pid: i32 = out.trim().parse().unwrap();
         let alive = |pid: i32| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                !s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
         };
-        assert!(alive(pid), "{:?}: the background sleep should outlive init", env.runtime);
+        assert!(
+            alive(pid),
+            "{:?}: the background sleep should outlive init",
+            env.runtime
+        );
         ctr.delete().await;
         let mut gone = false;
         for _ in 0..100 {

@@ -132,11 +132,19 @@ impl ShimRunner {
                 let out = child.wait_with_output().await.map_err(|e| {
                     RuntimeError::io(format!("run {}", self.shim_binary.display()), e)
                 })?;
+                // Before the fork the launcher reports on stderr; after it, the shim
+                // only has its log.
+                let mut detail = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                if detail.is_empty() {
+                    let log =
+                        std::fs::read_to_string(dir.join(layout::SHIM_LOG)).unwrap_or_default();
+                    let lines: Vec<&str> = log.lines().collect();
+                    detail = lines[lines.len().saturating_sub(3)..].join(" | ");
+                }
                 let _ = std::fs::remove_dir_all(&dir);
                 Err(RuntimeError::Shim(format!(
-                    "shim failed to start ({}): {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
+                    "shim failed to start ({}): {detail}",
+                    out.status
                 )))
             }
         }

@@ -81,6 +81,9 @@ mod tests {
     fn priming_is_a_no_op_migration() {
         let before = std::fs::read_to_string("/proc/self/cgroup").unwrap();
         assert!(prime_migration_lock());
-        assert_eq!(std::fs::read_to_string("/proc/self/cgroup").unwrap(), before);
+        assert_eq!(
+            std::fs::read_to_string("/proc/self/cgroup").unwrap(),
+            before
+        );
     }
 }

@@ -33,8 +33,8 @@ use anyhow::{Context, bail};
 use caps::{CapSet, Capability};
 use libcontainer::capabilities::CapabilityExt;
 use libcontainer::oci_spec::runtime::{
-    Arch, Capability as OciCapability, LinuxCapabilities, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag,
-    LinuxSeccompOperator, Spec,
+    Arch, Capability as OciCapability, LinuxCapabilities, LinuxSeccomp, LinuxSeccompAction,
+    LinuxSeccompFilterFlag, LinuxSeccompOperator, Spec,
 };
 use libcontainer::workload::default::DefaultExecutor;
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
@@ -118,15 +118,12 @@ impl Prepared {
         let mut restore = None;
         if let Some(caps) = caps.filter(|_| !nnp) {
             let target = Target::of(caps);
-            let missing: Vec<Capability> = HELD
-                .into_iter()
-                .filter(|c| {
-                    !target.bounding.contains(c)
-                        || !target.effective.contains(c)
-                        || !target.permitted.contains(c)
-                })
-                .collect();
-            if !missing.is_empty() {
+            let held = |c: &Capability| {
+                target.bounding.contains(c)
+                    && target.effective.contains(c)
+                    && target.permitted.contains(c)
+            };
+            if !HELD.iter().all(held) {
                 let add = |set: &Option<std::collections::HashSet<OciCapability>>| {
                     let mut s = set.clone().unwrap_or_default();
                     s.extend(HELD.map(OciCapability::from_cap));
@@ -165,7 +162,6 @@ impl Target {
         }
     }
 }
-
 
 /// Loads the filter (and restores the container's capabilities) right before exec.
 #[derive(Clone)]
@@ -251,20 +247,22 @@ pub fn cache_dir(exec_root: &Path) -> PathBuf {
     exec_root.join("seccomp")
 }
 
-fn action(a: LinuxSeccompAction, errno: Option<u32>) -> ScmpAction {
+fn action(a: LinuxSeccompAction, errno: Option<u32>) -> anyhow::Result<ScmpAction> {
     let errno = errno.map(|e| e as i32).unwrap_or(libc::EPERM);
-    match a {
+    Ok(match a {
         LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
             ScmpAction::KillThread
         }
         LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
         LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
         LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(errno),
-        LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(errno as u16),
+        LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(
+            u16::try_from(errno).with_context(|| format!("SCMP_ACT_TRACE errno {errno}"))?,
+        ),
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
         LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
         LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
-    }
+    })
 }
 
 fn arch(a: Arch) -> ScmpArch {
@@ -316,7 +314,7 @@ fn compare(op: LinuxSeccompOperator, index: u32, value: u64, value_two: u64) -> 
 /// loaded: rules whose action is the default are skipped, unknown syscall names are
 /// skipped with a warning, and conditions on the same argument become separate rules.
 fn compile(s: &LinuxSeccomp) -> anyhow::Result<Vec<u8>> {
-    let default = action(s.default_action(), s.default_errno_ret());
+    let default = action(s.default_action(), s.default_errno_ret())?;
     let mut ctx = ScmpFilterContext::new(default).context("new seccomp filter")?;
     for a in s.architectures().iter().flatten() {
         ctx.add_arch(arch(*a))
@@ -324,7 +322,7 @@ fn compile(s: &LinuxSeccomp) -> anyhow::Result<Vec<u8>> {
     }
     ctx.set_ctl_nnp(false)?;
     for call in s.syscalls().iter().flatten() {
-        let act = action(call.action(), call.errno_ret());
+        let act = action(call.action(), call.errno_ret())?;
         if act == default {
             continue;
         }
@@ -336,7 +334,14 @@ fn compile(s: &LinuxSeccomp) -> anyhow::Result<Vec<u8>> {
             let args: Vec<_> = call.args().iter().flatten().collect();
             let cmps: Vec<ScmpArgCompare> = args
                 .iter()
-                .map(|a| compare(a.op(), a.index() as u32, a.value(), a.value_two().unwrap_or(0)))
+                .map(|a| {
+                    compare(
+                        a.op(),
+                        a.index() as u32,
+                        a.value(),
+                        a.value_two().unwrap_or(0),
+                    )
+                })
                 .collect();
             let indices: BTreeSet<usize> = args.iter().map(|a| a.index()).collect();
             let r = if cmps.is_empty() {
@@ -367,4 +372,88 @@ fn export(ctx: &ScmpFilterContext) -> anyhow::Result<Vec<u8>> {
         bail!("libseccomp exported {} bytes", bpf.len());
     }
     Ok(bpf)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn profile(json: &str) -> LinuxSeccomp {
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// Run `f` in a forked child with `filter` loaded; its exit code.
+    fn in_child(filter: &Filter, f: fn() -> i32) -> i32 {
+        // SAFETY: the child only makes raw syscalls (seccomp, the probe) and _exit.
+        unsafe {
+            match libc::fork() {
+                0 => {
+                    libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                    let rc = if load(filter).is_ok() { f() } else { 99 };
+                    libc::_exit(rc)
+                }
+                pid => {
+                    let mut st = 0;
+                    libc::waitpid(pid, &mut st, 0);
+                    libc::WEXITSTATUS(st)
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn compiled_filters_load_and_filter_with_oci_semantics() {
+        let d = tempfile::tempdir().unwrap();
+        // Deny getpgid(arg0 & 0xff == 0x7f) only: OCI's masked-equal is
+        // `(arg & value) == valueTwo`.
+        let p = profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+                "syscalls":[{"names":["getpgid"],"action":"SCMP_ACT_ERRNO","errnoRet":33,
+                "args":[{"index":0,"value":255,"valueTwo":127,"op":"SCMP_CMP_MASKED_EQ"}]}]}"#,
+        );
+        let first = Prepared::new(&p, d.path()).unwrap();
+        // The second one comes from the cache, byte for byte.
+        let second = Prepared::new(&p, d.path()).unwrap();
+        assert_eq!(first.filter.bpf, second.filter.bpf);
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+        fn denied() -> i32 {
+            // SAFETY: plain syscalls.
+            let r = unsafe { libc::syscall(libc::SYS_getpgid, 0x17f) };
+            let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            if r == -1 && e == 33 { 0 } else { 1 }
+        }
+        fn allowed() -> i32 {
+            // SAFETY: plain syscalls; pid 0 is the caller.
+            let r = unsafe { libc::syscall(libc::SYS_getpgid, 0x100) };
+            let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            // Not filtered: the kernel answers (no such pid), not errno 33.
+            if r >= 0 || e != 33 { 0 } else { 1 }
+        }
+        assert_eq!(in_child(&first.filter, denied), 0);
+        assert_eq!(in_child(&first.filter, allowed), 0);
+    }
+
+    #[test]
+    fn widening_keeps_and_restores_the_containers_sets() {
+        let d = tempfile::tempdir().unwrap();
+        let p = profile(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#);
+        let prepared = Prepared::new(&p, d.path()).unwrap();
+        let mut caps: LinuxCapabilities = serde_json::from_str(
+            r#"{"bounding":["CAP_CHOWN"],"effective":["CAP_CHOWN"],"permitted":["CAP_CHOWN"]}"#,
+        )
+        .unwrap();
+        let e = prepared.widen(Some(&mut caps), false);
+        let held: Vec<OciCapability> = HELD.map(OciCapability::from_cap).to_vec();
+        for set in [caps.bounding(), caps.effective(), caps.permitted()] {
+            assert!(held.iter().all(|c| set.as_ref().unwrap().contains(c)));
+        }
+        let t = e.restore.unwrap();
+        assert_eq!(t.effective, [Capability::CAP_CHOWN].into_iter().collect());
+        // With no_new_privileges nothing is widened.
+        let mut caps2: LinuxCapabilities =
+            serde_json::from_str(r#"{"bounding":["CAP_CHOWN"]}"#).unwrap();
+        assert!(prepared.widen(Some(&mut caps2), true).restore.is_none());
+        assert_eq!(caps2.bounding().as_ref().unwrap().len(), 1);
+    }
 }

@@ -69,8 +69,7 @@ impl Youki {
     /// and the executor for the init process.
     fn private_bundle(&mut self) -> anyhow::Result<(PathBuf, Option<SeccompExecutor>)> {
         let src = self.ctx.bundle.join("config.json");
-        let mut spec =
-            Spec::load(&src).with_context(|| format!("read {}", src.display()))?;
+        let mut spec = Spec::load(&src).with_context(|| format!("read {}", src.display()))?;
         if let Some(root) = spec.root_mut().as_mut()
             && root.path().is_relative()
         {
@@ -155,8 +154,8 @@ impl Backend for Youki {
         // container's, as runc does.
         if let Some(prepared) = &self.seccomp {
             let file = self.ctx.dir.join(process);
-            let mut proc: Process = serde_json::from_slice(&std::fs::read(&file)?)
-                .context("read exec process")?;
+            let mut proc: Process =
+                serde_json::from_slice(&std::fs::read(&file)?).context("read exec process")?;
             let e = widen(prepared, &mut proc);
             std::fs::write(&file, serde_json::to_vec(&proc)?)?;
             b = b.with_executor(e);

@@ -475,7 +475,10 @@ mod tests {
         for p in &paths {
             let meta = std::fs::symlink_metadata(p).unwrap();
             assert!(!meta.file_type().is_symlink(), "{p}");
-            assert!(!p.starts_with("/dev/pts/") && !p.starts_with("/dev/fd"), "{p}");
+            assert!(
+                !p.starts_with("/dev/pts/") && !p.starts_with("/dev/fd"),
+                "{p}"
+            );
         }
         for p in ["/dev/stdin", "/dev/null", "/dev/console"] {
             assert!(!paths.iter().any(|x| x == p), "{p}");
