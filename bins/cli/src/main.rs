@@ -14,7 +14,11 @@ use clap::Parser;
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 
 #[derive(Debug, Parser)]
-#[command(name = "berth", version, about = "A self-sufficient runtime for containers (docker-compatible CLI for berthd)")]
+#[command(
+    name = "berth",
+    version,
+    about = "A self-sufficient runtime for containers (docker-compatible CLI for berthd)"
+)]
 #[command(disable_help_subcommand = true, propagate_version = true)]
 struct Cli {
     /// Daemon socket to connect to (default: $BERTH_HOST, $DOCKER_HOST, unix:///run/berth/berth.sock).
@@ -58,7 +62,9 @@ fn main() {
         Err(e) => {
             use clap::error::ErrorKind;
             let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
                 // docker exits 125 when its own flags are wrong.
                 _ => 125,
             };
@@ -66,7 +72,10 @@ fn main() {
             std::process::exit(code);
         }
     };
-    let code = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let code = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(async {
             let ctx = match berth_api::client::Client::new(&host(cli.host)) {
                 Ok(client) => commands::Ctx { client },

@@ -17,7 +17,11 @@ pub fn human_size(bytes: i64) -> String {
     }
     let s = format!("{v:.3}");
     let s = format!("{:.*}", 3usize.saturating_sub(s.find('.').unwrap_or(3)), v);
-    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
     format!("{s}{}", units[i])
 }
 
@@ -85,7 +89,9 @@ pub enum Format {
 
 /// Interpret a `--format` value; `headers` maps field names to column titles.
 pub fn parse_format(f: Option<&str>, headers: &[(&str, &str)]) -> anyhow::Result<Format> {
-    let Some(f) = f.filter(|f| !f.is_empty()) else { return Ok(Format::Default) };
+    let Some(f) = f.filter(|f| !f.is_empty()) else {
+        return Ok(Format::Default);
+    };
     if f == "json" || f == "{{json .}}" {
         return Ok(Format::Json);
     }
@@ -98,7 +104,10 @@ pub fn parse_format(f: Option<&str>, headers: &[(&str, &str)]) -> anyhow::Result
         for (field, title) in headers {
             header = header.replace(&format!("{{{{.{field}}}}}"), title);
         }
-        let header = Template::parse(&header).map_err(|e| anyhow::anyhow!("template: {e}"))?.render(&Value::Null).unwrap_or_default();
+        let header = Template::parse(&header)
+            .map_err(|e| anyhow::anyhow!("template: {e}"))?
+            .render(&Value::Null)
+            .unwrap_or_default();
         return Ok(Format::Table(parse_tpl(t)?, header));
     }
     Ok(Format::Raw(parse_tpl(f)?))
@@ -117,7 +126,11 @@ pub fn render(t: &Template, v: &Value) -> anyhow::Result<String> {
 
 /// Print rows (already JSON objects for templates) in the chosen format;
 /// `default` renders the default table.
-pub fn print_rows(fmt: &Format, rows: &[Value], default: impl Fn(&[Value]) -> String) -> anyhow::Result<()> {
+pub fn print_rows(
+    fmt: &Format,
+    rows: &[Value],
+    default: impl Fn(&[Value]) -> String,
+) -> anyhow::Result<()> {
     match fmt {
         Format::Default => print!("{}", default(rows)),
         Format::Json => {

@@ -95,7 +95,12 @@ fn parse_pipeline(s: &str) -> Result<Vec<Cmd>, String> {
             if let Some(lit) = t.strip_prefix('"') {
                 args.push(Arg::Str(lit.to_string()));
             } else if t.starts_with('.') || t == "$" {
-                let path = t.trim_start_matches('$').split('.').filter(|p| !p.is_empty()).map(str::to_string).collect();
+                let path = t
+                    .trim_start_matches('$')
+                    .split('.')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect();
                 args.push(Arg::Field(path));
             } else if let Ok(n) = t.parse::<f64>() {
                 args.push(Arg::Num(n));
@@ -166,11 +171,19 @@ fn parse_nodes(it: &mut Pieces) -> Result<(Vec<Node>, Option<String>), String> {
         }
         if let Some(p) = a.strip_prefix("range ") {
             let (body, term) = parse_nodes(it)?;
-            let els = if term.as_deref() == Some("else") { parse_nodes(it)?.0 } else { Vec::new() };
+            let els = if term.as_deref() == Some("else") {
+                parse_nodes(it)?.0
+            } else {
+                Vec::new()
+            };
             nodes.push(Node::Range(parse_pipeline(p)?, body, els));
         } else if let Some(p) = a.strip_prefix("if ") {
             let (body, term) = parse_nodes(it)?;
-            let els = if term.as_deref() == Some("else") { parse_nodes(it)?.0 } else { Vec::new() };
+            let els = if term.as_deref() == Some("else") {
+                parse_nodes(it)?.0
+            } else {
+                Vec::new()
+            };
             nodes.push(Node::If(parse_pipeline(p)?, body, els));
         } else if !a.starts_with("/*") {
             nodes.push(Node::Action(parse_pipeline(&a)?));
@@ -212,7 +225,10 @@ pub fn go_print(v: &Value) -> String {
         Value::Object(o) => {
             let mut keys: Vec<_> = o.keys().collect();
             keys.sort();
-            let parts: Vec<String> = keys.iter().map(|k| format!("{k}:{}", go_print(&o[*k]))).collect();
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{k}:{}", go_print(&o[*k])))
+                .collect();
             format!("map[{}]", parts.join(" "))
         }
     }
@@ -222,20 +238,28 @@ fn eval_arg(a: &Arg, dot: &Value) -> Value {
     match a {
         Arg::Field(p) => lookup(dot, p),
         Arg::Str(s) => Value::String(s.clone()),
-        Arg::Num(n) => serde_json::Number::from_f64(*n).map(Value::Number).unwrap_or(Value::Null),
+        Arg::Num(n) => serde_json::Number::from_f64(*n)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
     }
 }
 
 fn call(func: &str, args: &[Value]) -> Result<Value, String> {
     let s = |i: usize| args.get(i).map(go_print).unwrap_or_default();
     Ok(match func {
-        "json" => Value::String(serde_json::to_string(args.first().unwrap_or(&Value::Null)).unwrap_or_default()),
+        "json" => Value::String(
+            serde_json::to_string(args.first().unwrap_or(&Value::Null)).unwrap_or_default(),
+        ),
         "lower" => Value::String(s(0).to_lowercase()),
         "upper" => Value::String(s(0).to_uppercase()),
         "title" => {
             let t = s(0);
             let mut c = t.chars();
-            Value::String(c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default())
+            Value::String(
+                c.next()
+                    .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                    .unwrap_or_default(),
+            )
         }
         "len" => Value::from(match args.first() {
             Some(Value::Array(a)) => a.len(),
@@ -244,7 +268,9 @@ fn call(func: &str, args: &[Value]) -> Result<Value, String> {
             _ => 0,
         }),
         "join" => match args.first() {
-            Some(Value::Array(a)) => Value::String(a.iter().map(go_print).collect::<Vec<_>>().join(&s(1))),
+            Some(Value::Array(a)) => {
+                Value::String(a.iter().map(go_print).collect::<Vec<_>>().join(&s(1)))
+            }
             _ => Value::String(s(0)),
         },
         "split" => Value::Array(s(0).split(&s(1)).map(|x| Value::String(x.into())).collect()),
@@ -252,7 +278,10 @@ fn call(func: &str, args: &[Value]) -> Result<Value, String> {
             let mut cur = args.first().cloned().unwrap_or(Value::Null);
             for k in &args[1.min(args.len())..] {
                 cur = match (k, &cur) {
-                    (Value::Number(n), Value::Array(a)) => a.get(n.as_u64().unwrap_or(0) as usize).cloned().unwrap_or(Value::Null),
+                    (Value::Number(n), Value::Array(a)) => a
+                        .get(n.as_u64().unwrap_or(0) as usize)
+                        .cloned()
+                        .unwrap_or(Value::Null),
                     (_, Value::Object(o)) => o.get(&go_print(k)).cloned().unwrap_or(Value::Null),
                     _ => Value::Null,
                 };
@@ -313,7 +342,9 @@ fn render_nodes(nodes: &[Node], dot: &Value, out: &mut String) -> Result<(), Str
         match n {
             Node::Text(t) => out.push_str(t),
             Node::Action(p) => out.push_str(&go_print(&eval(p, dot)?)),
-            Node::If(p, a, b) => render_nodes(if truthy(&eval(p, dot)?) { a } else { b }, dot, out)?,
+            Node::If(p, a, b) => {
+                render_nodes(if truthy(&eval(p, dot)?) { a } else { b }, dot, out)?
+            }
             Node::Range(p, body, els) => {
                 let items: Vec<Value> = match eval(p, dot)? {
                     Value::Array(a) => a,
@@ -359,6 +390,11 @@ mod tests {
     fn bad_templates_error() {
         assert!(Template::parse("{{.X").is_err());
         assert!(Template::parse("{{end}}").is_err());
-        assert!(Template::parse("{{nosuch .X}}").unwrap().render(&json!({})).is_err());
+        assert!(
+            Template::parse("{{nosuch .X}}")
+                .unwrap()
+                .render(&json!({}))
+                .is_err()
+        );
     }
 }

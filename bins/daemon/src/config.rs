@@ -121,7 +121,10 @@ fn duration(what: &str, s: &str) -> Result<Duration> {
         Some(i) => s.split_at(i),
         None => (s, "s"),
     };
-    let n: f64 = num.trim().parse().with_context(|| format!("invalid {what} {s:?}"))?;
+    let n: f64 = num
+        .trim()
+        .parse()
+        .with_context(|| format!("invalid {what} {s:?}"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" => n,
@@ -136,7 +139,11 @@ fn duration(what: &str, s: &str) -> Result<Duration> {
 }
 
 /// A duration from a flag, else from the file (a number of seconds or a string).
-fn duration_of(what: &str, flag: &Option<String>, file: &Option<serde_json::Value>) -> Result<Option<Duration>> {
+fn duration_of(
+    what: &str,
+    flag: &Option<String>,
+    file: &Option<serde_json::Value>,
+) -> Result<Option<Duration>> {
     let text = match (flag, file) {
         (Some(f), _) => f.clone(),
         (None, Some(serde_json::Value::String(s))) => s.clone(),
@@ -151,13 +158,18 @@ fn duration_of(what: &str, flag: &Option<String>, file: &Option<serde_json::Valu
 fn cert_dir() -> PathBuf {
     std::env::var_os("DOCKER_CERT_PATH")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".docker"))
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                .join(".docker")
+        })
 }
 
 fn read_file(path: &Path, explicit: bool) -> Result<FileConfig> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
+        Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(FileConfig::default());
+        }
         Err(e) => return Err(e).with_context(|| format!("read config file {}", path.display())),
     };
     if text.trim().is_empty() {
@@ -179,15 +191,31 @@ pub fn resolve(args: &Args) -> Result<DaemonConfig> {
         None if debug => "debug".to_string(),
         None => "info".to_string(),
     };
-    let exec_root = args.exec_root.clone().or(file.exec_root).unwrap_or_else(|| DEFAULT_EXEC_ROOT.into());
-    let mut hosts = if args.hosts.is_empty() { file.hosts } else { args.hosts.clone() };
+    let exec_root = args
+        .exec_root
+        .clone()
+        .or(file.exec_root)
+        .unwrap_or_else(|| DEFAULT_EXEC_ROOT.into());
+    let mut hosts = if args.hosts.is_empty() {
+        file.hosts
+    } else {
+        args.hosts.clone()
+    };
     if hosts.is_empty() {
         hosts.push(format!("unix://{}", exec_root.join("berth.sock").display()));
     }
     Ok(DaemonConfig {
         hosts,
-        data_root: args.data_root.clone().or(file.data_root).unwrap_or_else(|| DEFAULT_DATA_ROOT.into()),
-        pidfile: args.pidfile.clone().or(file.pidfile).or_else(|| Some(exec_root.join("berthd.pid"))),
+        data_root: args
+            .data_root
+            .clone()
+            .or(file.data_root)
+            .unwrap_or_else(|| DEFAULT_DATA_ROOT.into()),
+        pidfile: args
+            .pidfile
+            .clone()
+            .or(file.pidfile)
+            .or_else(|| Some(exec_root.join("berthd.pid"))),
         exec_root,
         debug,
         log_level,
@@ -200,21 +228,48 @@ pub fn resolve(args: &Args) -> Result<DaemonConfig> {
         bip: args.bip.clone().or(file.bip),
         bridge: args.bridge.clone().or(file.bridge),
         default_address_pools: if args.default_address_pools.is_empty() {
-            file.default_address_pools.iter().map(|p| format!("{},{}", p.base, p.size)).collect()
+            file.default_address_pools
+                .iter()
+                .map(|p| format!("{},{}", p.base, p.size))
+                .collect()
         } else {
-            args.default_address_pools.iter().map(|p| pool_flag(p)).collect::<Result<_>>()?
+            args.default_address_pools
+                .iter()
+                .map(|p| pool_flag(p))
+                .collect::<Result<_>>()?
         },
-        dns_upstream: if args.dns_upstream.is_empty() { file.dns_upstream.clone() } else { args.dns_upstream.clone() },
+        dns_upstream: if args.dns_upstream.is_empty() {
+            file.dns_upstream.clone()
+        } else {
+            args.dns_upstream.clone()
+        },
         tls: {
             let verify = args.tlsverify.or(file.tlsverify).unwrap_or(false);
             let on = verify || args.tls.or(file.tls).unwrap_or(false);
             on.then(|| berth_server::tls::TlsFiles {
-                cert: args.tlscert.clone().or(file.tlscert.clone()).unwrap_or_else(|| cert_dir().join("cert.pem")),
-                key: args.tlskey.clone().or(file.tlskey.clone()).unwrap_or_else(|| cert_dir().join("key.pem")),
-                client_ca: verify.then(|| args.tlscacert.clone().or(file.tlscacert.clone()).unwrap_or_else(|| cert_dir().join("ca.pem"))),
+                cert: args
+                    .tlscert
+                    .clone()
+                    .or(file.tlscert.clone())
+                    .unwrap_or_else(|| cert_dir().join("cert.pem")),
+                key: args
+                    .tlskey
+                    .clone()
+                    .or(file.tlskey.clone())
+                    .unwrap_or_else(|| cert_dir().join("key.pem")),
+                client_ca: verify.then(|| {
+                    args.tlscacert
+                        .clone()
+                        .or(file.tlscacert.clone())
+                        .unwrap_or_else(|| cert_dir().join("ca.pem"))
+                }),
             })
         },
-        authorization_plugins: [args.authorization_plugins.clone(), file.authorization_plugins.clone()].concat(),
+        authorization_plugins: [
+            args.authorization_plugins.clone(),
+            file.authorization_plugins.clone(),
+        ]
+        .concat(),
         plugin_socket_dirs: if args.plugin_socket_dirs.is_empty() {
             file.plugin_socket_dirs.clone()
         } else {
@@ -225,8 +280,16 @@ pub fn resolve(args: &Args) -> Result<DaemonConfig> {
         } else {
             args.plugin_spec_dirs.clone()
         },
-        plugin_call_timeout: duration_of("plugin-call-timeout", &args.plugin_call_timeout, &file.plugin_call_timeout)?,
-        plugin_retry_timeout: duration_of("plugin-retry-timeout", &args.plugin_retry_timeout, &file.plugin_retry_timeout)?,
+        plugin_call_timeout: duration_of(
+            "plugin-call-timeout",
+            &args.plugin_call_timeout,
+            &file.plugin_call_timeout,
+        )?,
+        plugin_retry_timeout: duration_of(
+            "plugin-retry-timeout",
+            &args.plugin_retry_timeout,
+            &file.plugin_retry_timeout,
+        )?,
         vm: crate::vmconfig::resolve(&args.vm, &file.vm)?,
         ignored_keys: file.other.keys().cloned().collect(),
     })
@@ -266,7 +329,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("daemon.json");
         std::fs::write(&p, r#"{"data-root":"/from-file","debug":true,"storage-driver":"overlay2","labels":["a=b"]}"#).unwrap();
-        let c = resolve(&args(&["berthd", "--config-file", p.to_str().unwrap(), "--exec-root", "/x"])).unwrap();
+        let c = resolve(&args(&[
+            "berthd",
+            "--config-file",
+            p.to_str().unwrap(),
+            "--exec-root",
+            "/x",
+        ]))
+        .unwrap();
         assert_eq!(c.data_root, PathBuf::from("/from-file"));
         assert_eq!(c.hosts, ["unix:///x/berth.sock"]);
         assert_eq!(c.log_level, "debug");
@@ -284,11 +354,20 @@ mod tests {
         )
         .unwrap();
         let c = resolve(&args(&[
-            "berthd", "--config-file", p.to_str().unwrap(), "--authorization-plugin", "a", "--plugin-socket-dir", "/r",
+            "berthd",
+            "--config-file",
+            p.to_str().unwrap(),
+            "--authorization-plugin",
+            "a",
+            "--plugin-socket-dir",
+            "/r",
         ]))
         .unwrap();
         assert_eq!(c.authorization_plugins, ["a", "b"]);
-        assert_eq!((c.plugin_socket_dirs, c.plugin_spec_dirs), (vec![PathBuf::from("/r")], vec![PathBuf::from("/s")]));
+        assert_eq!(
+            (c.plugin_socket_dirs, c.plugin_spec_dirs),
+            (vec![PathBuf::from("/r")], vec![PathBuf::from("/s")])
+        );
         assert_eq!(c.plugin_call_timeout, Some(Duration::from_millis(500)));
         assert_eq!(c.plugin_retry_timeout, Some(Duration::from_secs(3)));
         assert!(c.ignored_keys.is_empty());
@@ -302,6 +381,15 @@ mod tests {
         let p = dir.path().join("daemon.json");
         std::fs::write(&p, "{not json").unwrap();
         assert!(resolve(&args(&["berthd", "--config-file", p.to_str().unwrap()])).is_err());
-        assert!(resolve(&args(&["berthd", "--log-level", "loud", "--config-file", "/dev/null"])).is_err());
+        assert!(
+            resolve(&args(&[
+                "berthd",
+                "--log-level",
+                "loud",
+                "--config-file",
+                "/dev/null"
+            ]))
+            .is_err()
+        );
     }
 }

@@ -12,7 +12,11 @@ use clap::Parser;
 
 /// berthd's flags.
 #[derive(Debug, Parser, Default)]
-#[command(name = "berthd", version, about = "berth daemon: a Docker Engine API server")]
+#[command(
+    name = "berthd",
+    version,
+    about = "berth daemon: a Docker Engine API server"
+)]
 pub struct Args {
     /// Daemon socket(s) to listen on: unix:///path or tcp://127.0.0.1:PORT (repeatable).
     #[arg(short = 'H', long = "host")]
@@ -164,10 +168,12 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Args> {
         match IGNORED.iter().find(|(n, _)| *n == name) {
             Some((_, takes_value)) => {
                 let mut shown = s.clone();
-                if *takes_value && !has_inline
-                    && let Some(v) = it.next() {
-                        shown = format!("{s} {}", v.to_string_lossy());
-                    }
+                if *takes_value
+                    && !has_inline
+                    && let Some(v) = it.next()
+                {
+                    shown = format!("{s} {}", v.to_string_lossy());
+                }
                 ignored.push(shown);
             }
             None => kept.push(arg),
@@ -189,9 +195,24 @@ mod tests {
     #[test]
     fn dockerd_harness_flags_are_accepted() {
         let a = parse(&[
-            "berthd", "--config-file", "/dev/null", "--data-root", "/d", "--exec-root", "/e",
-            "--pidfile", "/p", "--userland-proxy=false", "--containerd-namespace", "x",
-            "--storage-driver", "overlay2", "--iptables=false", "-H", "unix:///s.sock", "--debug",
+            "berthd",
+            "--config-file",
+            "/dev/null",
+            "--data-root",
+            "/d",
+            "--exec-root",
+            "/e",
+            "--pidfile",
+            "/p",
+            "--userland-proxy=false",
+            "--containerd-namespace",
+            "x",
+            "--storage-driver",
+            "overlay2",
+            "--iptables=false",
+            "-H",
+            "unix:///s.sock",
+            "--debug",
             "--experimental",
         ]);
         assert_eq!(a.data_root.unwrap(), PathBuf::from("/d"));

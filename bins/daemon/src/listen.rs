@@ -41,7 +41,11 @@ pub fn parse_host(h: &str) -> Result<Addr> {
     }
     if let Some(rest) = h.strip_prefix("tcp://") {
         let rest = rest.trim_end_matches('/');
-        let hostport = if rest.starts_with(':') { format!("127.0.0.1{rest}") } else { rest.to_string() };
+        let hostport = if rest.starts_with(':') {
+            format!("127.0.0.1{rest}")
+        } else {
+            rest.to_string()
+        };
         if !hostport.contains(':') {
             return Ok(Addr::Tcp(format!("{hostport}:2375")));
         }
@@ -77,7 +81,8 @@ fn bind_unix(path: &PathBuf, group: Option<&str>) -> Result<tokio::net::UnixList
         }
         std::fs::remove_file(path).with_context(|| format!("remove stale {}", path.display()))?;
     }
-    let l = tokio::net::UnixListener::bind(path).with_context(|| format!("listen on {}", path.display()))?;
+    let l = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("listen on {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     let gid = match group {
         Some(g) => group_id(g)?,
@@ -89,9 +94,14 @@ fn bind_unix(path: &PathBuf, group: Option<&str>) -> Result<tokio::net::UnixList
 }
 
 fn bind_tcp(hostport: &str, tls: bool) -> Result<tokio::net::TcpListener> {
-    let addrs: Vec<SocketAddr> =
-        hostport.to_socket_addrs().with_context(|| format!("resolve {hostport}"))?.collect();
-    let addr = addrs.first().copied().with_context(|| format!("no address for {hostport}"))?;
+    let addrs: Vec<SocketAddr> = hostport
+        .to_socket_addrs()
+        .with_context(|| format!("resolve {hostport}"))?
+        .collect();
+    let addr = addrs
+        .first()
+        .copied()
+        .with_context(|| format!("no address for {hostport}"))?;
     if tls {
         let std = std::net::TcpListener::bind(addr).with_context(|| format!("listen on {addr}"))?;
         std.set_nonblocking(true)?;
@@ -147,10 +157,22 @@ mod tests {
 
     #[test]
     fn host_forms() {
-        assert_eq!(parse_host("unix:///run/x.sock").unwrap(), Addr::Unix("/run/x.sock".into()));
-        assert_eq!(parse_host("/run/x.sock").unwrap(), Addr::Unix("/run/x.sock".into()));
-        assert_eq!(parse_host("tcp://127.0.0.1:2375").unwrap(), Addr::Tcp("127.0.0.1:2375".into()));
-        assert_eq!(parse_host("tcp://:2375").unwrap(), Addr::Tcp("127.0.0.1:2375".into()));
+        assert_eq!(
+            parse_host("unix:///run/x.sock").unwrap(),
+            Addr::Unix("/run/x.sock".into())
+        );
+        assert_eq!(
+            parse_host("/run/x.sock").unwrap(),
+            Addr::Unix("/run/x.sock".into())
+        );
+        assert_eq!(
+            parse_host("tcp://127.0.0.1:2375").unwrap(),
+            Addr::Tcp("127.0.0.1:2375".into())
+        );
+        assert_eq!(
+            parse_host("tcp://:2375").unwrap(),
+            Addr::Tcp("127.0.0.1:2375".into())
+        );
         assert!(parse_host("http://x").is_err());
     }
 

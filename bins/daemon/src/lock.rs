@@ -29,7 +29,11 @@ impl DataRootLock {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             let holder = holder.trim();
-            let who = if holder.is_empty() { String::new() } else { format!(" (pid {holder})") };
+            let who = if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {holder})")
+            };
             bail!(
                 "another berthd is already running with data root {}{who}; stop it first or use a different --data-root",
                 data_root.display()
@@ -38,7 +42,10 @@ impl DataRootLock {
         file.set_len(0)?;
         file.rewind()?;
         write!(file, "{}", std::process::id())?;
-        Ok(DataRootLock { _file: file, _path: path })
+        Ok(DataRootLock {
+            _file: file,
+            _path: path,
+        })
     }
 }
 

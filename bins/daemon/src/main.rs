@@ -71,20 +71,33 @@ async fn serve(cfg: &config::DaemonConfig) -> Result<()> {
     engine_cfg.plugin_retry_timeout = cfg.plugin_retry_timeout;
     engine_cfg.authorization_plugins = cfg.authorization_plugins.clone();
     engine_cfg.vm = cfg.vm.clone();
+    let t0 = std::time::Instant::now();
     let engine = Engine::open(engine_cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
-    engine.restore_containers().await.map_err(|e| anyhow::anyhow!("restore containers: {e}"))?;
+    let t_open = t0.elapsed();
+    engine
+        .restore_containers()
+        .await
+        .map_err(|e| anyhow::anyhow!("restore containers: {e}"))?;
+    tracing::debug!(?t_open, t_restore = ?t0.elapsed(), "engine ready");
 
-    let (listeners, cleanup) = listen::bind_all(&cfg.hosts, cfg.group.as_deref(), cfg.tls.as_ref())?;
+    let (listeners, cleanup) =
+        listen::bind_all(&cfg.hosts, cfg.group.as_deref(), cfg.tls.as_ref())?;
     tracing::info!(hosts = ?cfg.hosts, data_root = %cfg.data_root.display(), "berthd ready");
-    engine.events.emit("daemon", "start", &engine.engine_id, Default::default());
+    engine
+        .events
+        .emit("daemon", "start", &engine.engine_id, Default::default());
 
     // Authorization plugins see every request and response, in the order given.
     let authz: Option<std::sync::Arc<dyn berth_server::authz::AuthzHook>> =
         (!cfg.authorization_plugins.is_empty()).then(|| {
-            let chain = berth_plugin::authz::Chain::new(engine.plugins.clone(), cfg.authorization_plugins.clone());
+            let chain = berth_plugin::authz::Chain::new(
+                engine.plugins.clone(),
+                cfg.authorization_plugins.clone(),
+            );
             std::sync::Arc::new(authz::PluginAuthz(chain)) as _
         });
-    let served = berth_server::serve_with(listeners, engine.clone(), authz, shutdown_signal()).await;
+    let served =
+        berth_server::serve_with(listeners, engine.clone(), authz, shutdown_signal()).await;
     cleanup.remove();
     // Containers keep running (live restore); only idle network objects go.
     engine.networks.shutdown().await;
@@ -110,8 +123,9 @@ async fn shutdown_signal() {
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,berth={level},berthd={level}")));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("warn,berth={level},berthd={level}"))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -27,19 +27,26 @@ pub fn empty() -> Body {
 /// A JSON body.
 pub fn json<T: Serialize>(v: &T) -> Result<Body, ClientError> {
     let data = serde_json::to_vec(v).map_err(|e| ClientError::Protocol(e.to_string()))?;
-    Ok(Full::new(Bytes::from(data)).map_err(|never| match never {}).boxed())
+    Ok(Full::new(Bytes::from(data))
+        .map_err(|never| match never {})
+        .boxed())
 }
 
 /// Raw bytes as a body.
 pub fn bytes(data: Vec<u8>) -> Body {
-    Full::new(Bytes::from(data)).map_err(|never| match never {}).boxed()
+    Full::new(Bytes::from(data))
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// What can go wrong talking to the daemon.
 #[derive(Debug)]
 pub enum ClientError {
     /// The daemon cannot be reached.
-    Connect { host: String, source: std::io::Error },
+    Connect {
+        host: String,
+        source: std::io::Error,
+    },
     /// The daemon answered with an error status.
     Daemon { status: StatusCode, message: String },
     /// The answer made no sense.
@@ -53,7 +60,9 @@ impl std::fmt::Display for ClientError {
                 f,
                 "Cannot connect to the berth daemon at {host}. Is the daemon running? ({source})"
             ),
-            ClientError::Daemon { message, .. } => write!(f, "Error response from daemon: {message}"),
+            ClientError::Daemon { message, .. } => {
+                write!(f, "Error response from daemon: {message}")
+            }
             ClientError::Protocol(m) => write!(f, "unexpected response from daemon: {m}"),
         }
     }
@@ -101,7 +110,11 @@ impl Client {
         } else {
             return Err(ClientError::Protocol(format!("unsupported host {host:?}")));
         };
-        Ok(Client { host: host.to_string(), addr, prefix: format!("/v{MAX}") })
+        Ok(Client {
+            host: host.to_string(),
+            addr,
+            prefix: format!("/v{MAX}"),
+        })
     }
 
     /// The host string this client talks to.
@@ -110,23 +123,36 @@ impl Client {
     }
 
     async fn connect(&self) -> Result<Box<dyn Conn>, ClientError> {
-        let err = |source| ClientError::Connect { host: self.host.clone(), source };
+        let err = |source| ClientError::Connect {
+            host: self.host.clone(),
+            source,
+        };
         Ok(match &self.addr {
             Addr::Unix(p) => Box::new(tokio::net::UnixStream::connect(p).await.map_err(err)?),
             Addr::Tcp(t) => Box::new(tokio::net::TcpStream::connect(t).await.map_err(err)?),
         })
     }
 
-    fn build(&self, method: Method, path: &str, body: Body, headers: &[(&str, &str)]) -> Result<Request<Body>, ClientError> {
+    fn build(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        headers: &[(&str, &str)],
+    ) -> Result<Request<Body>, ClientError> {
         let mut b = Request::builder()
             .method(method)
             .uri(format!("{}{}", self.prefix, path))
             .header(header::HOST, "berth")
-            .header(header::USER_AGENT, concat!("berth-cli/", env!("CARGO_PKG_VERSION")));
+            .header(
+                header::USER_AGENT,
+                concat!("berth-cli/", env!("CARGO_PKG_VERSION")),
+            );
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
-        b.body(body).map_err(|e| ClientError::Protocol(e.to_string()))
+        b.body(body)
+            .map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     /// Send a request; error statuses become [`ClientError::Daemon`].
@@ -145,7 +171,10 @@ impl Client {
             let _ = connection.with_upgrades().await;
         });
         let req = self.build(method, path, body, headers)?;
-        let resp = sender.send_request(req).await.map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
         check(resp).await
     }
 
@@ -156,12 +185,23 @@ impl Client {
     }
 
     /// POST a JSON body (or none) and decode a JSON answer.
-    pub async fn post_json<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: Option<&B>) -> Result<T, ClientError> {
+    pub async fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
         let b = match body {
             Some(v) => json(v)?,
             None => empty(),
         };
-        let resp = self.request(Method::POST, path, b, &[("Content-Type", "application/json")]).await?;
+        let resp = self
+            .request(
+                Method::POST,
+                path,
+                b,
+                &[("Content-Type", "application/json")],
+            )
+            .await?;
         decode(resp).await
     }
 
@@ -197,12 +237,22 @@ impl Client {
             Method::POST,
             path,
             body,
-            &[("Connection", "Upgrade"), ("Upgrade", "tcp"), ("Content-Type", "application/json")],
+            &[
+                ("Connection", "Upgrade"),
+                ("Upgrade", "tcp"),
+                ("Content-Type", "application/json"),
+            ],
         )?;
-        let resp = sender.send_request(req).await.map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let resp = check(resp).await?;
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-            return Err(ClientError::Protocol(format!("unable to upgrade to tcp, received {}", resp.status().as_u16())));
+            return Err(ClientError::Protocol(format!(
+                "unable to upgrade to tcp, received {}",
+                resp.status().as_u16()
+            )));
         }
         let ctype = resp
             .headers()
@@ -210,7 +260,9 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let up = hyper::upgrade::on(resp).await.map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let up = hyper::upgrade::on(resp)
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
         Ok((up, ctype))
     }
 }
@@ -220,7 +272,12 @@ async fn check(resp: Response<Incoming>) -> Result<Response<Incoming>, ClientErr
     if status.is_success() || status.is_informational() || status == StatusCode::NOT_MODIFIED {
         return Ok(resp);
     }
-    let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let message = serde_json::from_slice::<ErrorResponse>(&body)
         .map(|e| e.message)
         .unwrap_or_else(|_| String::from_utf8_lossy(&body).trim().to_string());
@@ -229,7 +286,11 @@ async fn check(resp: Response<Incoming>) -> Result<Response<Incoming>, ClientErr
 
 /// Read a whole response body.
 pub async fn read_all(resp: Response<Incoming>) -> Result<Bytes, ClientError> {
-    resp.into_body().collect().await.map(|b| b.to_bytes()).map_err(|e| ClientError::Protocol(e.to_string()))
+    resp.into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .map_err(|e| ClientError::Protocol(e.to_string()))
 }
 
 /// Decode a JSON response body.

@@ -58,7 +58,8 @@ impl Decoder {
         if self.buf.len() < 8 {
             return Ok(None);
         }
-        let stream = StreamId::from_u8(self.buf[0]).ok_or_else(|| format!("unrecognized stream: {}", self.buf[0]))?;
+        let stream = StreamId::from_u8(self.buf[0])
+            .ok_or_else(|| format!("unrecognized stream: {}", self.buf[0]))?;
         let len = u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]) as usize;
         if self.buf.len() < 8 + len {
             return Ok(None);
@@ -85,7 +86,13 @@ mod tests {
                 got.push(f);
             }
         }
-        assert_eq!(got, vec![(StreamId::Stdout, Bytes::from_static(b"hello\n")), (StreamId::Stderr, Bytes::from_static(b"oops"))]);
+        assert_eq!(
+            got,
+            vec![
+                (StreamId::Stdout, Bytes::from_static(b"hello\n")),
+                (StreamId::Stderr, Bytes::from_static(b"oops"))
+            ]
+        );
         let mut bad = Decoder::default();
         bad.push(&[9, 0, 0, 0, 0, 0, 0, 0]);
         assert!(bad.next_frame().is_err());

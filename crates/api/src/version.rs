@@ -14,15 +14,24 @@ pub struct ApiVersion {
 }
 
 /// The newest version berth speaks (the docker 28 CLI's own).
-pub const MAX: ApiVersion = ApiVersion { major: 1, minor: 50 };
+pub const MAX: ApiVersion = ApiVersion {
+    major: 1,
+    minor: 50,
+};
 /// The oldest version berth accepts.
-pub const MIN: ApiVersion = ApiVersion { major: 1, minor: 24 };
+pub const MIN: ApiVersion = ApiVersion {
+    major: 1,
+    minor: 24,
+};
 
 impl ApiVersion {
     /// Parse `1.43`.
     pub fn parse(s: &str) -> Option<ApiVersion> {
         let (a, b) = s.split_once('.')?;
-        Some(ApiVersion { major: a.parse().ok()?, minor: b.parse().ok()? })
+        Some(ApiVersion {
+            major: a.parse().ok()?,
+            minor: b.parse().ok()?,
+        })
     }
 
     /// True when this version is at least `major.minor`.
@@ -58,10 +67,27 @@ mod tests {
 
     #[test]
     fn bounds_and_messages() {
-        assert_eq!(ApiVersion::parse("1.43").unwrap().check().unwrap().to_string(), "1.43");
+        assert_eq!(
+            ApiVersion::parse("1.43")
+                .unwrap()
+                .check()
+                .unwrap()
+                .to_string(),
+            "1.43"
+        );
         let e = ApiVersion::parse("1.51").unwrap().check().unwrap_err();
-        assert_eq!(e.message(), "client version 1.51 is too new. Maximum supported API version is 1.50");
-        assert!(ApiVersion::parse("1.12").unwrap().check().unwrap_err().message().contains("too old"));
+        assert_eq!(
+            e.message(),
+            "client version 1.51 is too new. Maximum supported API version is 1.50"
+        );
+        assert!(
+            ApiVersion::parse("1.12")
+                .unwrap()
+                .check()
+                .unwrap_err()
+                .message()
+                .contains("too old")
+        );
         assert!(ApiVersion::parse("x.y").is_none());
         assert!(ApiVersion::parse("1.41").unwrap().at_least(1, 40));
     }

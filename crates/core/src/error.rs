@@ -69,7 +69,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error {
+            kind,
+            message: message.into(),
+        }
     }
     /// 400.
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -106,18 +109,27 @@ impl Error {
 
     /// Wrap any classified std error, flattening its source chain into the message.
     pub fn from_classified<E: Classify + std::error::Error>(err: &E) -> Self {
-        Error { kind: err.kind(), message: chain_message(err) }
+        Error {
+            kind: err.kind(),
+            message: chain_message(err),
+        }
     }
 
     /// Wrap any std error with an explicit kind.
     pub fn with_kind<E: std::error::Error + ?Sized>(kind: ErrorKind, err: &E) -> Self {
-        Error { kind, message: chain_message(err) }
+        Error {
+            kind,
+            message: chain_message(err),
+        }
     }
 
     /// Prefix the message with what was being done: `"{ctx}: {message}"`. The kind is kept.
     #[must_use]
     pub fn context(self, ctx: impl fmt::Display) -> Self {
-        Error { kind: self.kind, message: format!("{ctx}: {}", self.message) }
+        Error {
+            kind: self.kind,
+            message: format!("{ctx}: {}", self.message),
+        }
     }
 
     /// The kind that decides the HTTP status.
@@ -215,7 +227,11 @@ mod tests {
 
     #[test]
     fn chain_is_flattened_once() {
-        let err: Error = Outer::Save { id: "abc".into(), source: Inner::Fire }.into();
+        let err: Error = Outer::Save {
+            id: "abc".into(),
+            source: Inner::Fire,
+        }
+        .into();
         assert_eq!(err.kind(), ErrorKind::Conflict);
         assert_eq!(err.message(), "cannot save container abc: disk on fire");
     }

@@ -72,8 +72,15 @@ impl Event {
             time_nano: nanos,
             status: legacy.then(|| action.to_string()),
             id: legacy.then(|| id.to_string()),
-            from: if kind == "container" { attributes.get("image").cloned() } else { None },
-            actor: Actor { id: id.to_string(), attributes },
+            from: if kind == "container" {
+                attributes.get("image").cloned()
+            } else {
+                None
+            },
+            actor: Actor {
+                id: id.to_string(),
+                attributes,
+            },
         }
     }
 
@@ -91,7 +98,8 @@ impl Event {
                 v == self.action || self.action.split(':').next().is_some_and(|a| a.trim() == v)
             })
             && f.any("scope", |v| v == self.scope)
-            && (!f.contains("container") || (self.kind == "container" && f.any("container", id_or_name)))
+            && (!f.contains("container")
+                || (self.kind == "container" && f.any("container", id_or_name)))
             && (!f.contains("image")
                 || f.any("image", |v| {
                     (self.kind == "image" && id_or_name(v)) || attr("image") == Some(v)
@@ -120,7 +128,10 @@ impl EventBus {
     /// An empty bus.
     pub fn new() -> EventBus {
         let (tx, _) = broadcast::channel(256);
-        EventBus { history: Mutex::new(VecDeque::with_capacity(HISTORY)), tx }
+        EventBus {
+            history: Mutex::new(VecDeque::with_capacity(HISTORY)),
+            tx,
+        }
     }
 
     /// Record and broadcast an event.
@@ -146,7 +157,11 @@ impl EventBus {
         let hist = self.history.lock().unwrap_or_else(|p| p.into_inner());
         let rx = self.tx.subscribe();
         let past = match since_nanos {
-            Some(since) => hist.iter().filter(|e| e.time_nano >= since).cloned().collect(),
+            Some(since) => hist
+                .iter()
+                .filter(|e| e.time_nano >= since)
+                .cloned()
+                .collect(),
             None => Vec::new(),
         };
         (past, rx)
@@ -158,7 +173,10 @@ mod tests {
     use super::*;
 
     fn attrs(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[tokio::test]
@@ -177,12 +195,20 @@ mod tests {
 
     #[test]
     fn filters_apply() {
-        let ev = Event::new("container", "health_status: healthy", "abcdef0123456789", attrs(&[("name", "web"), ("image", "bb"), ("tier", "front")]));
+        let ev = Event::new(
+            "container",
+            "health_status: healthy",
+            "abcdef0123456789",
+            attrs(&[("name", "web"), ("image", "bb"), ("tier", "front")]),
+        );
         assert!(ev.matches(&Filters::from_pairs([("type", "container")])));
         assert!(ev.matches(&Filters::from_pairs([("event", "health_status")])));
         assert!(ev.matches(&Filters::from_pairs([("container", "web")])));
         assert!(ev.matches(&Filters::from_pairs([("container", "abcdef012345")])));
-        assert!(ev.matches(&Filters::from_pairs([("image", "bb"), ("label", "tier=front")])));
+        assert!(ev.matches(&Filters::from_pairs([
+            ("image", "bb"),
+            ("label", "tier=front")
+        ])));
         assert!(!ev.matches(&Filters::from_pairs([("type", "image")])));
         assert!(!ev.matches(&Filters::from_pairs([("container", "db")])));
         assert!(!ev.matches(&Filters::from_pairs([("network", "web")])));

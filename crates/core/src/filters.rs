@@ -18,7 +18,9 @@ impl Filters {
         }
         let v: serde_json::Value = serde_json::from_str(raw)
             .map_err(|e| Error::invalid(format!("invalid filter: {e}")))?;
-        let obj = v.as_object().ok_or_else(|| Error::invalid("invalid filter: expected a JSON object"))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| Error::invalid("invalid filter: expected a JSON object"))?;
         let mut out = BTreeMap::new();
         for (key, vals) in obj {
             let list: Vec<String> = match vals {
@@ -29,10 +31,18 @@ impl Filters {
                     .collect(),
                 serde_json::Value::Array(a) => a
                     .iter()
-                    .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| x.to_string())
+                    })
                     .collect(),
                 serde_json::Value::String(s) => vec![s.clone()],
-                _ => return Err(Error::invalid(format!("invalid filter: bad values for '{key}'"))),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "invalid filter: bad values for '{key}'"
+                    )));
+                }
             };
             let mut list = list;
             list.sort();

@@ -13,7 +13,9 @@ use crate::error::{Error, ErrorKind, Result};
 const TMP_MARK: &str = ".berth-tmp-";
 
 fn tmp_path(path: &Path) -> Result<PathBuf> {
-    let dir = path.parent().ok_or_else(|| Error::internal("atomic write needs a parent dir"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::internal("atomic write needs a parent dir"))?;
     let name = path
         .file_name()
         .ok_or_else(|| Error::internal("atomic write needs a file name"))?
@@ -32,7 +34,11 @@ pub fn atomic_write_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = tmp_path(path)?;
     let write = || -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -57,14 +63,16 @@ pub fn atomic_write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 
 /// fsync a directory so a rename or create inside it is durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::with_kind(ErrorKind::Internal, &e).context(format_args!("fsync {}", dir.display())))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| {
+        Error::with_kind(ErrorKind::Internal, &e).context(format_args!("fsync {}", dir.display()))
+    })
 }
 
 /// Remove temp files a killed writer left behind in `dir`. Returns how many went.
 pub fn sweep_tmp(dir: &Path) -> usize {
-    let Ok(entries) = fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(TMP_MARK))

@@ -81,7 +81,8 @@ impl Store {
             match found {
                 None => {
                     let v = encode(&SCHEMA_VERSION)?;
-                    meta.insert("schema_version", v.as_slice()).map_err(db_err)?;
+                    meta.insert("schema_version", v.as_slice())
+                        .map_err(db_err)?;
                 }
                 Some(v) if v > SCHEMA_VERSION => {
                     return Err(Error::internal(format!(
@@ -210,7 +211,10 @@ mod tests {
         let s = Store::open(&path).unwrap();
         assert_eq!(s.get::<String>(T, "a").unwrap().as_deref(), Some("one"));
         let all = s.list::<String>(T).unwrap();
-        assert_eq!(all, vec![("a".into(), "one".into()), ("b".into(), "two".into())]);
+        assert_eq!(
+            all,
+            vec![("a".into(), "one".into()), ("b".into(), "two".into())]
+        );
         assert!(s.delete(T, "a").unwrap());
         assert!(!s.delete(T, "a").unwrap());
     }
@@ -233,7 +237,8 @@ mod tests {
         let path = dir.path().join("meta.db");
         {
             let s = Store::open(&path).unwrap();
-            s.put(Table("meta"), "schema_version", &(SCHEMA_VERSION + 1)).unwrap();
+            s.put(Table("meta"), "schema_version", &(SCHEMA_VERSION + 1))
+                .unwrap();
         }
         let err = Store::open(&path).err().unwrap();
         assert!(err.message().contains("newer"), "{err}");

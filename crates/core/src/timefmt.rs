@@ -20,7 +20,9 @@ pub fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
     if s == ZERO_TIME || s.is_empty() {
         return None;
     }
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Parse Docker's `since`/`until` forms: unix seconds with optional fraction
@@ -52,13 +54,17 @@ pub fn parse_go_duration(s: &str) -> Option<chrono::Duration> {
         return None;
     }
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
             return None;
         }
         let num: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let mult: f64 = match &rest[..unit_len] {
             "ns" => 1.0,
             "us" | "µs" => 1e3,
@@ -88,10 +94,26 @@ mod tests {
     fn parses_docker_since_forms() {
         let now = DateTime::from_timestamp(1_000_000, 0).unwrap();
         assert_eq!(parse_timestamp("0", now).unwrap().timestamp(), 0);
-        assert_eq!(parse_timestamp("1700000000.5", now).unwrap().timestamp_subsec_millis(), 500);
-        assert_eq!(parse_timestamp("10m", now).unwrap().timestamp(), 1_000_000 - 600);
-        assert_eq!(parse_timestamp("1h30m", now).unwrap().timestamp(), 1_000_000 - 5400);
+        assert_eq!(
+            parse_timestamp("1700000000.5", now)
+                .unwrap()
+                .timestamp_subsec_millis(),
+            500
+        );
+        assert_eq!(
+            parse_timestamp("10m", now).unwrap().timestamp(),
+            1_000_000 - 600
+        );
+        assert_eq!(
+            parse_timestamp("1h30m", now).unwrap().timestamp(),
+            1_000_000 - 5400
+        );
         assert!(parse_timestamp("yesterday", now).is_none());
-        assert_eq!(parse_timestamp("2023-11-14T22:13:20Z", now).unwrap().timestamp(), 1_700_000_000);
+        assert_eq!(
+            parse_timestamp("2023-11-14T22:13:20Z", now)
+                .unwrap()
+                .timestamp(),
+            1_700_000_000
+        );
     }
 }

@@ -4,12 +4,18 @@ use std::fs;
 
 /// Kernel release (`uname -r`).
 pub fn kernel_version() -> String {
-    rustix::system::uname().release().to_string_lossy().into_owned()
+    rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Host name.
 pub fn hostname() -> String {
-    rustix::system::uname().nodename().to_string_lossy().into_owned()
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// `PRETTY_NAME` from /etc/os-release, and `VERSION_ID`.
@@ -22,12 +28,21 @@ pub fn os_release() -> (String, String) {
             .unwrap_or_default()
     };
     let pretty = field("PRETTY_NAME");
-    (if pretty.is_empty() { "Linux".into() } else { pretty }, field("VERSION_ID"))
+    (
+        if pretty.is_empty() {
+            "Linux".into()
+        } else {
+            pretty
+        },
+        field("VERSION_ID"),
+    )
 }
 
 /// Online CPUs.
 pub fn ncpu() -> u64 {
-    std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get() as u64)
+        .unwrap_or(1)
 }
 
 /// Total memory in bytes, from /proc/meminfo.
@@ -42,7 +57,11 @@ pub fn mem_total() -> u64 {
 
 /// `1` or `2`: cgroup v2 when /sys/fs/cgroup is the unified hierarchy.
 pub fn cgroup_version() -> &'static str {
-    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" }
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    }
 }
 
 /// Docker's architecture names.
@@ -56,24 +75,34 @@ pub fn arch() -> &'static str {
 
 /// True when the kernel forwards IPv4.
 pub fn ipv4_forwarding() -> bool {
-    fs::read_to_string("/proc/sys/net/ipv4/ip_forward").map(|s| s.trim() == "1").unwrap_or(false)
+    fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+        .map(|s| s.trim() == "1")
+        .unwrap_or(false)
 }
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`), to detect host reboots.
 pub fn boot_id() -> String {
-    fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_string()).unwrap_or_default()
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Open file descriptors of this process.
 pub fn open_fds() -> u64 {
-    fs::read_dir("/proc/self/fd").map(|d| d.count() as u64).unwrap_or(0)
+    fs::read_dir("/proc/self/fd")
+        .map(|d| d.count() as u64)
+        .unwrap_or(0)
 }
 
 /// Threads of this process.
 pub fn threads() -> u64 {
     fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|v| v.trim().parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
         .unwrap_or(0)
 }
 

@@ -63,18 +63,33 @@ impl Engine {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::internal(format!("create {}: {e}", dir.display())))?;
         }
+        let t0 = std::time::Instant::now();
         berth_core::fsutil::sweep_tmp(&config.data_root);
         let store = Arc::new(Store::open(&config.data_root.join("meta.db"))?);
         let engine_id = load_or_create_id(&config.data_root.join("engine-id"))?;
         let events = Arc::new(EventBus::new());
+        let t_store = t0.elapsed();
         let images = images::open(&config, store.clone(), events.clone())?;
+        let t_images = t0.elapsed();
         let volumes = volumes::open(&config, store.clone(), events.clone())?;
+        let t_volumes = t0.elapsed();
         let networks = networks::open(&config, store.clone())?;
+        let t_networks = t0.elapsed();
+        tracing::debug!(
+            ?t_store,
+            ?t_images,
+            ?t_volumes,
+            ?t_networks,
+            "engine subsystems open"
+        );
         // Driver names the subsystems do not know are looked up as plugins.
         let plugins = Arc::new(config.plugin_registry());
         volumes.set_plugins(plugins.clone());
         networks.set_plugins(plugins.clone());
-        let shims = berth_runtime::client::ShimRunner::new(container::runtime::shim_binary(), &config.exec_root);
+        let shims = berth_runtime::client::ShimRunner::new(
+            container::runtime::shim_binary(),
+            &config.exec_root,
+        );
         let engine = Arc::new_cyclic(|me| Engine {
             me: me.clone(),
             execs: Default::default(),
@@ -91,7 +106,9 @@ impl Engine {
             engine_id,
             started: std::time::Instant::now(),
         });
-        engine.images.set_users(Arc::new(container::users::Users(Arc::downgrade(&engine))));
+        engine
+            .images
+            .set_users(Arc::new(container::users::Users(Arc::downgrade(&engine))));
         Ok(engine)
     }
 
@@ -125,5 +142,12 @@ fn load_or_create_id(path: &std::path::Path) -> Result<String> {
 /// Docker's engine ids are UUIDs; berth uses the same shape from random bits.
 fn uuid_like() -> String {
     let h = berth_core::id::generate();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }

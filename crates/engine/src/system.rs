@@ -28,11 +28,18 @@ impl Engine {
         details.insert("Arch".to_string(), host::arch().to_string());
         details.insert("KernelVersion".to_string(), host::kernel_version());
         details.insert("Experimental".to_string(), "false".to_string());
-        details.insert("GitCommit".to_string(), option_env!("BERTH_GIT_COMMIT").unwrap_or("unknown").to_string());
+        details.insert(
+            "GitCommit".to_string(),
+            option_env!("BERTH_GIT_COMMIT")
+                .unwrap_or("unknown")
+                .to_string(),
+        );
         details.insert("GoVersion".to_string(), "rust".to_string());
         details.insert("BuildTime".to_string(), String::new());
         SystemVersion {
-            platform: Platform { name: "berth Engine".to_string() },
+            platform: Platform {
+                name: "berth Engine".to_string(),
+            },
             components: vec![ComponentVersion {
                 name: "Engine".to_string(),
                 version: VERSION.to_string(),
@@ -41,7 +48,9 @@ impl Engine {
             version: VERSION.to_string(),
             api_version: MAX.to_string(),
             min_api_version: MIN.to_string(),
-            git_commit: option_env!("BERTH_GIT_COMMIT").unwrap_or("unknown").to_string(),
+            git_commit: option_env!("BERTH_GIT_COMMIT")
+                .unwrap_or("unknown")
+                .to_string(),
             go_version: "rust".to_string(),
             os: "linux".to_string(),
             arch: host::arch().to_string(),
@@ -61,11 +70,23 @@ impl SystemBackend for Engine {
     async fn info(&self) -> Result<SystemInfo> {
         let (os, os_version) = host::os_release();
         let mut runtimes = BTreeMap::new();
-        runtimes.insert("berth".to_string(), RuntimeInfo { path: "berth-shim".into(), runtime_args: None });
+        runtimes.insert(
+            "berth".to_string(),
+            RuntimeInfo {
+                path: "berth-shim".into(),
+                runtime_args: None,
+            },
+        );
         let cgroup_version = host::cgroup_version();
         let all = self.containers.all();
-        let running = all.iter().filter(|c| c.status() == crate::container::Status::Running).count() as u64;
-        let paused = all.iter().filter(|c| c.status() == crate::container::Status::Paused).count() as u64;
+        let running = all
+            .iter()
+            .filter(|c| c.status() == crate::container::Status::Running)
+            .count() as u64;
+        let paused = all
+            .iter()
+            .filter(|c| c.status() == crate::container::Status::Paused)
+            .count() as u64;
         let images = self.images.list().map(|l| l.len() as u64).unwrap_or(0);
         let (isolation, vm_warnings) = self.vm_info();
         Ok(SystemInfo {
@@ -118,7 +139,10 @@ impl SystemBackend for Engine {
             isolation,
             warnings: vm_warnings,
             init_binary: "berth-init".to_string(),
-            security_options: vec!["name=seccomp,profile=builtin".into(), "name=cgroupns".into()],
+            security_options: vec![
+                "name=seccomp,profile=builtin".into(),
+                "name=cgroupns".into(),
+            ],
             ..SystemInfo::default()
         })
     }
@@ -157,16 +181,31 @@ impl SystemBackend for Engine {
             let images = self.image_list(Default::default()).await?;
             let mut total = 0i64;
             for mut i in images {
-                let used = self.containers.all().iter().filter(|c| c.with_config(|r| r.image_id == i.id)).count();
+                let used = self
+                    .containers
+                    .all()
+                    .iter()
+                    .filter(|c| c.with_config(|r| r.image_id == i.id))
+                    .count();
                 i.containers = used as i64;
                 total += i.size;
-                out.images.push(serde_json::to_value(&i).unwrap_or_default());
+                out.images
+                    .push(serde_json::to_value(&i).unwrap_or_default());
             }
             out.layers_size = total;
         }
         if want("container") {
-            let list = self.list_containers(&ListOptions { all: true, size: true, ..Default::default() }).await?;
-            out.containers = list.iter().map(|c| serde_json::to_value(c).unwrap_or_default()).collect();
+            let list = self
+                .list_containers(&ListOptions {
+                    all: true,
+                    size: true,
+                    ..Default::default()
+                })
+                .await?;
+            out.containers = list
+                .iter()
+                .map(|c| serde_json::to_value(c).unwrap_or_default())
+                .collect();
         }
         if want("volume") {
             out.volumes = self.volume_usage().await?;
@@ -212,7 +251,8 @@ mod tests {
     async fn events_until_in_past_ends_with_history() {
         let dir = tempfile::tempdir().unwrap();
         let e = engine(dir.path());
-        e.events.emit("container", "create", "c1", Default::default());
+        e.events
+            .emit("container", "create", "c1", Default::default());
         e.events.emit("image", "tag", "i1", Default::default());
         let q = EventsQuery {
             since_nanos: Some(0),

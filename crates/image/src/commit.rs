@@ -79,8 +79,7 @@ impl ImageService {
             self.diff_tar(key, &mut w)?;
             w.flush().ctx(|| "flush layer".into())?;
             let tar_size = w.count();
-            let blob = w.commit()?;
-            lease.add(blob.as_str());
+            let blob = w.commit_leased(Some(&lease))?;
             let diffs: Vec<Digest> = base_cfg
                 .rootfs
                 .diff_ids
@@ -122,7 +121,8 @@ impl ImageService {
         cfg.extra.remove("container");
         cfg.extra.remove("container_config");
         if let Some((id, config)) = opts.container {
-            cfg.extra.insert("container".into(), serde_json::Value::String(id));
+            cfg.extra
+                .insert("container".into(), serde_json::Value::String(id));
             cfg.extra.insert("container_config".into(), config);
         }
         cfg.history.push(History {
@@ -134,8 +134,7 @@ impl ImageService {
         });
         let raw =
             serde_json::to_vec(&cfg).map_err(|e| ImageError::bad(format!("encode config: {e}")))?;
-        let id = self.content.put(&raw)?;
-        lease.add(id.as_str());
+        let id = self.content.put_leased(&raw, Some(&lease))?;
         let rec = ImageRecord {
             id: id.to_string(),
             layers,

@@ -15,6 +15,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::digest::Digest;
 use crate::error::{ImageError, IoContext, Result};
+use crate::lease::Lease;
 
 /// Ingest files untouched for this long are removed at open.
 const INGEST_EXPIRY: Duration = Duration::from_secs(24 * 3600);
@@ -85,7 +86,16 @@ impl ContentStore {
 
     /// Store `data`, returning its digest.
     pub fn put(&self, data: &[u8]) -> Result<Digest> {
+        self.put_leased(data, None)
+    }
+
+    /// [`ContentStore::put`], the digest leased before the blob is visible
+    /// (or found present), so a concurrent gc cannot take it in between.
+    pub fn put_leased(&self, data: &[u8], lease: Option<&Lease>) -> Result<Digest> {
         let d = Digest::of(data);
+        if let Some(l) = lease {
+            l.add(d.as_str());
+        }
         if !self.has(&d) {
             let mut w = self.writer(None)?;
             w.write_all(data).ctx(|| format!("write blob {d}"))?;
@@ -224,7 +234,14 @@ impl BlobWriter {
     }
 
     /// Check digest and size and move the blob into place.
-    pub fn commit(mut self) -> Result<Digest> {
+    pub fn commit(self) -> Result<Digest> {
+        self.commit_leased(None)
+    }
+
+    /// [`BlobWriter::commit`], the digest added to `lease` before the blob
+    /// becomes visible, so a concurrent gc cannot remove it before the
+    /// caller records what uses it.
+    pub fn commit_leased(mut self, lease: Option<&Lease>) -> Result<Digest> {
         let file = self
             .file
             .take()
@@ -250,6 +267,9 @@ impl BlobWriter {
                     "blob {want}: digest mismatch: got {got}"
                 )));
             }
+        }
+        if let Some(l) = lease {
+            l.add(got.as_str());
         }
         let dest = self.store.path(&got);
         fs::rename(&self.path, &dest).ctx(|| format!("commit blob {got}"))?;

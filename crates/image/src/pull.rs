@@ -176,8 +176,8 @@ impl ImageService {
                 return Err(e);
             }
         };
-        self.content.put(&config_raw)?;
-        self.content.put(&manifest_raw)?;
+        self.content.put_leased(&config_raw, Some(&lease))?;
+        self.content.put_leased(&manifest_raw, Some(&lease))?;
         let rec = ImageRecord {
             id: id.to_string(),
             layers: manifest

@@ -57,6 +57,9 @@ impl ImageService {
     /// `image_id`'s layers and return the mounts of its root filesystem.
     pub fn prepare_rw(&self, key: &str, image_id: &str) -> Result<Vec<Mount>> {
         let img = self.resolve(image_id)?;
+        // Under the metadata lock: a concurrent gc (another container's
+        // removal) must not see the fresh init layer childless and take it.
+        let _g = self.meta_lock.lock().unwrap_or_else(|p| p.into_inner());
         if self.store.get::<RwRecord>(RW, key)?.is_some() {
             return Err(ImageError::Conflict(format!(
                 "read-write layer {key} already exists"
@@ -125,13 +128,16 @@ impl ImageService {
     /// Remove read-write layer `key` (unmount it first); frees image layers
     /// nothing else uses. Removing an unknown key is not an error.
     pub fn remove_rw(&self, key: &str) -> Result<()> {
+        // Under the metadata lock: once rw-<key> is gone its init layer is
+        // childless, and a concurrent gc would race this removal for it.
+        let _g = self.meta_lock.lock().unwrap_or_else(|p| p.into_inner());
         for k in [snap_key(key), init_key(key), format!("init-active-{key}")] {
             if self.layers.snap.stat(&k)?.is_some() {
                 self.layers.snap.remove(&k)?;
             }
         }
         self.store.delete(RW, key)?;
-        self.gc()?;
+        self.gc_locked()?;
         Ok(())
     }
 

@@ -142,18 +142,30 @@ impl Nl {
             .ok_or_else(|| NetError::NotFound(format!("bridge {name} vanished")))
     }
 
-    /// Create a veth pair with both ends in this namespace; returns the host end's index.
-    pub async fn create_veth(&self, host: &str, peer: &str, mtu: Option<u32>) -> NetResult<u32> {
-        self.create_veth_into(host, peer, mtu, None, None).await
+    /// Create a veth pair with both ends in this namespace, the host end
+    /// already enslaved to `master`; returns the host end's index.
+    pub async fn create_veth(
+        &self,
+        host: &str,
+        peer: &str,
+        mtu: Option<u32>,
+        master: u32,
+    ) -> NetResult<u32> {
+        self.create_veth_into(host, peer, mtu, master, None, None)
+            .await
     }
 
     /// Create a veth pair whose peer is created directly in the namespace open
     /// at `peer_ns` (named `peer`, with `peer_mac`); returns the host end's index.
+    /// The host end is created enslaved to `master` in the same message, so
+    /// no moment exists where a berth veth hangs loose on the host: the
+    /// restore sweep can tell ours (on our bridge) from another daemon's.
     pub async fn create_veth_into(
         &self,
         host: &str,
         peer: &str,
         mtu: Option<u32>,
+        master: u32,
         peer_ns: Option<RawFd>,
         peer_mac: Option<[u8; 6]>,
     ) -> NetResult<u32> {
@@ -164,7 +176,7 @@ impl Nl {
         if let Some(m) = peer_mac {
             peer_msg = peer_msg.address(m.to_vec());
         }
-        let mut b = LinkVeth::new(host, peer);
+        let mut b = LinkVeth::new(host, peer).controller(master);
         if let Some(m) = mtu {
             peer_msg = peer_msg.mtu(m);
             b = b.mtu(m);

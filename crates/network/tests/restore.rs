@@ -41,6 +41,12 @@ async fn restart_keeps_live_sandboxes_and_drops_the_rest() {
     // What a crash in the middle of a join or a sandbox creation leaves behind.
     let bridge = format!("br-{}", &a.endpoints[0].network_id[..12]);
     env.ok(&env.host, &format!("ip link add vethdead0 type veth peer name vpeerdead0 && ip link set vethdead0 master {bridge}"));
+    // A loose pair of another engine on this host (a second berthd, or
+    // dockerd using berth as its remote driver) is not ours to remove.
+    env.ok(
+        &env.host,
+        "ip link add vethother0 type veth peer name vpeerother0",
+    );
     let stray = env.dir.path().join("exec/netns/stray");
     ns::create(&stray, || Ok(())).unwrap();
 
@@ -67,6 +73,7 @@ async fn restart_keeps_live_sandboxes_and_drops_the_rest() {
         !links.contains(&c_veth) && !links.contains("vethdead0"),
         "{links}"
     );
+    assert!(links.contains("vpeerother0"), "{links}");
     let files = env.netns_files();
     assert_eq!(files.len(), 2, "{files:?}");
     assert!(env.ctl().sandbox(&c.container_id).await.is_none());

@@ -50,7 +50,13 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(kind = ?self.0.kind(), "request refused: {}", self.0.message());
         }
-        let mut r = (status, Json(ErrorResponse { message: self.0.message().to_string() })).into_response();
+        let mut r = (
+            status,
+            Json(ErrorResponse {
+                message: self.0.message().to_string(),
+            }),
+        )
+            .into_response();
         r.extensions_mut().insert(HandlerFailed);
         r
     }

@@ -17,17 +17,28 @@ pub struct Query(Vec<(String, String)>);
 impl Query {
     /// Parse a raw query string.
     pub fn parse(raw: &str) -> Query {
-        Query(form_urlencoded::parse(raw.as_bytes()).into_owned().collect())
+        Query(
+            form_urlencoded::parse(raw.as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `key`, in order.
     pub fn all(&self, key: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The string value of `key`, or `""`.
@@ -39,24 +50,29 @@ impl Query {
     pub fn bool(&self, key: &str) -> bool {
         match self.get(key) {
             None => false,
-            Some(v) => !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "false" | "no"),
+            Some(v) => !matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "" | "0" | "false" | "no"
+            ),
         }
     }
 
     /// A boolean with a default when absent.
     pub fn bool_or(&self, key: &str, default: bool) -> bool {
-        if self.get(key).is_some() { self.bool(key) } else { default }
+        if self.get(key).is_some() {
+            self.bool(key)
+        } else {
+            default
+        }
     }
 
     /// An integer; `None` when absent or empty, 400 when malformed.
     pub fn int(&self, key: &str) -> Result<Option<i64>, Error> {
         match self.get(key) {
             None | Some("") => Ok(None),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| Error::invalid(format!("invalid value for {key}: {v:?} is not an integer"))),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| {
+                Error::invalid(format!("invalid value for {key}: {v:?} is not an integer"))
+            }),
         }
     }
 

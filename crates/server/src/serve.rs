@@ -64,7 +64,9 @@ pub async fn serve_with(
             match l {
                 Listener::Unix(u) => axum::serve(u, svc).with_graceful_shutdown(stop).await,
                 Listener::Tcp(t) => axum::serve(t, svc).with_graceful_shutdown(stop).await,
-                Listener::Tls(t, acceptor) => crate::tls::serve_tls(t, acceptor, tls_app, tls_stop).await,
+                Listener::Tls(t, acceptor) => {
+                    crate::tls::serve_tls(t, acceptor, tls_app, tls_stop).await
+                }
             }
         }));
     }

@@ -40,9 +40,13 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
     let builder = match &files.client_ca {
         Some(ca) => {
             let mut roots = RootCertStore::empty();
-            for c in CertificateDer::pem_file_iter(ca).map_err(|e| format!("read TLS CA {}: {e}", ca.display()))? {
+            for c in CertificateDer::pem_file_iter(ca)
+                .map_err(|e| format!("read TLS CA {}: {e}", ca.display()))?
+            {
                 let c = c.map_err(|e| format!("read TLS CA {}: {e}", ca.display()))?;
-                roots.add(c).map_err(|e| format!("TLS CA {}: {e}", ca.display()))?;
+                roots
+                    .add(c)
+                    .map_err(|e| format!("TLS CA {}: {e}", ca.display()))?;
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
@@ -51,7 +55,9 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
         }
         None => builder.with_no_client_auth(),
     };
-    let mut cfg = builder.with_single_cert(certs, key).map_err(|e| format!("TLS certificate/key: {e}"))?;
+    let mut cfg = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("TLS certificate/key: {e}"))?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(cfg)))
 }
@@ -64,7 +70,11 @@ pub async fn serve_tls<S>(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()>
 where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S: tower::Service<Request, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
     S::Future: Send,
 {
     loop {
@@ -82,8 +92,13 @@ where
                     return;
                 }
             };
-            let svc = TowerToHyperService::new(tower::ServiceExt::map_request(app, |r: hyper::Request<hyper::body::Incoming>| r.map(axum::body::Body::new)));
-            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), svc).with_upgrades();
+            let svc = TowerToHyperService::new(tower::ServiceExt::map_request(
+                app,
+                |r: hyper::Request<hyper::body::Incoming>| r.map(axum::body::Body::new),
+            ));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), svc)
+                .with_upgrades();
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, "TLS connection: {e}");
             }

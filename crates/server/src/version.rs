@@ -34,8 +34,10 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
             let parsed = match ApiVersion::parse(ver) {
                 Some(v) => v,
                 None => {
-                    return ApiError(berth_core::Error::invalid(format!("invalid API version {ver:?}")))
-                        .into_response();
+                    return ApiError(berth_core::Error::invalid(format!(
+                        "invalid API version {ver:?}"
+                    )))
+                    .into_response();
                 }
             };
             if let Err(e) = parsed.check() {
@@ -79,7 +81,10 @@ mod tests {
 
     #[test]
     fn prefix_split() {
-        assert_eq!(split_version("/v1.43/containers/json"), Some(("1.43", "/containers/json")));
+        assert_eq!(
+            split_version("/v1.43/containers/json"),
+            Some(("1.43", "/containers/json"))
+        );
         assert_eq!(split_version("/volumes/x"), None);
         assert_eq!(split_version("/version"), None);
         assert_eq!(MAX.to_string(), MAX_STR);

@@ -30,7 +30,12 @@ pub fn busybox_tar() -> PathBuf {
         let tmp = dir.join("busybox.tar.tmp");
         let st = Command::new(repo_root().join("tests/fixtures/make-busybox-image.sh"))
             .arg(&tmp)
-            .args(["busybox:latest", "bb:latest", "alpine:3.10", "alpine:latest"])
+            .args([
+                "busybox:latest",
+                "bb:latest",
+                "alpine:3.10",
+                "alpine:latest",
+            ])
             .status()
             .expect("run make-busybox-image.sh");
         assert!(st.success(), "make-busybox-image.sh failed");
@@ -57,7 +62,9 @@ pub struct TarBuilder {
 impl TarBuilder {
     /// An empty archive.
     pub fn new() -> TarBuilder {
-        TarBuilder { b: Some(tar::Builder::new(Vec::new())) }
+        TarBuilder {
+            b: Some(tar::Builder::new(Vec::new())),
+        }
     }
 
     fn header(name: &str, kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
@@ -74,13 +81,20 @@ impl TarBuilder {
 
     fn push(&mut self, mut h: tar::Header, data: &[u8]) -> &mut Self {
         h.set_cksum();
-        self.b.as_mut().expect("open").append(&h, data).expect("append");
+        self.b
+            .as_mut()
+            .expect("open")
+            .append(&h, data)
+            .expect("append");
         self
     }
 
     /// A regular file.
     pub fn file(&mut self, name: &str, data: &[u8]) -> &mut Self {
-        self.push(Self::header(name, tar::EntryType::Regular, data.len() as u64, 0o644), data)
+        self.push(
+            Self::header(name, tar::EntryType::Regular, data.len() as u64, 0o644),
+            data,
+        )
     }
 
     /// A directory.
@@ -90,7 +104,11 @@ impl TarBuilder {
 
     /// A symlink or hardlink.
     pub fn link(&mut self, name: &str, target: &str, hard: bool) -> &mut Self {
-        let kind = if hard { tar::EntryType::Link } else { tar::EntryType::Symlink };
+        let kind = if hard {
+            tar::EntryType::Link
+        } else {
+            tar::EntryType::Symlink
+        };
         let mut h = Self::header(name, kind, 0, 0o777);
         let gnu = h.as_gnu_mut().expect("gnu header");
         gnu.linkname = [0; 100];
@@ -100,7 +118,11 @@ impl TarBuilder {
 
     /// The finished archive.
     pub fn finish(&mut self) -> Vec<u8> {
-        self.b.take().expect("open").into_inner().expect("finish tar")
+        self.b
+            .take()
+            .expect("open")
+            .into_inner()
+            .expect("finish tar")
     }
 }
 
@@ -111,20 +133,33 @@ pub fn busybox_parts() -> (serde_json::Value, Vec<u8>) {
     let mut files = std::collections::HashMap::new();
     for e in ar.entries().expect("entries") {
         let mut e = e.expect("entry");
-        let p = e.path().expect("path").to_string_lossy().trim_start_matches("./").to_string();
+        let p = e
+            .path()
+            .expect("path")
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
         let mut v = Vec::new();
         std::io::Read::read_to_end(&mut e, &mut v).expect("read");
         files.insert(p, v);
     }
-    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).expect("manifest.json");
-    let cfg: serde_json::Value = serde_json::from_slice(&files[manifest[0]["Config"].as_str().expect("Config")]).expect("config");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&files["manifest.json"]).expect("manifest.json");
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&files[manifest[0]["Config"].as_str().expect("Config")])
+            .expect("config");
     let layer = files[manifest[0]["Layers"][0].as_str().expect("layer")].clone();
     (cfg, layer)
 }
 
 /// A `docker save` archive of `layers` (stored as given, compressed or not) with
 /// `diff_ids` (defaults to the digests of the layers) on top of `config`.
-pub fn docker_archive(config: &serde_json::Value, layers: &[Vec<u8>], diff_ids: Option<Vec<String>>, tags: &[&str]) -> Vec<u8> {
+pub fn docker_archive(
+    config: &serde_json::Value,
+    layers: &[Vec<u8>],
+    diff_ids: Option<Vec<String>>,
+    tags: &[&str],
+) -> Vec<u8> {
     let mut cfg = config.clone();
     let diffs = diff_ids.unwrap_or_else(|| layers.iter().map(|l| digest(l)).collect());
     cfg["rootfs"] = serde_json::json!({"type": "layers", "diff_ids": diffs});
@@ -142,7 +177,10 @@ pub fn docker_archive(config: &serde_json::Value, layers: &[Vec<u8>], diff_ids: 
     }
     t.file(&cfg_name, &cfg_raw);
     let manifest = serde_json::json!([{"Config": cfg_name, "RepoTags": tags, "Layers": paths}]);
-    t.file("manifest.json", &serde_json::to_vec(&manifest).expect("manifest"));
+    t.file(
+        "manifest.json",
+        &serde_json::to_vec(&manifest).expect("manifest"),
+    );
     t.finish()
 }
 
@@ -168,7 +206,11 @@ pub fn layered_tar() -> PathBuf {
             .file("opt/new", b"new\n")
             .finish();
         let tmp = fixture_dir().join(format!("layered.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, docker_archive(&cfg, &[base, top], None, &["layered:1"])).expect("write fixture");
+        std::fs::write(
+            &tmp,
+            docker_archive(&cfg, &[base, top], None, &["layered:1"]),
+        )
+        .expect("write fixture");
         std::fs::rename(&tmp, &out).expect("rename fixture");
     }
     out
@@ -182,8 +224,14 @@ pub fn oci_archive() -> PathBuf {
         let st = Command::new("skopeo")
             .arg("copy")
             .arg("-q")
-            .arg(format!("docker-archive:{}:busybox:latest", busybox_tar().display()))
-            .arg(format!("oci-archive:{}:docker.io/library/ocibox:1", tmp.display()))
+            .arg(format!(
+                "docker-archive:{}:busybox:latest",
+                busybox_tar().display()
+            ))
+            .arg(format!(
+                "oci-archive:{}:docker.io/library/ocibox:1",
+                tmp.display()
+            ))
             .status()
             .expect("run skopeo");
         assert!(st.success(), "skopeo copy failed");
@@ -201,7 +249,11 @@ pub fn random_image(n: usize, mb: usize, tag: &str) -> Vec<u8> {
     for i in 0..n {
         let mut data = vec![0u8; mb << 20];
         rnd.read_exact(&mut data).expect("random");
-        layers.push(TarBuilder::new().file(&format!("data/blob{i}"), &data).finish());
+        layers.push(
+            TarBuilder::new()
+                .file(&format!("data/blob{i}"), &data)
+                .finish(),
+        );
     }
     docker_archive(&cfg, &layers, None, &[tag])
 }

@@ -29,14 +29,22 @@ pub fn bin_dir() -> PathBuf {
     // <target>/<profile>/deps/<test-binary>
     let exe = std::env::current_exe().expect("current_exe");
     let deps = exe.parent().expect("deps dir");
-    let profile = if deps.ends_with("deps") { deps.parent().expect("profile dir") } else { deps };
+    let profile = if deps.ends_with("deps") {
+        deps.parent().expect("profile dir")
+    } else {
+        deps
+    };
     profile.to_path_buf()
 }
 
 /// Path of a built binary.
 pub fn bin(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(p.exists(), "{} not built; run `cargo build --workspace --bins` first", p.display());
+    assert!(
+        p.exists(),
+        "{} not built; run `cargo build --workspace --bins` first",
+        p.display()
+    );
     p
 }
 
@@ -76,7 +84,9 @@ impl SubnetLease {
         loop {
             for n in 100u8..=199 {
                 let f = std::fs::File::create(dir.join(format!("{n}.lock"))).expect("lease file");
-                if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
+                if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                    .is_ok()
+                {
                     return SubnetLease { n, _lock: f };
                 }
             }
@@ -103,7 +113,10 @@ impl Daemon {
 
     /// Start a daemon with extra flags.
     pub fn start_with(extra: &[&str]) -> Daemon {
-        let dir = tempfile::Builder::new().prefix("bt").tempdir_in("/tmp").expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("bt")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
         let data_root = dir.path().join("data");
         let exec_root = dir.path().join("exec");
         let sock = dir.path().join("api.sock");
@@ -178,11 +191,15 @@ impl Daemon {
                 return;
             }
             if let Some(c) = self.child.as_mut()
-                && let Ok(Some(status)) = c.try_wait() {
-                    panic!("berthd exited early ({status}):\n{}", self.log());
-                }
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                panic!("berthd exited early ({status}):\n{}", self.log());
+            }
             if start.elapsed() > limit {
-                panic!("berthd did not answer /_ping within {limit:?}:\n{}", self.log());
+                panic!(
+                    "berthd did not answer /_ping within {limit:?}:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -212,7 +229,10 @@ impl Daemon {
 
     /// Run the real docker CLI against this daemon.
     pub fn docker(&self, args: &[&str]) -> Output {
-        self.docker_cmd(args).stdin(Stdio::null()).output().expect("run docker")
+        self.docker_cmd(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run docker")
     }
 
     /// Run docker and return stdout; panic with the output when it fails.
@@ -232,19 +252,28 @@ impl Daemon {
     /// A berth CLI command pointed at this daemon.
     pub fn berth_cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin("berth"));
-        c.args(args).env("BERTH_HOST", self.host()).env("DOCKER_CONFIG", &self.docker_config);
+        c.args(args)
+            .env("BERTH_HOST", self.host())
+            .env("DOCKER_CONFIG", &self.docker_config);
         c
     }
 
     /// Run the berth CLI against this daemon.
     pub fn berth(&self, args: &[&str]) -> Output {
-        self.berth_cmd(args).stdin(Stdio::null()).output().expect("run berth")
+        self.berth_cmd(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run berth")
     }
 
     /// A bollard client on this daemon's socket.
     pub fn bollard(&self) -> bollard::Docker {
-        bollard::Docker::connect_with_unix(&self.sock.display().to_string(), 60, bollard::API_DEFAULT_VERSION)
-            .expect("bollard connect")
+        bollard::Docker::connect_with_unix(
+            &self.sock.display().to_string(),
+            60,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .expect("bollard connect")
     }
 
     /// Send a signal to the daemon.
@@ -317,7 +346,10 @@ impl Daemon {
             return;
         }
         let json = body.split("\r\n\r\n").nth(1).unwrap_or("[]");
-        let json = json.lines().find(|l| l.trim_start().starts_with('[')).unwrap_or("[]");
+        let json = json
+            .lines()
+            .find(|l| l.trim_start().starts_with('['))
+            .unwrap_or("[]");
         let list: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
         for c in list.as_array().into_iter().flatten() {
             if let Some(id) = c["Id"].as_str() {
@@ -332,7 +364,9 @@ impl Daemon {
         let root = self.dir.path().to_string_lossy().to_string();
         if let Ok(rd) = std::fs::read_dir("/proc") {
             for e in rd.flatten() {
-                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
                 let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
                 let cmd = String::from_utf8_lossy(&cmd);
                 if cmd.contains("berth-shim") && cmd.contains(&root) {
@@ -368,10 +402,14 @@ impl Drop for Daemon {
 }
 
 fn ping(sock: &Path) -> bool {
-    let Ok(mut s) = UnixStream::connect(sock) else { return false };
+    let Ok(mut s) = UnixStream::connect(sock) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
     use std::io::Write;
-    if s.write_all(b"GET /_ping HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n").is_err() {
+    if s.write_all(b"GET /_ping HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut buf = String::new();
@@ -383,7 +421,8 @@ fn ping(sock: &Path) -> bool {
 pub fn raw_request(sock: &Path, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
     use std::io::Write;
     let mut s = UnixStream::connect(sock).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
     let body = body.unwrap_or("");
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",

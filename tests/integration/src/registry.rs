@@ -94,13 +94,15 @@ impl Registry {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(15) {
             if let Some(c) = self.child.as_mut()
-                && let Ok(Some(_)) = c.try_wait() {
-                    return false;
-                }
+                && let Ok(Some(_)) = c.try_wait()
+            {
+                return false;
+            }
             if let Some(code) = http_status(self.port, "/v2/")
-                && (code == 200 || code == 401) {
-                    return true;
-                }
+                && (code == 200 || code == 401)
+            {
+                return true;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         false

@@ -40,11 +40,19 @@ fn build_ok(d: &Daemon, args: &[&str]) -> String {
 }
 
 fn no_containers_left(d: &Daemon) {
-    assert_eq!(
-        d.docker_ok(&["ps", "-aq"]).trim(),
-        "",
-        "build containers left behind"
-    );
+    let left = d.docker_ok(&[
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--format",
+        "{{.ID}} {{.Image}} {{.Command}} {{.Status}}",
+    ]);
+    if !left.trim().is_empty() {
+        panic!(
+            "build containers left behind:\n{left}\ndaemon log:\n{}",
+            d.log()
+        );
+    }
 }
 
 const MULTI: &str = r#"ARG BASE=bb

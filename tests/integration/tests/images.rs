@@ -785,7 +785,11 @@ fn rmi_of_an_image_in_use_is_a_conflict() {
     d.docker_ok(&["create", "--name", "user", "layered:1", "true"]);
     let o = d.docker(&["rmi", &id]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("image is being used by stopped container"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("image is being used by stopped container"),
+        "{}",
+        stderr(&o)
+    );
     // By tag: untagged, the image stays for its container.
     let out = d.docker_ok(&["rmi", "layered:1"]);
     assert_eq!(out.trim(), "Untagged: layered:1");
@@ -794,9 +798,27 @@ fn rmi_of_an_image_in_use_is_a_conflict() {
     let out = d.docker_ok(&["rmi", &id]);
     assert!(out.contains(&format!("Deleted: {id}")), "{out}");
     // Image events were published with Docker's attributes.
-    let until = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1).to_string();
-    let ev = d.docker_ok(&["events", "--since", "0", "--until", &until, "--filter", "type=image", "--format", "{{.Action}} {{.Actor.Attributes.name}}"]);
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let ev = d.docker_ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &until,
+        "--filter",
+        "type=image",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]);
     for want in ["load layered:1", "untag layered:1", "delete"] {
-        assert!(ev.lines().any(|l| l.starts_with(want)), "missing event {want:?} in {ev}");
+        assert!(
+            ev.lines().any(|l| l.starts_with(want)),
+            "missing event {want:?} in {ev}"
+        );
     }
 }

@@ -24,12 +24,20 @@ fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn http_get(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
+    let mut s = std::net::TcpStream::connect_timeout(
+        &([127, 0, 0, 1], port).into(),
+        Duration::from_secs(2),
+    )
+    .ok()?;
     s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
     let mut out = String::new();
@@ -39,10 +47,17 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 
 /// Our daemon's bridge and table suffix (a hash of the exec root, as the network service names them).
 fn berth_links() -> Vec<String> {
-    let out = std::process::Command::new("ip").args(["-o", "link"]).output().unwrap();
+    let out = std::process::Command::new("ip")
+        .args(["-o", "link"])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| l.split(": ").nth(1).map(|n| n.split('@').next().unwrap_or(n).to_string()))
+        .filter_map(|l| {
+            l.split(": ")
+                .nth(1)
+                .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        })
         .collect()
 }
 
@@ -51,25 +66,78 @@ fn user_network_dns_aliases_and_isolation() {
     let d = Daemon::with_busybox();
     d.docker_ok(&["network", "create", "front"]);
     d.docker_ok(&["network", "create", "back"]);
-    d.docker_ok(&["run", "-d", "--name", "web", "--network", "front", "--network-alias", "www", "bb", "httpd", "-f", "-p", "80", "-h", "/etc"]);
-    d.docker_ok(&["run", "-d", "--name", "db", "--network", "back", "bb", "sleep", "1000"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "front",
+        "--network-alias",
+        "www",
+        "bb",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "back",
+        "bb",
+        "sleep",
+        "1000",
+    ]);
     let out = d.docker_ok(&[
         "run", "--rm", "--network", "front", "bb", "sh", "-c",
         "ping -c1 -W2 web >/dev/null && echo ping-name; ping -c1 -W2 www >/dev/null && echo ping-alias; \
          nslookup www 127.0.0.11 >/dev/null && echo dns-alias; timeout 5 wget -qO- http://www/hostname",
     ]);
     let web_id = d.docker_ok(&["inspect", "-f", "{{.Id}}", "web"]);
-    assert!(out.contains("ping-name") && out.contains("ping-alias") && out.contains("dns-alias"), "{out}");
+    assert!(
+        out.contains("ping-name") && out.contains("ping-alias") && out.contains("dns-alias"),
+        "{out}"
+    );
     assert!(out.contains(&web_id[..12]), "{out}");
     // A container on another network resolves nothing of `front` and cannot reach it.
-    let web_ip = d.docker_ok(&["inspect", "-f", "{{.NetworkSettings.Networks.front.IPAddress}}", "web"]);
+    let web_ip = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.front.IPAddress}}",
+        "web",
+    ]);
     let web_ip = web_ip.trim();
     assert!(!web_ip.is_empty());
-    let out = d.docker(&["exec", "db", "sh", "-c", &format!("nslookup web 127.0.0.11 || true; ping -c1 -W1 {web_ip}")]);
-    assert!(!out.status.success(), "isolation broken: {}", berth_integration::stdout(&out));
+    let out = d.docker(&[
+        "exec",
+        "db",
+        "sh",
+        "-c",
+        &format!("nslookup web 127.0.0.11 || true; ping -c1 -W1 {web_ip}"),
+    ]);
+    assert!(
+        !out.status.success(),
+        "isolation broken: {}",
+        berth_integration::stdout(&out)
+    );
     // Names are live: a removed container stops resolving.
     d.docker_ok(&["rm", "-f", "web"]);
-    let out = d.docker(&["run", "--rm", "--network", "front", "bb", "nslookup", "web", "127.0.0.11"]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "front",
+        "bb",
+        "nslookup",
+        "web",
+        "127.0.0.11",
+    ]);
     assert!(!out.status.success());
 }
 
@@ -77,19 +145,64 @@ fn user_network_dns_aliases_and_isolation() {
 fn published_ports_and_docker_port() {
     let d = Daemon::with_busybox();
     let port = free_port();
-    d.docker_ok(&["run", "-d", "--name", "pub", "-p", &format!("127.0.0.1:{port}:80"), "bb", "httpd", "-f", "-p", "80", "-h", "/etc"]);
-    assert!(eventually(Duration::from_secs(10), || http_get(port, "/hostname").is_some_and(|r| r.contains("200 OK"))));
-    d.docker_ok(&["run", "-d", "--name", "eph", "-p", "80", "bb", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pub",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "bb",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    assert!(eventually(Duration::from_secs(10), || http_get(
+        port,
+        "/hostname"
+    )
+    .is_some_and(|r| r.contains("200 OK"))));
+    d.docker_ok(&[
+        "run", "-d", "--name", "eph", "-p", "80", "bb", "httpd", "-f", "-p", "80", "-h", "/etc",
+    ]);
     let mapping = d.docker_ok(&["port", "eph", "80"]);
-    let host_port: u16 = mapping.lines().next().unwrap().rsplit(':').next().unwrap().trim().parse().unwrap();
+    let host_port: u16 = mapping
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(host_port > 0);
-    assert!(eventually(Duration::from_secs(10), || http_get(host_port, "/hostname").is_some_and(|r| r.contains("200 OK"))));
+    assert!(eventually(Duration::from_secs(10), || http_get(
+        host_port,
+        "/hostname"
+    )
+    .is_some_and(|r| r.contains("200 OK"))));
     let ps = d.docker_ok(&["ps", "--format", "{{.Names}} {{.Ports}}"]);
     assert!(ps.contains(&format!("127.0.0.1:{port}->80/tcp")), "{ps}");
     // The same host port cannot be taken twice.
-    let out = d.docker(&["run", "-d", "-p", &format!("127.0.0.1:{port}:80"), "bb", "sleep", "10"]);
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "bb",
+        "sleep",
+        "10",
+    ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("already allocated"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("already allocated"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -97,13 +210,27 @@ fn connect_and_disconnect_live() {
     let d = Daemon::with_busybox();
     d.docker_ok(&["network", "create", "extra"]);
     d.docker_ok(&["run", "-d", "--name", "cx", "bb", "sleep", "1000"]);
-    assert!(!d.docker_ok(&["exec", "cx", "cat", "/proc/net/dev"]).contains("eth1"));
+    assert!(
+        !d.docker_ok(&["exec", "cx", "cat", "/proc/net/dev"])
+            .contains("eth1")
+    );
     d.docker_ok(&["network", "connect", "--alias", "other", "extra", "cx"]);
-    assert!(d.docker_ok(&["exec", "cx", "cat", "/proc/net/dev"]).contains("eth1"));
-    let nets = d.docker_ok(&["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "cx"]);
+    assert!(
+        d.docker_ok(&["exec", "cx", "cat", "/proc/net/dev"])
+            .contains("eth1")
+    );
+    let nets = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        "cx",
+    ]);
     assert!(nets.contains("extra") && nets.contains("bridge"), "{nets}");
     d.docker_ok(&["network", "disconnect", "extra", "cx"]);
-    assert!(!d.docker_ok(&["exec", "cx", "cat", "/proc/net/dev"]).contains("eth1"));
+    assert!(
+        !d.docker_ok(&["exec", "cx", "cat", "/proc/net/dev"])
+            .contains("eth1")
+    );
     let out = d.docker(&["network", "rm", "bridge"]);
     assert!(!out.status.success());
 }
@@ -113,12 +240,52 @@ fn restarts_keep_networking_and_teardown_leaves_nothing() {
     let mut d = Daemon::with_busybox();
     let port = free_port();
     d.docker_ok(&["network", "create", "app"]);
-    d.docker_ok(&["run", "-d", "--name", "srv", "--network", "app", "-p", &format!("127.0.0.1:{port}:80"), "bb", "httpd", "-f", "-p", "80", "-h", "/etc"]);
-    d.docker_ok(&["run", "-d", "--name", "cli", "--network", "app", "bb", "sleep", "1000"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "app",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "bb",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cli",
+        "--network",
+        "app",
+        "bb",
+        "sleep",
+        "1000",
+    ]);
     let check = |d: &Daemon| {
-        assert!(eventually(Duration::from_secs(10), || http_get(port, "/hostname").is_some_and(|r| r.contains("200 OK"))), "published port lost");
-        let out = d.docker(&["exec", "cli", "sh", "-c", "timeout 5 wget -qO- http://srv/hostname"]);
-        assert!(out.status.success(), "dns/connectivity lost: {}", stderr(&out));
+        assert!(
+            eventually(Duration::from_secs(10), || http_get(port, "/hostname")
+                .is_some_and(|r| r.contains("200 OK"))),
+            "published port lost"
+        );
+        let out = d.docker(&[
+            "exec",
+            "cli",
+            "sh",
+            "-c",
+            "timeout 5 wget -qO- http://srv/hostname",
+        ]);
+        assert!(
+            out.status.success(),
+            "dns/connectivity lost: {}",
+            stderr(&out)
+        );
     };
     check(&d);
     d.restart();
@@ -130,10 +297,20 @@ fn restarts_keep_networking_and_teardown_leaves_nothing() {
     d.remove_all_containers();
     d.docker_ok(&["network", "rm", "app"]);
     let netns = d.exec_root.join("netns");
-    assert!(eventually(Duration::from_secs(15), || std::fs::read_dir(&netns).map(|r| r.count() == 0).unwrap_or(true)));
+    assert!(eventually(Duration::from_secs(15), || std::fs::read_dir(
+        &netns
+    )
+    .map(|r| r.count() == 0)
+    .unwrap_or(true)));
     let exec = d.exec_root.display().to_string();
     let _ = exec;
-    assert!(eventually(Duration::from_secs(15), || !berth_links().iter().any(|l| l.starts_with("veth"))), "{:?}", berth_links());
+    assert!(
+        eventually(Duration::from_secs(15), || !berth_links()
+            .iter()
+            .any(|l| l.starts_with("veth"))),
+        "{:?}",
+        berth_links()
+    );
 }
 
 #[test]
@@ -149,7 +326,16 @@ fn network_bad_input() {
     assert!(!out.status.success());
     let (status, _) = d.raw("GET", "/networks/nosuchnet", None);
     assert_eq!(status, 404);
-    let out = d.docker(&["run", "--rm", "--network", "n1", "--ip", "10.99.0.5", "bb", "true"]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "n1",
+        "--ip",
+        "10.99.0.5",
+        "bb",
+        "true",
+    ]);
     assert!(!out.status.success());
     let (status, body) = d.raw(
         "POST",
@@ -157,28 +343,85 @@ fn network_bad_input() {
         Some(r#"{"Image":"bb","HostConfig":{"NetworkMode":"n1"},"NetworkingConfig":{"EndpointsConfig":{"n1":{"IPAMConfig":{"IPv4Address":"10.99.0.5"}}}}}"#),
     );
     assert_eq!(status, 400, "{body}");
-    d.docker_ok(&["run", "-d", "--name", "inuse", "--network", "n1", "bb", "sleep", "100"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "inuse",
+        "--network",
+        "n1",
+        "bb",
+        "sleep",
+        "100",
+    ]);
     let out = d.docker(&["network", "rm", "n1"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("active endpoints"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("active endpoints"),
+        "{}",
+        stderr(&out)
+    );
     let out = d.docker(&["run", "--rm", "--network", "nosuchnet", "bb", "true"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("not found"), "{}", stderr(&out));
     // A static address inside the subnet works.
-    let ip = d.docker_ok(&["run", "--rm", "--network", "n1", "--ip", "10.77.0.50", "bb", "sh", "-c", "ip addr show eth0 | grep -o 10.77.0.50"]);
+    let ip = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "n1",
+        "--ip",
+        "10.77.0.50",
+        "bb",
+        "sh",
+        "-c",
+        "ip addr show eth0 | grep -o 10.77.0.50",
+    ]);
     assert_eq!(ip.trim(), "10.77.0.50");
 }
 
 #[test]
 fn host_and_none_modes() {
     let d = Daemon::with_busybox();
-    let none = d.docker_ok(&["run", "--rm", "--network", "none", "bb", "cat", "/proc/net/dev"]);
+    let none = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "bb",
+        "cat",
+        "/proc/net/dev",
+    ]);
     assert!(none.contains("lo:") && !none.contains("eth0"), "{none}");
-    let host = d.docker_ok(&["run", "--rm", "--network", "host", "bb", "cat", "/proc/net/dev"]);
+    let host = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "bb",
+        "cat",
+        "/proc/net/dev",
+    ]);
     let mine = std::fs::read_to_string("/proc/net/dev").unwrap();
-    let first_if = |s: &str| s.lines().skip(2).map(|l| l.split(':').next().unwrap_or("").trim().to_string()).collect::<std::collections::BTreeSet<_>>();
-    assert!(first_if(&mine).is_subset(&first_if(&host)) || first_if(&host).contains("eth0"), "{host}");
+    let first_if = |s: &str| {
+        s.lines()
+            .skip(2)
+            .map(|l| l.split(':').next().unwrap_or("").trim().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert!(
+        first_if(&mine).is_subset(&first_if(&host)) || first_if(&host).contains("eth0"),
+        "{host}"
+    );
     d.docker_ok(&["run", "-d", "--name", "base", "bb", "sleep", "100"]);
-    let shared = d.docker_ok(&["run", "--rm", "--network", "container:base", "bb", "cat", "/proc/net/dev"]);
+    let shared = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:base",
+        "bb",
+        "cat",
+        "/proc/net/dev",
+    ]);
     assert!(shared.contains("eth0"), "{shared}");
 }

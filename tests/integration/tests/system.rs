@@ -13,16 +13,26 @@ fn docker_version_and_info_show_berth() {
     let d = Daemon::start();
     let v = d.docker_ok(&["version"]);
     assert!(v.contains("Server: berth Engine"), "{v}");
-    assert!(v.contains("API version:      1.50 (minimum version 1.24)"), "{v}");
+    assert!(
+        v.contains("API version:      1.50 (minimum version 1.24)"),
+        "{v}"
+    );
 
     let info = d.docker_ok(&["info"]);
     let ncpu = std::thread::available_parallelism().unwrap().get();
     assert!(info.contains(&format!("CPUs: {ncpu}")), "{info}");
-    assert!(info.contains("Docker Root Dir: ") && info.contains(d.data_root.to_str().unwrap()), "{info}");
+    assert!(
+        info.contains("Docker Root Dir: ") && info.contains(d.data_root.to_str().unwrap()),
+        "{info}"
+    );
     assert!(info.contains("Kernel Version: "), "{info}");
     assert!(info.contains("Swarm: inactive"), "{info}");
 
-    let fmt = d.docker_ok(&["info", "--format", "{{.NCPU}} {{.OSType}} {{.CgroupVersion}}"]);
+    let fmt = d.docker_ok(&[
+        "info",
+        "--format",
+        "{{.NCPU}} {{.OSType}} {{.CgroupVersion}}",
+    ]);
     let fields: Vec<&str> = fmt.split_whitespace().collect();
     assert_eq!(fields[0], ncpu.to_string());
     assert_eq!(fields[1], "linux");
@@ -34,17 +44,34 @@ fn docker_system_df_and_events_return() {
     let d = Daemon::start();
     let df = d.docker_ok(&["system", "df"]);
     assert!(df.starts_with("TYPE"), "{df}");
-    assert!(df.contains("Images") && df.contains("Local Volumes"), "{df}");
+    assert!(
+        df.contains("Images") && df.contains("Local Volumes"),
+        "{df}"
+    );
 
     let now = chrono_now_secs() + 1;
     let ev = d.docker_ok(&["events", "--since", "0", "--until", &now.to_string()]);
-    assert!(ev.contains("daemon start"), "daemon start event missing: {ev}");
-    let filtered = d.docker_ok(&["events", "--since", "0", "--until", &now.to_string(), "--filter", "type=container"]);
+    assert!(
+        ev.contains("daemon start"),
+        "daemon start event missing: {ev}"
+    );
+    let filtered = d.docker_ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &now.to_string(),
+        "--filter",
+        "type=container",
+    ]);
     assert!(filtered.trim().is_empty(), "{filtered}");
 }
 
 fn chrono_now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -66,15 +93,29 @@ async fn bollard_ping_version_info() {
 #[test]
 fn versioned_and_unversioned_paths() {
     let d = Daemon::start();
-    for p in ["/version", "/v1.24/version", "/v1.43/version", "/v1.50/version"] {
+    for p in [
+        "/version",
+        "/v1.24/version",
+        "/v1.43/version",
+        "/v1.50/version",
+    ] {
         let (status, body) = d.raw("GET", p, None);
         assert_eq!(status, 200, "{p}: {body}");
         assert!(body.contains("\"ApiVersion\":\"1.50\""), "{body}");
     }
     let (status, body) = d.raw("HEAD", "/_ping", None);
     assert_eq!(status, 200);
-    for h in ["Api-Version: 1.50", "Ostype: linux", "Builder-Version: 1", "Docker-Experimental: false", "Swarm: inactive"] {
-        assert!(body.to_ascii_lowercase().contains(&h.to_ascii_lowercase()), "missing {h}: {body}");
+    for h in [
+        "Api-Version: 1.50",
+        "Ostype: linux",
+        "Builder-Version: 1",
+        "Docker-Experimental: false",
+        "Swarm: inactive",
+    ] {
+        assert!(
+            body.to_ascii_lowercase().contains(&h.to_ascii_lowercase()),
+            "missing {h}: {body}"
+        );
     }
 }
 
@@ -83,7 +124,12 @@ fn bad_requests_get_docker_errors() {
     let d = Daemon::start();
     let (status, body) = d.raw("GET", "/v1.51/version", None);
     assert_eq!(status, 400);
-    assert!(body.contains(r#"{"message":"client version 1.51 is too new. Maximum supported API version is 1.50"}"#), "{body}");
+    assert!(
+        body.contains(
+            r#"{"message":"client version 1.51 is too new. Maximum supported API version is 1.50"}"#
+        ),
+        "{body}"
+    );
     let (status, body) = d.raw("GET", "/v1.12/info", None);
     assert_eq!(status, 400);
     assert!(body.contains("too old"), "{body}");
@@ -92,7 +138,11 @@ fn bad_requests_get_docker_errors() {
     assert!(body.contains(r#"{"message":"page not found"}"#), "{body}");
     let (status, body) = d.raw("GET", "/events?filters=%7Bbad", None);
     assert_eq!(status, 400, "{body}");
-    let (status, body) = d.raw("GET", "/events?filters=%7B%22nope%22%3A%5B%22x%22%5D%7D", None);
+    let (status, body) = d.raw(
+        "GET",
+        "/events?filters=%7B%22nope%22%3A%5B%22x%22%5D%7D",
+        None,
+    );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("invalid filter 'nope'"), "{body}");
     let (status, _) = d.raw("GET", "/system/df?type=bogus", None);
@@ -113,7 +163,10 @@ fn second_daemon_on_same_root_refuses() {
         .arg("--exec-root")
         .arg(d.dir.path().join("exec2"))
         .arg("-H")
-        .arg(format!("unix://{}", d.dir.path().join("other.sock").display()))
+        .arg(format!(
+            "unix://{}",
+            d.dir.path().join("other.sock").display()
+        ))
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -129,7 +182,11 @@ fn sigterm_stops_fast_and_removes_socket_and_state_survives() {
     let mut d = Daemon::start();
     let id_before = d.docker_ok(&["info", "--format", "{{.ID}}"]);
     // A long-lived events stream must not hold the shutdown.
-    let mut events = d.docker_cmd(&["events"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut events = d
+        .docker_cmd(&["events"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let took = d.stop();
     assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
@@ -150,7 +207,11 @@ fn berth_cli_system_commands() {
     let out = d.berth(&["version", "--format", "{{.Server.ApiVersion}}"]);
     assert_eq!(stdout(&out).trim(), "1.50");
     let out = d.berth(&["info", "--format", "{{json .Swarm}}"]);
-    assert!(stdout(&out).contains("\"LocalNodeState\":\"inactive\""), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("\"LocalNodeState\":\"inactive\""),
+        "{}",
+        stdout(&out)
+    );
     let out = d.berth(&["system", "df"]);
     assert!(stdout(&out).starts_with("TYPE"), "{}", stdout(&out));
     let now = chrono_now_secs() + 1;
@@ -161,36 +222,136 @@ fn berth_cli_system_commands() {
     // Errors: daemon-side message and a non-zero exit.
     let out = d.berth(&["events", "--filter", "nope=1", "--until", "1"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("Error response from daemon: invalid filter 'nope'"), "{}", stderr(&out));
-    let out = d.berth_cmd(&["-H", "unix:///nonexistent.sock", "version"]).output().unwrap();
+    assert!(
+        stderr(&out).contains("Error response from daemon: invalid filter 'nope'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d
+        .berth_cmd(&["-H", "unix:///nonexistent.sock", "version"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("Cannot connect to the berth daemon"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Cannot connect to the berth daemon"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Make a CA, a server certificate for 127.0.0.1 and a client certificate with openssl.
 fn make_certs(dir: &std::path::Path) {
     let run = |args: &[&str]| {
-        let st = std::process::Command::new("openssl").args(args).current_dir(dir).stderr(std::process::Stdio::null()).status().unwrap();
+        let st = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
         assert!(st.success(), "openssl {args:?}");
     };
-    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n").unwrap();
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("cli.cnf"), "extendedKeyUsage=clientAuth\n").unwrap();
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj", "/CN=berth-test-ca"]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server-key.pem", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
-    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-out", "server-cert.pem", "-days", "2", "-extfile", "ext.cnf"]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "client.csr", "-subj", "/CN=client"]);
-    run(&["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-out", "cert.pem", "-days", "2", "-extfile", "cli.cnf"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=berth-test-ca",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server-key.pem",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-out",
+        "server-cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "client.csr",
+        "-subj",
+        "/CN=client",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "cli.cnf",
+    ]);
 }
 
 #[test]
 fn tls_tcp_listener_with_client_certificates() {
     let certs = tempfile::tempdir().unwrap();
     make_certs(certs.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let c = |f: &str| certs.path().join(f).display().to_string();
     let host = format!("tcp://127.0.0.1:{port}");
     let d = Daemon::start_with(&[
-        "-H", &host, "--tlsverify", "--tlscacert", &c("ca.pem"), "--tlscert", &c("server-cert.pem"), "--tlskey", &c("server-key.pem"),
+        "-H",
+        &host,
+        "--tlsverify",
+        "--tlscacert",
+        &c("ca.pem"),
+        "--tlscert",
+        &c("server-cert.pem"),
+        "--tlskey",
+        &c("server-key.pem"),
     ]);
     let docker = |extra: &[&str]| {
         std::process::Command::new("docker")
@@ -201,7 +362,15 @@ fn tls_tcp_listener_with_client_certificates() {
             .output()
             .unwrap()
     };
-    let out = docker(&["--tlsverify", "--tlscacert", &c("ca.pem"), "--tlscert", &c("cert.pem"), "--tlskey", &c("key.pem")]);
+    let out = docker(&[
+        "--tlsverify",
+        "--tlscacert",
+        &c("ca.pem"),
+        "--tlscert",
+        &c("cert.pem"),
+        "--tlskey",
+        &c("key.pem"),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "1.50");
     // No client certificate: refused by the TLS layer.

@@ -82,7 +82,10 @@ pub async fn version(ctx: &Ctx, a: VersionArgs) -> anyhow::Result<()> {
     });
     let server: Result<SystemVersion, _> = ctx.client.get_json("/version").await;
     if let Some(f) = a.format {
-        let doc_server = server.as_ref().ok().map(|s| serde_json::to_value(s).unwrap_or(Value::Null));
+        let doc_server = server
+            .as_ref()
+            .ok()
+            .map(|s| serde_json::to_value(s).unwrap_or(Value::Null));
         let doc = json!({"Client": client, "Server": doc_server});
         println!("{}", render(&parse_tpl(&f)?, &doc)?);
         return server.map(|_| ()).map_err(Into::into);
@@ -98,7 +101,10 @@ pub async fn version(ctx: &Ctx, a: VersionArgs) -> anyhow::Result<()> {
         println!(" {}:", c.name);
         println!("  Version:          {}", c.version);
         if c.name == "Engine" {
-            println!("  API version:      {} (minimum version {})", s.api_version, s.min_api_version);
+            println!(
+                "  API version:      {} (minimum version {})",
+                s.api_version, s.min_api_version
+            );
             println!("  Git commit:       {}", s.git_commit);
             println!("  OS/Arch:          {}/{}", s.os, s.arch);
             println!("  Kernel:           {}", s.kernel_version);
@@ -134,7 +140,10 @@ pub async fn info(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
     }
     println!("  Log: {}", i.plugins.log.join(" "));
     println!(" Swarm: {}", i.swarm.local_node_state);
-    println!(" Runtimes: {}", i.runtimes.keys().cloned().collect::<Vec<_>>().join(" "));
+    println!(
+        " Runtimes: {}",
+        i.runtimes.keys().cloned().collect::<Vec<_>>().join(" ")
+    );
     println!(" Default Runtime: {}", i.default_runtime);
     println!(" Security Options:");
     for o in &i.security_options {
@@ -145,7 +154,10 @@ pub async fn info(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
     println!(" OSType: {}", i.os_type);
     println!(" Architecture: {}", i.architecture);
     println!(" CPUs: {}", i.ncpu);
-    println!(" Total Memory: {:.2}GiB", i.mem_total as f64 / (1u64 << 30) as f64);
+    println!(
+        " Total Memory: {:.2}GiB",
+        i.mem_total as f64 / (1u64 << 30) as f64
+    );
     println!(" Name: {}", i.name);
     println!(" ID: {}", i.id);
     println!(" Docker Root Dir: {}", i.docker_root_dir);
@@ -161,7 +173,9 @@ pub async fn info(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
 pub fn filters_json(pairs: &[String]) -> anyhow::Result<String> {
     let mut map = serde_json::Map::new();
     for p in pairs {
-        let (k, v) = p.split_once('=').ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value)"))?;
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value)"))?;
         let e = map.entry(k.to_string()).or_insert_with(|| json!({}));
         if let Some(o) = e.as_object_mut() {
             o.insert(v.to_string(), Value::Bool(true));
@@ -201,7 +215,10 @@ pub async fn events(ctx: &Ctx, a: EventsArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let json_out = a.format.as_deref() == Some("json");
-    let resp = ctx.client.request(http::Method::GET, &path, berth_api::client::empty(), &[]).await?;
+    let resp = ctx
+        .client
+        .request(http::Method::GET, &path, berth_api::client::empty(), &[])
+        .await?;
     let mut body = resp.into_body();
     let mut buf: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
@@ -211,7 +228,9 @@ pub async fn events(ctx: &Ctx, a: EventsArgs) -> anyhow::Result<()> {
         }
         while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buf.drain(..=nl).collect();
-            let Ok(ev) = serde_json::from_slice::<Value>(&line) else { continue };
+            let Ok(ev) = serde_json::from_slice::<Value>(&line) else {
+                continue;
+            };
             if json_out {
                 println!("{ev}");
             } else if let Some(t) = &tpl {
@@ -231,11 +250,19 @@ fn event_line(ev: &Value) -> String {
         .unwrap_or_default();
     let mut attrs: Vec<(String, String)> = ev["Actor"]["Attributes"]
         .as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     attrs.sort();
     let attrs: Vec<String> = attrs.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let suffix = if attrs.is_empty() { String::new() } else { format!(" ({})", attrs.join(", ")) };
+    let suffix = if attrs.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", attrs.join(", "))
+    };
     format!(
         "{t} {} {} {}{suffix}",
         ev["Type"].as_str().unwrap_or(""),
@@ -246,42 +273,107 @@ fn event_line(ev: &Value) -> String {
 
 async fn df(ctx: &Ctx, a: DfArgs) -> anyhow::Result<()> {
     let d: SystemDataUsage = ctx.client.get_json("/system/df").await?;
-    let count_active = |items: &[Value], key: &str| items.iter().filter(|v| v[key].as_i64().unwrap_or(0) > 0).count();
-    let sum = |items: &[Value], key: &str| items.iter().map(|v| v[key].as_i64().unwrap_or(0)).sum::<i64>();
+    let count_active = |items: &[Value], key: &str| {
+        items
+            .iter()
+            .filter(|v| v[key].as_i64().unwrap_or(0) > 0)
+            .count()
+    };
+    let sum = |items: &[Value], key: &str| {
+        items
+            .iter()
+            .map(|v| v[key].as_i64().unwrap_or(0))
+            .sum::<i64>()
+    };
     let images_size = sum(&d.images, "Size");
-    let unused_images: i64 = d.images.iter().filter(|v| v["Containers"].as_i64().unwrap_or(0) <= 0).map(|v| v["Size"].as_i64().unwrap_or(0)).sum();
+    let unused_images: i64 = d
+        .images
+        .iter()
+        .filter(|v| v["Containers"].as_i64().unwrap_or(0) <= 0)
+        .map(|v| v["Size"].as_i64().unwrap_or(0))
+        .sum();
     let ctr_size = sum(&d.containers, "SizeRw");
-    let running = d.containers.iter().filter(|v| v["State"] == "running").count();
-    let stopped_size: i64 = d.containers.iter().filter(|v| v["State"] != "running").map(|v| v["SizeRw"].as_i64().unwrap_or(0)).sum();
-    let vol_size: i64 = d.volumes.iter().map(|v| v["UsageData"]["Size"].as_i64().unwrap_or(0).max(0)).sum();
-    let vol_active = d.volumes.iter().filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap_or(0) > 0).count();
-    let vol_unused: i64 = d.volumes.iter().filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap_or(0) == 0).map(|v| v["UsageData"]["Size"].as_i64().unwrap_or(0).max(0)).sum();
+    let running = d
+        .containers
+        .iter()
+        .filter(|v| v["State"] == "running")
+        .count();
+    let stopped_size: i64 = d
+        .containers
+        .iter()
+        .filter(|v| v["State"] != "running")
+        .map(|v| v["SizeRw"].as_i64().unwrap_or(0))
+        .sum();
+    let vol_size: i64 = d
+        .volumes
+        .iter()
+        .map(|v| v["UsageData"]["Size"].as_i64().unwrap_or(0).max(0))
+        .sum();
+    let vol_active = d
+        .volumes
+        .iter()
+        .filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap_or(0) > 0)
+        .count();
+    let vol_unused: i64 = d
+        .volumes
+        .iter()
+        .filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap_or(0) == 0)
+        .map(|v| v["UsageData"]["Size"].as_i64().unwrap_or(0).max(0))
+        .sum();
     let rows = vec![
         json!({"Type": "Images", "TotalCount": d.images.len(), "Active": count_active(&d.images, "Containers"), "Size": human_size(images_size), "Reclaimable": human_size(unused_images)}),
         json!({"Type": "Containers", "TotalCount": d.containers.len(), "Active": running, "Size": human_size(ctr_size), "Reclaimable": human_size(stopped_size)}),
         json!({"Type": "Local Volumes", "TotalCount": d.volumes.len(), "Active": vol_active, "Size": human_size(vol_size), "Reclaimable": human_size(vol_unused)}),
         json!({"Type": "Build Cache", "TotalCount": d.build_cache.len(), "Active": 0, "Size": human_size(sum(&d.build_cache, "Size")), "Reclaimable": human_size(sum(&d.build_cache, "Size"))}),
     ];
-    let fmt = output::parse_format(a.format.as_deref(), &[("Type", "TYPE"), ("TotalCount", "TOTAL"), ("Active", "ACTIVE"), ("Size", "SIZE"), ("Reclaimable", "RECLAIMABLE")])?;
+    let fmt = output::parse_format(
+        a.format.as_deref(),
+        &[
+            ("Type", "TYPE"),
+            ("TotalCount", "TOTAL"),
+            ("Active", "ACTIVE"),
+            ("Size", "SIZE"),
+            ("Reclaimable", "RECLAIMABLE"),
+        ],
+    )?;
     output::print_rows(&fmt, &rows, |rows| {
         let mut lines = vec!["TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE".to_string()];
         for r in rows {
-            lines.push(format!("{}\t{}\t{}\t{}\t{}", r["Type"].as_str().unwrap_or(""), r["TotalCount"], r["Active"], r["Size"].as_str().unwrap_or(""), r["Reclaimable"].as_str().unwrap_or("")));
+            lines.push(format!(
+                "{}\t{}\t{}\t{}\t{}",
+                r["Type"].as_str().unwrap_or(""),
+                r["TotalCount"],
+                r["Active"],
+                r["Size"].as_str().unwrap_or(""),
+                r["Reclaimable"].as_str().unwrap_or("")
+            ));
         }
         output::tabwrite(&lines)
     })?;
     if a.verbose {
         println!("\nImages space usage:\n");
         for i in &d.images {
-            println!("{}\t{}", i["RepoTags"], human_size(i["Size"].as_i64().unwrap_or(0)));
+            println!(
+                "{}\t{}",
+                i["RepoTags"],
+                human_size(i["Size"].as_i64().unwrap_or(0))
+            );
         }
         println!("\nContainers space usage:\n");
         for c in &d.containers {
-            println!("{}\t{}", c["Names"], human_size(c["SizeRw"].as_i64().unwrap_or(0)));
+            println!(
+                "{}\t{}",
+                c["Names"],
+                human_size(c["SizeRw"].as_i64().unwrap_or(0))
+            );
         }
         println!("\nLocal Volumes space usage:\n");
         for v in &d.volumes {
-            println!("{}\t{}", v["Name"].as_str().unwrap_or(""), human_size(v["UsageData"]["Size"].as_i64().unwrap_or(0)));
+            println!(
+                "{}\t{}",
+                v["Name"].as_str().unwrap_or(""),
+                human_size(v["UsageData"]["Size"].as_i64().unwrap_or(0))
+            );
         }
     }
     Ok(())

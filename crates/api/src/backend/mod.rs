@@ -21,11 +21,29 @@ pub use volume::VolumeBackend;
 
 /// Everything the server needs from the engine.
 pub trait Backend:
-    SystemBackend + ImageBackend + VolumeBackend + NetworkBackend + ContainerBackend + ExecBackend + BuildBackend + Send + Sync + 'static
+    SystemBackend
+    + ImageBackend
+    + VolumeBackend
+    + NetworkBackend
+    + ContainerBackend
+    + ExecBackend
+    + BuildBackend
+    + Send
+    + Sync
+    + 'static
 {
 }
 
 impl<T> Backend for T where
-    T: SystemBackend + ImageBackend + VolumeBackend + NetworkBackend + ContainerBackend + ExecBackend + BuildBackend + Send + Sync + 'static
+    T: SystemBackend
+        + ImageBackend
+        + VolumeBackend
+        + NetworkBackend
+        + ContainerBackend
+        + ExecBackend
+        + BuildBackend
+        + Send
+        + Sync
+        + 'static
 {
 }

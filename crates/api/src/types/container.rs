@@ -55,7 +55,10 @@ pub struct ContainerConfig {
     pub stop_signal: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "strslice::deserialize")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strslice::deserialize"
+    )]
     pub shell: Option<Vec<String>>,
 }
 
@@ -64,7 +67,10 @@ pub struct ContainerConfig {
 #[serde(rename_all = "PascalCase", default)]
 pub struct HealthConfig {
     /// `[]` inherit, `["NONE"]` disable, `["CMD", args…]`, `["CMD-SHELL", cmd]`.
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "strslice::deserialize")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strslice::deserialize"
+    )]
     pub test: Option<Vec<String>>,
     #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_default")]
     pub interval: i64,
@@ -425,19 +431,29 @@ mod tests {
         assert!(hc.auto_remove);
         assert_eq!(hc.resources.memory, 64 << 20);
         assert_eq!(hc.resources.nano_cpus, 500_000_000);
-        assert_eq!(hc.port_bindings.unwrap()["80/tcp"].as_ref().unwrap()[0].host_port, "8080");
+        assert_eq!(
+            hc.port_bindings.unwrap()["80/tcp"].as_ref().unwrap()[0].host_port,
+            "8080"
+        );
     }
 
     #[test]
     fn strslice_accepts_a_string() {
-        let c: ContainerConfig = serde_json::from_str(r#"{"Cmd":"echo hi","Entrypoint":["sh","-c"]}"#).unwrap();
+        let c: ContainerConfig =
+            serde_json::from_str(r#"{"Cmd":"echo hi","Entrypoint":["sh","-c"]}"#).unwrap();
         assert_eq!(c.cmd.unwrap(), ["echo hi"]);
         assert_eq!(c.entrypoint.unwrap(), ["sh", "-c"]);
     }
 
     #[test]
     fn host_config_serializes_flat_resources() {
-        let hc = HostConfig { resources: Resources { memory: 5, ..Default::default() }, ..Default::default() };
+        let hc = HostConfig {
+            resources: Resources {
+                memory: 5,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
         let v = serde_json::to_value(&hc).unwrap();
         assert_eq!(v["Memory"], 5);
         assert_eq!(v["UTSMode"], "");

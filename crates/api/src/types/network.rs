@@ -14,11 +14,23 @@ use super::container::null_default;
 #[serde(default)]
 pub struct IpamConfig {
     // docker-py sends `null` for unset pool fields (Go leaves them empty).
-    #[serde(rename = "Subnet", skip_serializing_if = "String::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        rename = "Subnet",
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub subnet: String,
-    #[serde(rename = "IPRange", skip_serializing_if = "String::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        rename = "IPRange",
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub ip_range: String,
-    #[serde(rename = "Gateway", skip_serializing_if = "String::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        rename = "Gateway",
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub gateway: String,
     #[serde(rename = "AuxiliaryAddresses", skip_serializing_if = "Option::is_none")]
     pub auxiliary_addresses: Option<BTreeMap<String, String>>,

@@ -29,7 +29,9 @@ pub struct PendingAttach {
 
 impl std::fmt::Debug for PendingAttach {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PendingAttach").field("req", &self.req).finish()
+        f.debug_struct("PendingAttach")
+            .field("req", &self.req)
+            .finish()
     }
 }
 
@@ -46,14 +48,22 @@ pub fn parse_detach_keys(s: &str) -> Result<Vec<u8>> {
                 "]" => 29,
                 "^" => 30,
                 "_" => 31,
-                c if c.len() == 1 && c.as_bytes()[0].is_ascii_lowercase() => c.as_bytes()[0] - b'a' + 1,
-                _ => return Err(Error::invalid(format!("Invalid detach keys ({s}) provided"))),
+                c if c.len() == 1 && c.as_bytes()[0].is_ascii_lowercase() => {
+                    c.as_bytes()[0] - b'a' + 1
+                }
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "Invalid detach keys ({s}) provided"
+                    )));
+                }
             };
             out.push(b);
         } else if k.len() == 1 {
             out.push(k.as_bytes()[0]);
         } else {
-            return Err(Error::invalid(format!("Invalid detach keys ({s}) provided")));
+            return Err(Error::invalid(format!(
+                "Invalid detach keys ({s}) provided"
+            )));
         }
     }
     Ok(out)
@@ -71,7 +81,10 @@ pub async fn pump(
     before_close: Option<futures::future::BoxFuture<'static, ()>>,
 ) {
     let (mut cr, mut cw) = tokio::io::split(io);
-    let Attach { stdin: mut shim_in, mut output } = attach;
+    let Attach {
+        stdin: mut shim_in,
+        mut output,
+    } = attach;
     let out = async move {
         if tty {
             while let Ok(Some((_, data))) = output.next().await {
@@ -142,19 +155,43 @@ pub async fn pump(
 
 impl Engine {
     /// `POST /containers/{id}/attach`.
-    pub async fn attach_container(self: &Arc<Self>, key: &str, opts: AttachOptions) -> Result<StreamSession> {
+    pub async fn attach_container(
+        self: &Arc<Self>,
+        key: &str,
+        opts: AttachOptions,
+    ) -> Result<StreamSession> {
         let c = self.container(key)?;
         let rec = c.config();
         let tty = rec.config.tty;
         let stdin = opts.stdin && rec.config.open_stdin;
-        let detach = parse_detach_keys(opts.detach_keys.as_deref().filter(|s| !s.is_empty()).unwrap_or("ctrl-p,ctrl-q"))?;
-        let req = AttachReq { exec_id: None, stdin, stdout: opts.stdout, stderr: opts.stderr };
-        let replay = if opts.logs { Some(self.log_replay(&c, opts.stdout, opts.stderr)?) } else { None };
+        let detach = parse_detach_keys(
+            opts.detach_keys
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("ctrl-p,ctrl-q"),
+        )?;
+        let req = AttachReq {
+            exec_id: None,
+            stdin,
+            stdout: opts.stdout,
+            stderr: opts.stderr,
+        };
+        let replay = if opts.logs {
+            Some(self.log_replay(&c, opts.stdout, opts.stderr)?)
+        } else {
+            None
+        };
         let stdin_once = rec.config.stdin_once;
         // Register now, so a start right after this call cannot run ahead of the attach.
         let pending_rx = if opts.stream && !c.status().is_alive() {
             let (tx, rx) = oneshot::channel();
-            c.pending.lock().unwrap_or_else(|p| p.into_inner()).push(PendingAttach { req: req.clone(), tx });
+            c.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(PendingAttach {
+                    req: req.clone(),
+                    tx,
+                });
             Some(rx)
         } else {
             None
@@ -166,9 +203,10 @@ impl Engine {
         let run = move |mut io: Box<dyn HijackedIo>| {
             async move {
                 if let Some(bytes) = replay
-                    && io.write_all(&bytes).await.is_err() {
-                        return;
-                    }
+                    && io.write_all(&bytes).await.is_err()
+                {
+                    return;
+                }
                 if !stream {
                     let _ = io.shutdown().await;
                     return;
@@ -188,16 +226,28 @@ impl Engine {
             }
             .boxed()
         };
-        Ok(StreamSession { tty, run: Box::new(run) })
+        Ok(StreamSession {
+            tty,
+            run: Box::new(run),
+        })
     }
 
     /// `POST /containers/{id}/resize`.
     pub async fn resize_container(&self, key: &str, height: u32, width: u32) -> Result<()> {
         let c = self.container(key)?;
         if !c.status().is_alive() {
-            return Err(Error::conflict(format!("Container {} is not running", c.id)));
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
         }
-        self.shim(&c).resize(None, width.min(u16::MAX as u32) as u16, height.min(u16::MAX as u32) as u16).await?;
+        self.shim(&c)
+            .resize(
+                None,
+                width.min(u16::MAX as u32) as u16,
+                height.min(u16::MAX as u32) as u16,
+            )
+            .await?;
         Ok(())
     }
 }

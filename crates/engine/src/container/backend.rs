@@ -5,14 +5,14 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 use berth_api::backend::container::{
-    AttachOptions, ByteStream, CommitOptions, ContainerBackend, ExecBackend, ListOptions, LogsOptions,
-    LogsStream, PathStat, StreamSession,
+    AttachOptions, ByteStream, CommitOptions, ContainerBackend, ExecBackend, ListOptions,
+    LogsOptions, LogsStream, PathStat, StreamSession,
 };
 use berth_api::types::container::{ContainerCreateBody, ContainerCreateResponse};
 use berth_api::types::exec::{ExecConfig, ExecInspect, ExecStartConfig};
 use berth_api::types::inspect::{
-    ContainerInspect, ContainerPruneResponse, ContainerSummary, FilesystemChange, TopResponse, UpdateBody,
-    UpdateResponse, WaitResponse,
+    ContainerInspect, ContainerPruneResponse, ContainerSummary, FilesystemChange, TopResponse,
+    UpdateBody, UpdateResponse, WaitResponse,
 };
 use berth_core::Result;
 use berth_core::filters::Filters;
@@ -24,7 +24,11 @@ use crate::Engine;
 
 #[async_trait]
 impl ContainerBackend for Engine {
-    async fn container_create(&self, name: Option<String>, body: ContainerCreateBody) -> Result<ContainerCreateResponse> {
+    async fn container_create(
+        &self,
+        name: Option<String>,
+        body: ContainerCreateBody,
+    ) -> Result<ContainerCreateResponse> {
         self.me().create_container(name, body).await
     }
     async fn container_inspect(&self, id: &str, size: bool) -> Result<ContainerInspect> {
@@ -36,10 +40,20 @@ impl ContainerBackend for Engine {
     async fn container_start(&self, id: &str) -> Result<()> {
         self.me().start_container(id).await
     }
-    async fn container_stop(&self, id: &str, signal: Option<String>, timeout: Option<i64>) -> Result<()> {
+    async fn container_stop(
+        &self,
+        id: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
         self.me().stop_container(id, signal, timeout).await
     }
-    async fn container_restart(&self, id: &str, signal: Option<String>, timeout: Option<i64>) -> Result<()> {
+    async fn container_restart(
+        &self,
+        id: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
         self.me().restart_container(id, signal, timeout).await
     }
     async fn container_kill(&self, id: &str, signal: &str) -> Result<()> {
@@ -51,12 +65,22 @@ impl ContainerBackend for Engine {
     async fn container_unpause(&self, id: &str) -> Result<()> {
         self.unpause_container(id).await
     }
-    async fn container_wait(&self, id: &str, condition: &str) -> Result<BoxFuture<'static, WaitResponse>> {
+    async fn container_wait(
+        &self,
+        id: &str,
+        condition: &str,
+    ) -> Result<BoxFuture<'static, WaitResponse>> {
         let cond = Condition::parse(condition)?;
         let c = self.container(id)?;
         Ok(register(&c, cond))
     }
-    async fn container_remove(&self, id: &str, force: bool, volumes: bool, link: bool) -> Result<()> {
+    async fn container_remove(
+        &self,
+        id: &str,
+        force: bool,
+        volumes: bool,
+        link: bool,
+    ) -> Result<()> {
         self.me().remove_container(id, force, volumes, link).await
     }
     async fn container_rename(&self, id: &str, name: &str) -> Result<()> {
@@ -108,7 +132,9 @@ impl ContainerBackend for Engine {
         copy_uid_gid: bool,
         body: ByteStream,
     ) -> Result<()> {
-        self.me().put_archive(id, path, no_overwrite_dir_non_dir, copy_uid_gid, body).await
+        self.me()
+            .put_archive(id, path, no_overwrite_dir_non_dir, copy_uid_gid, body)
+            .await
     }
     async fn container_commit(&self, opts: CommitOptions) -> Result<String> {
         self.me().commit_container(opts).await

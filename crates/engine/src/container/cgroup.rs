@@ -8,7 +8,9 @@ const ROOT: &str = "/sys/fs/cgroup";
 
 /// True on a pure cgroup v2 host.
 pub fn is_v2() -> bool {
-    std::path::Path::new(ROOT).join("cgroup.controllers").exists()
+    std::path::Path::new(ROOT)
+        .join("cgroup.controllers")
+        .exists()
 }
 
 /// Directory of `controller` for container `id` (v1), or the unified directory (v2).
@@ -22,7 +24,9 @@ pub fn dir(controller: &str, id: &str) -> PathBuf {
 
 /// Read a file as trimmed text.
 pub fn read(controller: &str, id: &str, file: &str) -> Option<String> {
-    std::fs::read_to_string(dir(controller, id).join(file)).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(dir(controller, id).join(file))
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// Read a number (`max` is `None`).

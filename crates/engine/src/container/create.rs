@@ -29,24 +29,37 @@ impl Engine {
         let mut body = body;
         // The docker CLI files endpoint settings under the mode it sent, `default`;
         // the daemon's default network on Linux is `bridge`.
-        if let Some(eps) = body.networking_config.as_mut().and_then(|n| n.endpoints_config.as_mut())
-            && let Some(s) = eps.remove("default") {
-                eps.entry("bridge".to_string()).or_insert(s);
-            }
+        if let Some(eps) = body
+            .networking_config
+            .as_mut()
+            .and_then(|n| n.endpoints_config.as_mut())
+            && let Some(s) = eps.remove("default")
+        {
+            eps.entry("bridge".to_string()).or_insert(s);
+        }
         let cgroup_v2 = host::cgroup_version() == "2";
-        let (host_config, warnings) =
-            merge::host_defaults(body.host_config.clone().unwrap_or_default(), host::ncpu(), cgroup_v2)?;
+        let (host_config, warnings) = merge::host_defaults(
+            body.host_config.clone().unwrap_or_default(),
+            host::ncpu(),
+            cgroup_v2,
+        )?;
         if body.config.image.is_empty() {
-            return Err(Error::invalid("config cannot be empty in order to create a container"));
+            return Err(Error::invalid(
+                "config cannot be empty in order to create a container",
+            ));
         }
         let image_ref = body.config.image.clone();
-        let image = self.images.resolve(&image_ref).map_err(berth_core::Error::from)?;
+        let image = self
+            .images
+            .resolve(&image_ref)
+            .map_err(berth_core::Error::from)?;
         let mut config = merge::merge_config(body.config, &image_defaults(&image));
         config.image = image_ref.clone();
         let (path, args) = merge::path_and_args(&config)?;
         validate_config(&config)?;
         let planned = self.plan_container_mounts(&host_config, &config)?;
-        self.validate_networks(&host_config, body.networking_config.as_ref()).await?;
+        self.validate_networks(&host_config, body.networking_config.as_ref())
+            .await?;
 
         let id = berth_core::id::generate();
         if config.hostname.is_empty() && !matches!(host_config.network_mode.as_str(), "host") {
@@ -61,7 +74,8 @@ impl Engine {
         };
 
         let dir = self.container_dir(&id);
-        std::fs::create_dir_all(&dir).map_err(|e| undo_name(Error::internal(format!("create {}: {e}", dir.display()))))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| undo_name(Error::internal(format!("create {}: {e}", dir.display()))))?;
         let images = self.images.clone();
         let (rid, iid) = (id.clone(), image.id.clone());
         let prepared = tokio::task::spawn_blocking(move || images.prepare_rw(&rid, &iid)).await;
@@ -125,17 +139,29 @@ impl Engine {
         let (_, primary) = crate::networks::attach::parse_mode(&hc.network_mode);
         let mut nets: Vec<(String, berth_api::types::container::EndpointSettings)> = Vec::new();
         if let Some(p) = primary {
-            let s = nc.and_then(|n| n.endpoints_config.as_ref()).and_then(|m| m.get(p)).cloned().unwrap_or_default();
+            let s = nc
+                .and_then(|n| n.endpoints_config.as_ref())
+                .and_then(|m| m.get(p))
+                .cloned()
+                .unwrap_or_default();
             nets.push((p.to_string(), s));
         }
-        for (n, s) in nc.and_then(|n| n.endpoints_config.clone()).unwrap_or_default() {
+        for (n, s) in nc
+            .and_then(|n| n.endpoints_config.clone())
+            .unwrap_or_default()
+        {
             if Some(n.as_str()) != primary {
                 nets.push((n, s));
             }
         }
         for (net, s) in nets {
             let req = crate::networks::attach::endpoint_request(&s)?;
-            match self.networks.validate_endpoint(&net, &req).await.map_err(berth_core::Error::from) {
+            match self
+                .networks
+                .validate_endpoint(&net, &req)
+                .await
+                .map_err(berth_core::Error::from)
+            {
                 Ok(_) => {}
                 // Docker creates the container anyway; the start reports the missing network
                 // (and a 404 here would make the docker CLI try to pull the image).
@@ -160,7 +186,9 @@ impl Engine {
                         return Ok(n);
                     }
                 }
-                Err(Error::internal("could not generate a unique container name"))
+                Err(Error::internal(
+                    "could not generate a unique container name",
+                ))
             }
         }
     }
@@ -179,7 +207,9 @@ fn validate_config(c: &ContainerConfig) -> Result<()> {
             None => port.parse::<u16>().is_ok(),
         };
         if !ok_port || !matches!(proto, "tcp" | "udp" | "sctp") {
-            return Err(Error::invalid(format!("invalid port specification: \"{p}\"")));
+            return Err(Error::invalid(format!(
+                "invalid port specification: \"{p}\""
+            )));
         }
     }
     if !c.working_dir.is_empty() && !c.working_dir.starts_with('/') {

@@ -45,7 +45,12 @@ impl Execs {
     }
 
     fn update(&self, id: &str, f: impl FnOnce(&mut ExecRecord)) {
-        if let Some(r) = self.map.lock().unwrap_or_else(|p| p.into_inner()).get_mut(id) {
+        if let Some(r) = self
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(id)
+        {
             f(r);
         }
     }
@@ -67,25 +72,54 @@ impl Engine {
             parse_detach_keys(&cfg.detach_keys)?;
         }
         let id = berth_core::id::generate();
-        let rec = ExecRecord { id: id.clone(), container_id: c.id.clone(), config: cfg.clone(), ..Default::default() };
-        self.execs.map.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), rec);
-        c.exec_ids.lock().unwrap_or_else(|p| p.into_inner()).push(id.clone());
-        self.emit_container(&c, &format!("exec_create: {}", describe(&cfg)), &[("execID", id.clone())]);
+        let rec = ExecRecord {
+            id: id.clone(),
+            container_id: c.id.clone(),
+            config: cfg.clone(),
+            ..Default::default()
+        };
+        self.execs
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), rec);
+        c.exec_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(id.clone());
+        self.emit_container(
+            &c,
+            &format!("exec_create: {}", describe(&cfg)),
+            &[("execID", id.clone())],
+        );
         Ok(id)
     }
 
     /// Forget the execs of a removed container.
     pub fn drop_execs_of(&self, container_id: &str) {
-        self.execs.map.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, r| r.container_id != container_id);
+        self.execs
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, r| r.container_id != container_id);
     }
 
     /// The OCI process for a health probe (no TTY).
-    pub(crate) fn exec_process_for(&self, rec: &super::ConfigRecord, cfg: &ExecConfig) -> Result<serde_json::Value> {
+    pub(crate) fn exec_process_for(
+        &self,
+        rec: &super::ConfigRecord,
+        cfg: &ExecConfig,
+    ) -> Result<serde_json::Value> {
         self.exec_process(rec, cfg, false)
     }
 
     /// The OCI process of an exec: the container's spec with the exec's args, env, user and cwd.
-    fn exec_process(&self, rec: &super::ConfigRecord, cfg: &ExecConfig, tty: bool) -> Result<serde_json::Value> {
+    fn exec_process(
+        &self,
+        rec: &super::ConfigRecord,
+        cfg: &ExecConfig,
+        tty: bool,
+    ) -> Result<serde_json::Value> {
         let mut r = rec.clone();
         let mut env = r.config.env.take().unwrap_or_default();
         for e in cfg.env.iter().flatten() {
@@ -110,18 +144,35 @@ impl Engine {
         let join = |_: &str, _: &str| Ok(std::path::PathBuf::new());
         let spec = container_spec(
             &r,
-            Resolved { rootfs: self.rootfs_dir(&rec.id), dir: &dir, mounts: Vec::new(), netns: None, init: None, join: &join },
+            Resolved {
+                rootfs: self.rootfs_dir(&rec.id),
+                dir: &dir,
+                mounts: Vec::new(),
+                netns: None,
+                init: None,
+                join: &join,
+            },
         )?;
         let built = rt::build(&spec)?;
-        let process = built.spec.process().clone().ok_or_else(|| Error::internal("spec without process"))?;
+        let process = built
+            .spec
+            .process()
+            .clone()
+            .ok_or_else(|| Error::internal("spec without process"))?;
         serde_json::to_value(process).map_err(|e| Error::internal(e.to_string()))
     }
 
     /// `POST /exec/{id}/start`: detached (`None`) or a session to pump.
-    pub async fn exec_start(self: &Arc<Self>, id: &str, start: ExecStartConfig) -> Result<Option<StreamSession>> {
+    pub async fn exec_start(
+        self: &Arc<Self>,
+        id: &str,
+        start: ExecStartConfig,
+    ) -> Result<Option<StreamSession>> {
         let ex = self.execs.get(id)?;
         if ex.started {
-            return Err(Error::conflict(format!("Error: Exec command {id} is already running")));
+            return Err(Error::conflict(format!(
+                "Error: Exec command {id} is already running"
+            )));
         }
         let c = self.container(&ex.container_id)?;
         c.status().check_exec(&c.id)?;
@@ -133,8 +184,17 @@ impl Engine {
         // (docker-py's default) gets stdcopy frames.
         let raw_out = start.tty;
         let stdin = ex.config.attach_stdin && !start.detach;
-        let detach_keys = parse_detach_keys(if ex.config.detach_keys.is_empty() { "ctrl-p,ctrl-q" } else { &ex.config.detach_keys })?;
-        let req = ExecReq { exec_id: id.to_string(), process, stdin, attach: !start.detach };
+        let detach_keys = parse_detach_keys(if ex.config.detach_keys.is_empty() {
+            "ctrl-p,ctrl-q"
+        } else {
+            &ex.config.detach_keys
+        })?;
+        let req = ExecReq {
+            exec_id: id.to_string(),
+            process,
+            stdin,
+            attach: !start.detach,
+        };
         self.execs.update(id, |r| {
             r.started = true;
             r.running = true;
@@ -142,9 +202,16 @@ impl Engine {
         let h = self.shim(&c);
         let what = describe(&ex.config);
         if start.detach {
-            let (started, _) = h.exec(req).await.inspect_err(|_| self.execs.update(id, |r| r.running = false))?;
+            let (started, _) = h
+                .exec(req)
+                .await
+                .inspect_err(|_| self.execs.update(id, |r| r.running = false))?;
             self.execs.update(id, |r| r.pid = i64::from(started.pid));
-            self.emit_container(&c, &format!("exec_start: {what}"), &[("execID", id.to_string())]);
+            self.emit_container(
+                &c,
+                &format!("exec_start: {what}"),
+                &[("execID", id.to_string())],
+            );
             let engine = self.clone();
             let (eid, cid) = (id.to_string(), c.id.clone());
             tokio::spawn(async move { engine.finish_exec(&cid, &eid).await });
@@ -166,9 +233,15 @@ impl Engine {
                         return;
                     }
                 };
-                engine.execs.update(&eid, |r| r.pid = i64::from(started.pid));
+                engine
+                    .execs
+                    .update(&eid, |r| r.pid = i64::from(started.pid));
                 if let Ok(c) = engine.container(&ex.container_id) {
-                    engine.emit_container(&c, &format!("exec_start: {what}"), &[("execID", eid.clone())]);
+                    engine.emit_container(
+                        &c,
+                        &format!("exec_start: {what}"),
+                        &[("execID", eid.clone())],
+                    );
                 }
                 if let (true, Some([hgt, wid])) = (tty, size) {
                     let _ = h.resize(Some(&eid), wid as u16, hgt as u16).await;
@@ -184,11 +257,16 @@ impl Engine {
             }
             .boxed()
         };
-        Ok(Some(StreamSession { tty: raw_out, run: Box::new(run) }))
+        Ok(Some(StreamSession {
+            tty: raw_out,
+            run: Box::new(run),
+        }))
     }
 
     async fn finish_exec(&self, container_id: &str, id: &str) {
-        let Ok(c) = self.container(container_id) else { return };
+        let Ok(c) = self.container(container_id) else {
+            return;
+        };
         let code = match self.shim(&c).wait_exec(id).await {
             Ok(x) => i64::from(x.code),
             Err(e) => {
@@ -200,14 +278,24 @@ impl Engine {
             r.running = false;
             r.exit_code = Some(code);
         });
-        self.emit_container(&c, "exec_die", &[("execID", id.to_string()), ("exitCode", code.to_string())]);
+        self.emit_container(
+            &c,
+            "exec_die",
+            &[("execID", id.to_string()), ("exitCode", code.to_string())],
+        );
     }
 
     /// `POST /exec/{id}/resize`.
     pub async fn exec_resize(&self, id: &str, height: u32, width: u32) -> Result<()> {
         let ex = self.execs.get(id)?;
         let c = self.container(&ex.container_id)?;
-        self.shim(&c).resize(Some(id), width.min(u16::MAX as u32) as u16, height.min(u16::MAX as u32) as u16).await?;
+        self.shim(&c)
+            .resize(
+                Some(id),
+                width.min(u16::MAX as u32) as u16,
+                height.min(u16::MAX as u32) as u16,
+            )
+            .await?;
         Ok(())
     }
 
@@ -215,7 +303,11 @@ impl Engine {
     pub fn exec_inspect(&self, id: &str) -> Result<ExecInspect> {
         let ex = self.execs.get(id)?;
         let mut args = ex.config.cmd.clone().unwrap_or_default();
-        let entrypoint = if args.is_empty() { String::new() } else { args.remove(0) };
+        let entrypoint = if args.is_empty() {
+            String::new()
+        } else {
+            args.remove(0)
+        };
         Ok(ExecInspect {
             can_remove: !ex.running,
             detach_keys: ex.config.detach_keys.clone(),

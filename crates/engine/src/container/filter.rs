@@ -6,11 +6,32 @@ use berth_core::{Error, Result};
 
 /// Filters `GET /containers/json` accepts.
 pub const ALLOWED: &[&str] = &[
-    "ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task", "label",
-    "name", "network", "publish", "since", "status", "volume",
+    "ancestor",
+    "before",
+    "expose",
+    "exited",
+    "health",
+    "id",
+    "isolation",
+    "is-task",
+    "label",
+    "name",
+    "network",
+    "publish",
+    "since",
+    "status",
+    "volume",
 ];
 
-const STATUSES: &[&str] = &["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+const STATUSES: &[&str] = &[
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
 
 /// Validate filter values that have a closed set.
 pub fn validate(f: &Filters) -> Result<()> {
@@ -35,20 +56,53 @@ pub fn validate(f: &Filters) -> Result<()> {
 
 /// Does `s` pass the filters? `ancestor_ids` are the image ids that `ancestor` values resolve to.
 pub fn keep(s: &ContainerSummary, f: &Filters, ancestor_ids: &[String], health: &str) -> bool {
-    let name = s.names.first().map(|n| n.trim_start_matches('/')).unwrap_or("");
+    let name = s
+        .names
+        .first()
+        .map(|n| n.trim_start_matches('/'))
+        .unwrap_or("");
     f.any("id", |v| s.id.starts_with(v))
         && f.any("name", |v| name.contains(v.trim_start_matches('/')))
         && f.any("status", |v| v == s.state)
-        && f.any("exited", |v| s.state == "exited" && s.status.starts_with(&format!("Exited ({v})")))
-        && f.any("ancestor", |v| s.image == v || ancestor_ids.contains(&s.image_id) || s.image_id.trim_start_matches("sha256:").starts_with(v))
+        && f.any("exited", |v| {
+            s.state == "exited" && s.status.starts_with(&format!("Exited ({v})"))
+        })
+        && f.any("ancestor", |v| {
+            s.image == v
+                || ancestor_ids.contains(&s.image_id)
+                || s.image_id.trim_start_matches("sha256:").starts_with(v)
+        })
         && f.any("health", |v| v == health)
-        && f.any("network", |v| s.network_settings.networks.iter().any(|(n, e)| n == v || e.network_id.starts_with(v)))
-        && f.any("volume", |v| s.mounts.iter().any(|m| m.name == v || m.destination == v || m.source == v))
-        && f.any("publish", |v| s.ports.iter().any(|p| port_matches(v, p.public_port, &p.kind)))
-        && f.any("expose", |v| s.ports.iter().any(|p| port_matches(v, p.private_port, &p.kind)))
+        && f.any("network", |v| {
+            s.network_settings
+                .networks
+                .iter()
+                .any(|(n, e)| n == v || e.network_id.starts_with(v))
+        })
+        && f.any("volume", |v| {
+            s.mounts
+                .iter()
+                .any(|m| m.name == v || m.destination == v || m.source == v)
+        })
+        && f.any("publish", |v| {
+            s.ports
+                .iter()
+                .any(|p| port_matches(v, p.public_port, &p.kind))
+        })
+        && f.any("expose", |v| {
+            s.ports
+                .iter()
+                .any(|p| port_matches(v, p.private_port, &p.kind))
+        })
         && f.any("is-task", |v| v == "false")
         && f.any("isolation", |v| v == "default" || v.is_empty())
-        && f.match_labels("label", &s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        && f.match_labels(
+            "label",
+            &s.labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
 }
 
 fn port_matches(spec: &str, port: u16, proto: &str) -> bool {
@@ -83,9 +137,19 @@ mod tests {
         };
         let f = |pairs: &[(&str, &str)]| Filters::from_pairs(pairs.iter().copied());
         assert!(keep(&s, &f(&[("name", "web")]), &[], "none"));
-        assert!(keep(&s, &f(&[("status", "exited"), ("exited", "3")]), &[], "none"));
+        assert!(keep(
+            &s,
+            &f(&[("status", "exited"), ("exited", "3")]),
+            &[],
+            "none"
+        ));
         assert!(!keep(&s, &f(&[("exited", "0")]), &[], "none"));
-        assert!(keep(&s, &f(&[("ancestor", "bb"), ("label", "tier=front")]), &[], "none"));
+        assert!(keep(
+            &s,
+            &f(&[("ancestor", "bb"), ("label", "tier=front")]),
+            &[],
+            "none"
+        ));
         assert!(!keep(&s, &f(&[("status", "running")]), &[], "none"));
         assert!(validate(&f(&[("status", "bogus")])).is_err());
         assert!(validate(&f(&[("colour", "x")])).is_err());

@@ -105,7 +105,10 @@ impl CopyRoot {
             if clean == *dest {
                 return Ok(src.clone());
             }
-            if let Some(rest) = clean.strip_prefix(dest.as_str()).filter(|r| r.starts_with('/')) {
+            if let Some(rest) = clean
+                .strip_prefix(dest.as_str())
+                .filter(|r| r.starts_with('/'))
+            {
                 return host_path(src, rest);
             }
         }
@@ -119,7 +122,10 @@ impl CopyRoot {
             if clean == *dest {
                 return Some(src.clone());
             }
-            if let Some(rest) = clean.strip_prefix(dest.as_str()).filter(|r| r.starts_with('/')) {
+            if let Some(rest) = clean
+                .strip_prefix(dest.as_str())
+                .filter(|r| r.starts_with('/'))
+            {
                 return resolve_in_root(src, rest);
             }
         }
@@ -156,7 +162,9 @@ pub fn host_path(root: &Path, path: &str) -> Result<PathBuf> {
     let parent = resolve_in_root(root, if parent.is_empty() { "/" } else { parent })
         .ok_or_else(|| Error::not_found(format!("Could not find the file {path} in container")))?;
     if base == "." || base == ".." {
-        return resolve_in_root(root, trimmed).ok_or_else(|| Error::not_found(format!("Could not find the file {path} in container")));
+        return resolve_in_root(root, trimmed).ok_or_else(|| {
+            Error::not_found(format!("Could not find the file {path} in container"))
+        });
     }
     Ok(parent.join(base))
 }
@@ -165,13 +173,19 @@ fn stat_of(host: &Path, shown: &str) -> Result<PathStat> {
     let md = std::fs::symlink_metadata(host)
         .map_err(|_| Error::not_found(format!("Could not find the file {shown} in container")))?;
     let link_target = if md.file_type().is_symlink() {
-        std::fs::read_link(host).map(|t| t.display().to_string()).unwrap_or_default()
+        std::fs::read_link(host)
+            .map(|t| t.display().to_string())
+            .unwrap_or_default()
     } else {
         String::new()
     };
-    let mtime = chrono::DateTime::from_timestamp(md.mtime(), md.mtime_nsec() as u32).unwrap_or_default();
+    let mtime =
+        chrono::DateTime::from_timestamp(md.mtime(), md.mtime_nsec() as u32).unwrap_or_default();
     Ok(PathStat {
-        name: Path::new(shown.trim_end_matches('/')).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "/".into()),
+        name: Path::new(shown.trim_end_matches('/'))
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "/".into()),
         size: md.len() as i64,
         mode: go_mode(&md),
         mtime: berth_core::timefmt::rfc3339(mtime),
@@ -210,7 +224,13 @@ impl Engine {
         let changes = tokio::task::spawn_blocking(move || images.changes(&id))
             .await
             .map_err(|e| Error::internal(e.to_string()))??;
-        Ok(changes.into_iter().map(|ch| FilesystemChange { path: ch.path.clone(), kind: ch.kind.code() }).collect())
+        Ok(changes
+            .into_iter()
+            .map(|ch| FilesystemChange {
+                path: ch.path.clone(),
+                kind: ch.kind.code(),
+            })
+            .collect())
     }
 
     /// `HEAD /containers/{id}/archive`.
@@ -221,12 +241,20 @@ impl Engine {
     }
 
     /// `GET /containers/{id}/archive`: a tar whose top entry is the path's base name.
-    pub async fn get_archive(self: &Arc<Self>, key: &str, path: &str) -> Result<(PathStat, ByteStream)> {
+    pub async fn get_archive(
+        self: &Arc<Self>,
+        key: &str,
+        path: &str,
+    ) -> Result<(PathStat, ByteStream)> {
         let c = self.container(key)?;
         let root = self.root_for_copy(&c).await?;
         let host = root.resolve(path)?;
         let stat = stat_of(&host, path)?;
-        let name = if stat.name == "/" { ".".to_string() } else { stat.name.clone() };
+        let name = if stat.name == "/" {
+            ".".to_string()
+        } else {
+            stat.name.clone()
+        };
         // `path/.` copies the directory's content, not the directory.
         let contents_only = path.ends_with("/.");
         let body = stream_from_blocking(move |w| {
@@ -257,12 +285,16 @@ impl Engine {
             return Err(Error::forbidden("container rootfs is marked read-only"));
         }
         let root = self.root_for_copy(&c).await?;
-        let dest = root
-            .resolve_dir(path)
-            .ok_or_else(|| Error::not_found(format!("Could not find the file {path} in container")))?;
-        let md = std::fs::metadata(&dest).map_err(|_| Error::not_found(format!("Could not find the file {path} in container")))?;
+        let dest = root.resolve_dir(path).ok_or_else(|| {
+            Error::not_found(format!("Could not find the file {path} in container"))
+        })?;
+        let md = std::fs::metadata(&dest).map_err(|_| {
+            Error::not_found(format!("Could not find the file {path} in container"))
+        })?;
         if !md.is_dir() {
-            return Err(Error::invalid(format!("extraction point is not a directory: {path}")));
+            return Err(Error::invalid(format!(
+                "extraction point is not a directory: {path}"
+            )));
         }
         let (tx, rx) = mpsc::channel(16);
         let feeder = tokio::spawn(async move {
@@ -278,21 +310,37 @@ impl Engine {
             ar.set_preserve_permissions(true);
             ar.set_preserve_ownerships(copy_uid_gid);
             ar.set_overwrite(true);
-            let entries = ar.entries().map_err(|e| Error::invalid(format!("bad tar: {e}")))?;
+            let entries = ar
+                .entries()
+                .map_err(|e| Error::invalid(format!("bad tar: {e}")))?;
             for entry in entries {
                 let mut entry = entry.map_err(|e| Error::invalid(format!("bad tar: {e}")))?;
                 if no_overwrite_dir_non_dir {
-                    let rel = entry.path().map_err(|e| Error::invalid(e.to_string()))?.into_owned();
+                    let rel = entry
+                        .path()
+                        .map_err(|e| Error::invalid(e.to_string()))?
+                        .into_owned();
                     if let Ok(existing) = std::fs::symlink_metadata(dest.join(&rel))
-                        && existing.is_dir() != entry.header().entry_type().is_dir() {
-                            return Err(Error::invalid(format!(
-                                "cannot overwrite {} with {}",
-                                if existing.is_dir() { "directory" } else { "non-directory" },
-                                if existing.is_dir() { "non-directory" } else { "directory" }
-                            )));
-                        }
+                        && existing.is_dir() != entry.header().entry_type().is_dir()
+                    {
+                        return Err(Error::invalid(format!(
+                            "cannot overwrite {} with {}",
+                            if existing.is_dir() {
+                                "directory"
+                            } else {
+                                "non-directory"
+                            },
+                            if existing.is_dir() {
+                                "non-directory"
+                            } else {
+                                "directory"
+                            }
+                        )));
+                    }
                 }
-                entry.unpack_in(&dest).map_err(|e| Error::invalid(format!("cannot extract: {e}")))?;
+                entry
+                    .unpack_in(&dest)
+                    .map_err(|e| Error::invalid(format!("cannot extract: {e}")))?;
             }
             Ok(())
         })
@@ -319,10 +367,11 @@ impl Engine {
     pub async fn commit_container(self: &Arc<Self>, opts: CommitOptions) -> Result<String> {
         let c = self.container(&opts.container)?;
         let rec = c.config();
-        let mut cfg: berth_image::spec::ContainerConfig = serde_json::to_value(opts.config.clone().unwrap_or(rec.config.clone()))
-            .ok()
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default();
+        let mut cfg: berth_image::spec::ContainerConfig =
+            serde_json::to_value(opts.config.clone().unwrap_or(rec.config.clone()))
+                .ok()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default();
         cfg.hostname.clear();
         cfg.image.clear();
         berth_image::changes::apply(&mut cfg, &opts.changes).map_err(Error::from)?;
@@ -344,7 +393,10 @@ impl Engine {
             created_by: String::new(),
             empty_layer: false,
             tags: tag,
-            container: Some((c.id.clone(), serde_json::to_value(&rec.config).unwrap_or_default())),
+            container: Some((
+                c.id.clone(),
+                serde_json::to_value(&rec.config).unwrap_or_default(),
+            )),
         };
         let res = tokio::task::spawn_blocking(move || images.commit(Some(&id), Some(&parent), co))
             .await
@@ -369,13 +421,31 @@ mod tests {
         std::fs::create_dir_all(root.join("etc")).unwrap();
         std::os::unix::fs::symlink("/etc", root.join("link")).unwrap();
         std::os::unix::fs::symlink("../../../../etc", root.join("up")).unwrap();
-        assert_eq!(host_path(root, "/etc/passwd").unwrap(), root.join("etc/passwd"));
-        assert_eq!(host_path(root, "/link/passwd").unwrap(), root.join("etc/passwd"));
-        assert_eq!(host_path(root, "/up/passwd").unwrap(), root.join("etc/passwd"));
+        assert_eq!(
+            host_path(root, "/etc/passwd").unwrap(),
+            root.join("etc/passwd")
+        );
+        assert_eq!(
+            host_path(root, "/link/passwd").unwrap(),
+            root.join("etc/passwd")
+        );
+        assert_eq!(
+            host_path(root, "/up/passwd").unwrap(),
+            root.join("etc/passwd")
+        );
         assert_eq!(host_path(root, "/link").unwrap(), root.join("link"));
         assert!(host_path(root, "relative").is_err());
-        let cr = CopyRoot { root: root.to_path_buf(), mounts: vec![("/etc/hostname".into(), "/tmp/h".into()), ("/data".into(), root.join("vol"))] };
-        assert_eq!(cr.resolve("/etc/hostname").unwrap(), PathBuf::from("/tmp/h"));
+        let cr = CopyRoot {
+            root: root.to_path_buf(),
+            mounts: vec![
+                ("/etc/hostname".into(), "/tmp/h".into()),
+                ("/data".into(), root.join("vol")),
+            ],
+        };
+        assert_eq!(
+            cr.resolve("/etc/hostname").unwrap(),
+            PathBuf::from("/tmp/h")
+        );
         assert_eq!(cr.resolve("/data/x").unwrap(), root.join("vol/x"));
         assert_eq!(cr.resolve("/datax").unwrap(), root.join("datax"));
         assert_eq!(clean_path("/a/./b/../c/"), "/a/c");

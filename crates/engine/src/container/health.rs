@@ -23,19 +23,29 @@ const MAX_OUTPUT: usize = 4096;
 const MAX_LOG: usize = 5;
 
 fn ns(d: i64, default: Duration) -> Duration {
-    if d > 0 { Duration::from_nanos(d as u64) } else { default }
+    if d > 0 {
+        Duration::from_nanos(d as u64)
+    } else {
+        default
+    }
 }
 
 impl Engine {
     /// Start the health-check loop of a container that has one.
     pub fn spawn_health(self: &Arc<Self>, c: Arc<Container>) {
         let rec = c.config();
-        let Some(hc) = rec.config.healthcheck.clone() else { return };
+        let Some(hc) = rec.config.healthcheck.clone() else {
+            return;
+        };
         let test = hc.test.clone().unwrap_or_default();
         let cmd: Vec<String> = match test.first().map(String::as_str) {
             Some("CMD") => test[1..].to_vec(),
             Some("CMD-SHELL") => {
-                let mut sh = rec.config.shell.clone().unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                let mut sh = rec
+                    .config
+                    .shell
+                    .clone()
+                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
                 sh.push(test[1..].join(" "));
                 sh
             }
@@ -44,19 +54,33 @@ impl Engine {
         if cmd.is_empty() {
             return;
         }
-        let _ = self.set_state(&c, |s| s.health = Some(Health { status: "starting".into(), ..Default::default() }));
+        let _ = self.set_state(&c, |s| {
+            s.health = Some(Health {
+                status: "starting".into(),
+                ..Default::default()
+            })
+        });
         let interval = ns(hc.interval, DEFAULT_INTERVAL);
         let timeout = ns(hc.timeout, DEFAULT_TIMEOUT);
         let start_interval = ns(hc.start_interval, DEFAULT_START_INTERVAL);
         let start_period = Duration::from_nanos(hc.start_period.max(0) as u64);
-        let retries = if hc.retries > 0 { hc.retries } else { DEFAULT_RETRIES };
+        let retries = if hc.retries > 0 {
+            hc.retries
+        } else {
+            DEFAULT_RETRIES
+        };
         let engine = self.clone();
         let started = c.state().started_at.clone();
         tokio::spawn(async move {
             let t0 = std::time::Instant::now();
             loop {
                 let in_start = t0.elapsed() < start_period;
-                tokio::time::sleep(if in_start && hc.start_interval > 0 { start_interval } else { interval }).await;
+                tokio::time::sleep(if in_start && hc.start_interval > 0 {
+                    start_interval
+                } else {
+                    interval
+                })
+                .await;
                 let st = c.state();
                 if st.status != Status::Running || st.started_at != started {
                     return;
@@ -101,7 +125,12 @@ impl Engine {
             output: msg,
         };
         let rec = c.config();
-        let cfg = ExecConfig { cmd: Some(cmd.to_vec()), attach_stdout: true, attach_stderr: true, ..Default::default() };
+        let cfg = ExecConfig {
+            cmd: Some(cmd.to_vec()),
+            attach_stdout: true,
+            attach_stderr: true,
+            ..Default::default()
+        };
         let process = match self.exec_process_for(&rec, &cfg) {
             Ok(p) => p,
             Err(e) => return fail(e.to_string()),
@@ -109,7 +138,14 @@ impl Engine {
         let id = format!("health-{}", berth_core::id::generate());
         let h = self.shim(c);
         let run = async {
-            let (_, attach) = h.exec(ExecReq { exec_id: id.clone(), process, stdin: false, attach: true }).await?;
+            let (_, attach) = h
+                .exec(ExecReq {
+                    exec_id: id.clone(),
+                    process,
+                    stdin: false,
+                    attach: true,
+                })
+                .await?;
             let mut out = Vec::new();
             if let Some(mut a) = attach {
                 while let Some((_, data)) = a.output.next().await? {

@@ -13,7 +13,11 @@ use super::state::{Status, ps_status};
 use super::{ConfigRecord, Container, StateRecord};
 
 fn or_zero(t: &str) -> String {
-    if t.is_empty() { ZERO_TIME.to_string() } else { t.to_string() }
+    if t.is_empty() {
+        ZERO_TIME.to_string()
+    } else {
+        t.to_string()
+    }
 }
 
 /// `State` of inspect.
@@ -78,7 +82,10 @@ pub fn inspect_view(
         app_armor_profile: String::new(),
         exec_ids: if execs.is_empty() { None } else { Some(execs) },
         host_config: rec.host_config.clone(),
-        graph_driver: DriverData { name: "overlay2".to_string(), data: graph },
+        graph_driver: DriverData {
+            name: "overlay2".to_string(),
+            data: graph,
+        },
         size_rw: sizes.map(|s| s.0),
         size_root_fs: sizes.map(|s| s.1),
         mounts: rec.mounts.clone(),
@@ -99,7 +106,9 @@ pub fn ports_view(net: &NetworkSettings) -> Vec<Port> {
     let mut out = Vec::new();
     for (key, bindings) in &net.ports {
         let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
-        let Ok(private) = port.parse::<u16>() else { continue };
+        let Ok(private) = port.parse::<u16>() else {
+            continue;
+        };
         match bindings {
             Some(b) if !b.is_empty() => {
                 for hb in b {
@@ -111,7 +120,12 @@ pub fn ports_view(net: &NetworkSettings) -> Vec<Port> {
                     });
                 }
             }
-            _ => out.push(Port { ip: String::new(), private_port: private, public_port: 0, kind: proto.to_string() }),
+            _ => out.push(Port {
+                ip: String::new(),
+                private_port: private,
+                public_port: 0,
+                kind: proto.to_string(),
+            }),
         }
     }
     out.sort();
@@ -119,10 +133,16 @@ pub fn ports_view(net: &NetworkSettings) -> Vec<Port> {
 }
 
 /// One `docker ps` row.
-pub fn summary_view(c: &Container, network: &NetworkSettings, sizes: Option<(i64, i64)>) -> ContainerSummary {
+pub fn summary_view(
+    c: &Container,
+    network: &NetworkSettings,
+    sizes: Option<(i64, i64)>,
+) -> ContainerSummary {
     let rec = c.config();
     let st = c.state();
-    let created = berth_core::timefmt::parse_rfc3339(&rec.created).map(|t| t.timestamp()).unwrap_or(0);
+    let created = berth_core::timefmt::parse_rfc3339(&rec.created)
+        .map(|t| t.timestamp())
+        .unwrap_or(0);
     let health = st.health.as_ref().map(|h| h.status.clone());
     ContainerSummary {
         id: rec.id.clone(),
@@ -136,9 +156,21 @@ pub fn summary_view(c: &Container, network: &NetworkSettings, sizes: Option<(i64
         size_root_fs: sizes.map(|s| s.1),
         labels: rec.config.labels.clone().unwrap_or_default(),
         state: st.status.as_str().to_string(),
-        status: ps_status(st.status, st.exit_code, &st.started_at, &st.finished_at, health.as_deref(), Utc::now()),
-        host_config: SummaryHostConfig { network_mode: rec.host_config.network_mode.clone(), annotations: None },
-        network_settings: SummaryNetworkSettings { networks: network.networks.clone() },
+        status: ps_status(
+            st.status,
+            st.exit_code,
+            &st.started_at,
+            &st.finished_at,
+            health.as_deref(),
+            Utc::now(),
+        ),
+        host_config: SummaryHostConfig {
+            network_mode: rec.host_config.network_mode.clone(),
+            annotations: None,
+        },
+        network_settings: SummaryNetworkSettings {
+            networks: network.networks.clone(),
+        },
         mounts: rec.mounts.clone(),
     }
 }

@@ -39,7 +39,9 @@ impl Engine {
         let rec = c.config();
         let cfg = self.log_config(c, &rec)?;
         if cfg.driver == LogDriver::None {
-            return Err(Error::invalid("configured logging driver does not support reading"));
+            return Err(Error::invalid(
+                "configured logging driver does not support reading",
+            ));
         }
         Ok((cfg.path, cfg.driver))
     }
@@ -48,35 +50,57 @@ impl Engine {
     pub fn log_replay(&self, c: &Container, stdout: bool, stderr: bool) -> Result<Vec<u8>> {
         let (path, driver) = self.log_source(c)?;
         let tty = c.with_config(|r| r.config.tty);
-        let ro = ReadOptions { stdout, stderr, ..Default::default() };
+        let ro = ReadOptions {
+            stdout,
+            stderr,
+            ..Default::default()
+        };
         let entries = reader::read(&path, driver, &ro).unwrap_or_default();
-        Ok(entries.iter().flat_map(|e| frame(e, tty, false).to_vec()).collect())
+        Ok(entries
+            .iter()
+            .flat_map(|e| frame(e, tty, false).to_vec())
+            .collect())
     }
 
     /// `GET /containers/{id}/logs`.
-    pub async fn container_logs(self: &Arc<Self>, key: &str, opts: LogsOptions) -> Result<LogsStream> {
+    pub async fn container_logs(
+        self: &Arc<Self>,
+        key: &str,
+        opts: LogsOptions,
+    ) -> Result<LogsStream> {
         let c = self.container(key)?;
         if !opts.stdout && !opts.stderr {
             return Err(Error::invalid("You must choose at least one stream"));
         }
         let (path, driver) = self.log_source(&c)?;
         let tty = c.with_config(|r| r.config.tty);
-        let ro = ReadOptions { stdout: opts.stdout, stderr: opts.stderr, since: opts.since, until: opts.until, tail: opts.tail };
+        let ro = ReadOptions {
+            stdout: opts.stdout,
+            stderr: opts.stderr,
+            since: opts.since,
+            until: opts.until,
+            tail: opts.tail,
+        };
         let ts = opts.timestamps;
         if !opts.follow || !c.status().is_alive() {
             let entries = tokio::task::spawn_blocking(move || reader::read(&path, driver, &ro))
                 .await
                 .map_err(|e| Error::internal(format!("read logs: {e}")))?
                 .unwrap_or_default();
-            let body = futures::stream::iter(entries.into_iter().map(move |e| Ok(frame(&e, tty, ts))));
-            return Ok(LogsStream { tty, body: body.boxed() });
+            let body =
+                futures::stream::iter(entries.into_iter().map(move |e| Ok(frame(&e, tty, ts))));
+            return Ok(LogsStream {
+                tty,
+                body: body.boxed(),
+            });
         }
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tick = c.watch();
         tokio::spawn(async move {
             loop {
                 let t = tick.borrow_and_update().clone();
-                if !matches!(t.status, super::Status::Running | super::Status::Paused) || t.removed {
+                if !matches!(t.status, super::Status::Running | super::Status::Paused) || t.removed
+                {
                     break;
                 }
                 if tick.changed().await.is_err() {
@@ -88,6 +112,9 @@ impl Engine {
         let rx = reader::follow(path, driver, ro, stop_rx);
         let body = tokio_stream::wrappers::ReceiverStream::new(rx)
             .filter_map(move |r| async move { r.ok().map(|e| Ok(frame(&e, tty, ts))) });
-        Ok(LogsStream { tty, body: body.boxed() })
+        Ok(LogsStream {
+            tty,
+            body: body.boxed(),
+        })
     }
 }

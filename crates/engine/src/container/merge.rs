@@ -35,7 +35,11 @@ pub fn merge_config(mut user: ContainerConfig, image: &ImageDefaults) -> Contain
         user.cmd = image.cmd.clone();
     }
     // `--entrypoint ""` means "no entrypoint".
-    if user.entrypoint.as_ref().is_some_and(|e| e.len() == 1 && e[0].is_empty()) {
+    if user
+        .entrypoint
+        .as_ref()
+        .is_some_and(|e| e.len() == 1 && e[0].is_empty())
+    {
         user.entrypoint = None;
     }
     if user.working_dir.is_empty() {
@@ -109,7 +113,11 @@ pub fn path_and_args(c: &ContainerConfig) -> Result<(String, Vec<String>)> {
 pub const DEFAULT_SHM: i64 = 64 << 20;
 
 /// Fill HostConfig defaults and validate it, as the daemon does on create.
-pub fn host_defaults(mut hc: HostConfig, ncpu: u64, cgroup_v2: bool) -> Result<(HostConfig, Vec<String>)> {
+pub fn host_defaults(
+    mut hc: HostConfig,
+    ncpu: u64,
+    cgroup_v2: bool,
+) -> Result<(HostConfig, Vec<String>)> {
     let warnings = Vec::new();
     if hc.network_mode.is_empty() || hc.network_mode == "default" {
         hc.network_mode = "bridge".into();
@@ -118,7 +126,10 @@ pub fn host_defaults(mut hc: HostConfig, ncpu: u64, cgroup_v2: bool) -> Result<(
         hc.log_config.kind = "json-file".into();
     }
     if !matches!(hc.log_config.kind.as_str(), "json-file" | "local" | "none") {
-        return Err(Error::invalid(format!("logger: no log driver named '{}' is registered", hc.log_config.kind)));
+        return Err(Error::invalid(format!(
+            "logger: no log driver named '{}' is registered",
+            hc.log_config.kind
+        )));
     }
     if hc.shm_size == 0 {
         hc.shm_size = DEFAULT_SHM;
@@ -126,10 +137,17 @@ pub fn host_defaults(mut hc: HostConfig, ncpu: u64, cgroup_v2: bool) -> Result<(
         return Err(Error::invalid("SHM size can not be less than 0"));
     }
     if hc.cgroupns_mode.is_empty() {
-        hc.cgroupns_mode = if cgroup_v2 { "private".into() } else { "host".into() };
+        hc.cgroupns_mode = if cgroup_v2 {
+            "private".into()
+        } else {
+            "host".into()
+        };
     }
     if !matches!(hc.cgroupns_mode.as_str(), "host" | "private") {
-        return Err(Error::invalid(format!("invalid cgroup namespace mode: {}", hc.cgroupns_mode)));
+        return Err(Error::invalid(format!(
+            "invalid cgroup namespace mode: {}",
+            hc.cgroupns_mode
+        )));
     }
     if hc.ipc_mode.is_empty() {
         hc.ipc_mode = "private".into();
@@ -138,14 +156,19 @@ pub fn host_defaults(mut hc: HostConfig, ncpu: u64, cgroup_v2: bool) -> Result<(
     // at create, so inspect shows the lists a container really runs with.
     if !hc.privileged {
         use berth_runtime::spec::mounts::{DOCKER_MASKED_PATHS, DOCKER_READONLY_PATHS};
-        hc.masked_paths.get_or_insert_with(|| DOCKER_MASKED_PATHS.map(String::from).to_vec());
-        hc.readonly_paths.get_or_insert_with(|| DOCKER_READONLY_PATHS.map(String::from).to_vec());
+        hc.masked_paths
+            .get_or_insert_with(|| DOCKER_MASKED_PATHS.map(String::from).to_vec());
+        hc.readonly_paths
+            .get_or_insert_with(|| DOCKER_READONLY_PATHS.map(String::from).to_vec());
     }
     if hc.runtime.is_empty() {
         hc.runtime = "berth".into();
     }
     if !matches!(hc.runtime.as_str(), "berth" | "runc" | "youki") {
-        return Err(Error::invalid(format!("unknown or invalid runtime name: {}", hc.runtime)));
+        return Err(Error::invalid(format!(
+            "unknown or invalid runtime name: {}",
+            hc.runtime
+        )));
     }
     // Docker on Linux knows only the default isolation; berth adds `process` and
     // VM isolation (`hyperv`, alias `vm`). The value is kept as given.
@@ -173,13 +196,21 @@ fn validate_restart(hc: &mut HostConfig) -> Result<()> {
         }
         "on-failure" => {
             if rp.maximum_retry_count < 0 {
-                return Err(Error::invalid("invalid restart policy: maximum retry count cannot be negative"));
+                return Err(Error::invalid(
+                    "invalid restart policy: maximum retry count cannot be negative",
+                ));
             }
         }
-        other => return Err(Error::invalid(format!("invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"))),
+        other => {
+            return Err(Error::invalid(format!(
+                "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+            )));
+        }
     }
     if hc.auto_remove && rp.name != "no" {
-        return Err(Error::invalid("can't create 'AutoRemove' container with restart policy"));
+        return Err(Error::invalid(
+            "can't create 'AutoRemove' container with restart policy",
+        ));
     }
     Ok(())
 }
@@ -190,23 +221,35 @@ fn validate_resources(hc: &HostConfig, ncpu: u64) -> Result<()> {
         return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
     }
     if r.memory > 0 && r.memory_swap > 0 && r.memory_swap < r.memory {
-        return Err(Error::invalid("Minimum memoryswap limit should be larger than memory limit, see usage"));
+        return Err(Error::invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ));
     }
     if r.memory == 0 && r.memory_swap > 0 {
-        return Err(Error::invalid("You should always set the Memory limit when using Memoryswap limit, see usage"));
+        return Err(Error::invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
     }
     if r.memory_reservation != 0 && r.memory_reservation < 6 * 1024 * 1024 {
         return Err(Error::invalid("Minimum memory reservation allowed is 6MB"));
     }
     if r.memory > 0 && r.memory_reservation > 0 && r.memory < r.memory_reservation {
-        return Err(Error::invalid("Minimum memory limit can not be less than memory reservation limit, see usage"));
+        return Err(Error::invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage",
+        ));
     }
     if let Some(s) = r.memory_swappiness
-        && s != -1 && !(0..=100).contains(&s) {
-            return Err(Error::invalid(format!("Invalid value: {s}, valid memory swappiness range is 0-100")));
-        }
+        && s != -1
+        && !(0..=100).contains(&s)
+    {
+        return Err(Error::invalid(format!(
+            "Invalid value: {s}, valid memory swappiness range is 0-100"
+        )));
+    }
     if r.nano_cpus != 0 && (r.cpu_period != 0 || r.cpu_quota != 0) {
-        return Err(Error::invalid("Conflicting options: Nano CPUs and CPU Period cannot both be set"));
+        return Err(Error::invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ));
     }
     if r.nano_cpus < 0 || r.nano_cpus > (ncpu as i64) * 1_000_000_000 {
         return Err(Error::invalid(format!(
@@ -217,20 +260,29 @@ fn validate_resources(hc: &HostConfig, ncpu: u64) -> Result<()> {
         return Err(Error::invalid("invalid CPU shares"));
     }
     if r.cpu_period != 0 && !(1000..=1_000_000).contains(&r.cpu_period) {
-        return Err(Error::invalid("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"));
+        return Err(Error::invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+        ));
     }
     if r.cpu_quota != 0 && r.cpu_quota > 0 && r.cpu_quota < 1000 {
-        return Err(Error::invalid("CPU cfs quota can not be less than 1ms (i.e. 1000)"));
+        return Err(Error::invalid(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+        ));
     }
     if r.blkio_weight != 0 && !(10..=1000).contains(&r.blkio_weight) {
         return Err(Error::invalid("Range of blkio weight is from 10 to 1000"));
     }
     if hc.oom_score_adj < -1000 || hc.oom_score_adj > 1000 {
-        return Err(Error::invalid(format!("Invalid value {}, range for oom score adj is [-1000, 1000]", hc.oom_score_adj)));
+        return Err(Error::invalid(format!(
+            "Invalid value {}, range for oom score adj is [-1000, 1000]",
+            hc.oom_score_adj
+        )));
     }
     for (path, _) in hc.tmpfs.iter().flatten() {
         if !path.starts_with('/') {
-            return Err(Error::invalid(format!("invalid mount config for type \"tmpfs\": invalid mount path: '{path}' mount path must be absolute")));
+            return Err(Error::invalid(format!(
+                "invalid mount config for type \"tmpfs\": invalid mount path: '{path}' mount path must be absolute"
+            )));
         }
     }
     Ok(())
@@ -246,7 +298,9 @@ mod tests {
 
     #[test]
     fn request_wins_image_fills() {
-        let img = cfg(r#"{"Env":["PATH=/bin","A=1"],"Cmd":["sh"],"WorkingDir":"/w","Labels":{"x":"1"},"ExposedPorts":{"80/tcp":{}}}"#);
+        let img = cfg(
+            r#"{"Env":["PATH=/bin","A=1"],"Cmd":["sh"],"WorkingDir":"/w","Labels":{"x":"1"},"ExposedPorts":{"80/tcp":{}}}"#,
+        );
         let m = merge_config(cfg(r#"{"Env":["A=2","B=3"],"Labels":{"y":"2"}}"#), &img);
         assert_eq!(m.env.unwrap(), ["PATH=/bin", "A=2", "B=3"]);
         assert_eq!(m.cmd.unwrap(), ["sh"]);
@@ -262,7 +316,10 @@ mod tests {
         assert_eq!(m.entrypoint.clone().unwrap(), ["echo"]);
         assert!(m.cmd.is_none());
         let (p, a) = path_and_args(&merge_config(cfg(r#"{"Cmd":["x","y"]}"#), &img)).unwrap();
-        assert_eq!((p.as_str(), a), ("/ep", vec!["x".to_string(), "y".to_string()]));
+        assert_eq!(
+            (p.as_str(), a),
+            ("/ep", vec!["x".to_string(), "y".to_string()])
+        );
         let m = merge_config(cfg(r#"{"Entrypoint":[""],"Cmd":["ls"]}"#), &img);
         assert!(m.entrypoint.is_none());
         assert!(path_and_args(&cfg("{}")).is_err());
@@ -272,12 +329,24 @@ mod tests {
     fn host_config_validation_messages() {
         let hc = |j: &str| serde_json::from_str::<HostConfig>(j).unwrap();
         let (d, _) = host_defaults(hc("{}"), 2, false).unwrap();
-        assert_eq!((d.network_mode.as_str(), d.shm_size, d.restart_policy.name.as_str()), ("bridge", DEFAULT_SHM, "no"));
+        assert_eq!(
+            (
+                d.network_mode.as_str(),
+                d.shm_size,
+                d.restart_policy.name.as_str()
+            ),
+            ("bridge", DEFAULT_SHM, "no")
+        );
         let e = host_defaults(hc(r#"{"Memory":1000}"#), 2, false).unwrap_err();
         assert_eq!(e.message(), "Minimum memory limit allowed is 6MB");
         let e = host_defaults(hc(r#"{"NanoCpus":5000000000}"#), 2, false).unwrap_err();
         assert!(e.message().contains("only 2 CPUs available"));
-        let e = host_defaults(hc(r#"{"AutoRemove":true,"RestartPolicy":{"Name":"always"}}"#), 2, false).unwrap_err();
+        let e = host_defaults(
+            hc(r#"{"AutoRemove":true,"RestartPolicy":{"Name":"always"}}"#),
+            2,
+            false,
+        )
+        .unwrap_err();
         assert!(e.message().contains("AutoRemove"));
         assert!(host_defaults(hc(r#"{"RestartPolicy":{"Name":"sometimes"}}"#), 2, false).is_err());
     }

@@ -81,7 +81,12 @@ pub struct Container {
 impl Container {
     /// Wrap loaded or new records.
     pub fn new(rec: ConfigRecord, st: StateRecord) -> Container {
-        let tick = Tick { status: st.status, exits: st.exits, exit_code: st.exit_code, removed: false };
+        let tick = Tick {
+            status: st.status,
+            exits: st.exits,
+            exit_code: st.exit_code,
+            removed: false,
+        };
         Container {
             id: rec.id.clone(),
             rec: RwLock::new(rec),
@@ -164,15 +169,22 @@ impl Containers {
             return Ok(c.clone());
         }
         let name = key.strip_prefix('/').unwrap_or(key);
-        if let Some(id) = self.names.read().unwrap_or_else(|p| p.into_inner()).get(name)
-            && let Some(c) = by_id.get(id) {
-                return Ok(c.clone());
-            }
+        if let Some(id) = self
+            .names
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            && let Some(c) = by_id.get(id)
+        {
+            return Ok(c.clone());
+        }
         if berth_core::id::is_prefix(key) {
             let mut found = by_id.iter().filter(|(id, _)| id.starts_with(key));
             if let Some((_, c)) = found.next() {
                 if found.next().is_some() {
-                    return Err(Error::invalid(format!("multiple IDs found with provided prefix: {key}")));
+                    return Err(Error::invalid(format!(
+                        "multiple IDs found with provided prefix: {key}"
+                    )));
                 }
                 return Ok(c.clone());
             }
@@ -184,33 +196,46 @@ impl Containers {
     pub fn reserve_name(&self, name: &str, id: &str) -> Result<()> {
         let mut names = self.names.write().unwrap_or_else(|p| p.into_inner());
         if let Some(owner) = names.get(name)
-            && owner != id {
-                return Err(Error::conflict(format!(
-                    "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
-                )));
-            }
+            && owner != id
+        {
+            return Err(Error::conflict(format!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
+            )));
+        }
         names.insert(name.to_string(), id.to_string());
         Ok(())
     }
 
     /// Give a name back.
     pub fn release_name(&self, name: &str) {
-        self.names.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+        self.names
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
     }
 
     /// Is `name` taken?
     pub fn name_taken(&self, name: &str) -> bool {
-        self.names.read().unwrap_or_else(|p| p.into_inner()).contains_key(name)
+        self.names
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(name)
     }
 
     /// Add a container (its name must be reserved already).
     pub fn insert(&self, c: Arc<Container>) {
-        self.by_id.write().unwrap_or_else(|p| p.into_inner()).insert(c.id.clone(), c);
+        self.by_id
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(c.id.clone(), c);
     }
 
     /// Drop a container and its name.
     pub fn remove(&self, c: &Container) {
-        self.by_id.write().unwrap_or_else(|p| p.into_inner()).remove(&c.id);
+        self.by_id
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&c.id);
         let name = c.name();
         let mut names = self.names.write().unwrap_or_else(|p| p.into_inner());
         if names.get(&name) == Some(&c.id) {
@@ -220,7 +245,12 @@ impl Containers {
 
     /// Every container.
     pub fn all(&self) -> Vec<Arc<Container>> {
-        self.by_id.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.by_id
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 }
 
@@ -235,7 +265,11 @@ mod tests {
 
     fn mk(id: &str, name: &str) -> Arc<Container> {
         Arc::new(Container::new(
-            ConfigRecord { id: id.into(), name: name.into(), ..Default::default() },
+            ConfigRecord {
+                id: id.into(),
+                name: name.into(),
+                ..Default::default()
+            },
             StateRecord::default(),
         ))
     }
@@ -253,8 +287,16 @@ mod tests {
         assert_eq!(cs.get("/db").unwrap().id, b);
         assert_eq!(cs.get(&b).unwrap().id, b);
         assert_eq!(cs.get(&b[..64]).unwrap().id, b);
-        assert!(cs.get("aaaa").unwrap_err().message().contains("multiple IDs"));
-        assert_eq!(cs.get("nope").unwrap_err().kind(), berth_core::ErrorKind::NotFound);
+        assert!(
+            cs.get("aaaa")
+                .unwrap_err()
+                .message()
+                .contains("multiple IDs")
+        );
+        assert_eq!(
+            cs.get("nope").unwrap_err().kind(),
+            berth_core::ErrorKind::NotFound
+        );
         let e = cs.reserve_name("web", &b).unwrap_err();
         assert_eq!(e.kind(), berth_core::ErrorKind::Conflict);
         assert!(e.message().contains("is already in use by container"));

@@ -19,7 +19,13 @@ use crate::Engine;
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Should the policy bring the container back after this exit?
-pub fn should_restart(policy: &str, max_retries: i64, exit_code: i64, restarts: i64, manually_stopped: bool) -> bool {
+pub fn should_restart(
+    policy: &str,
+    max_retries: i64,
+    exit_code: i64,
+    restarts: i64,
+    manually_stopped: bool,
+) -> bool {
     if manually_stopped {
         return false;
     }
@@ -59,7 +65,12 @@ impl Engine {
     }
 
     /// Record an exit and apply `--rm` / the restart policy.
-    pub async fn handle_exit(self: &Arc<Self>, c: &Arc<Container>, h: &ShimHandle, exit: ExitStatus) {
+    pub async fn handle_exit(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        h: &ShimHandle,
+        exit: ExitStatus,
+    ) {
         let _ = h.delete(true).await;
         self.unmount_rootfs(c).await;
         self.release_network(c).await;
@@ -104,7 +115,13 @@ impl Engine {
         }
         let rp = &rec.host_config.restart_policy;
         let count = if ran_for >= 10 { 0 } else { st.restart_count };
-        if should_restart(&rp.name, rp.maximum_retry_count, st.exit_code, st.restart_count, st.manually_stopped) {
+        if should_restart(
+            &rp.name,
+            rp.maximum_retry_count,
+            st.exit_code,
+            st.restart_count,
+            st.manually_stopped,
+        ) {
             let _ = self.set_state(c, |s| s.status = Status::Restarting);
             let delay = backoff(count);
             let engine = self.clone();

@@ -33,7 +33,11 @@ pub fn to_runtime(m: ResolvedMount) -> MountSpec {
     };
     MountSpec {
         kind,
-        source: if m.host_path.as_os_str().is_empty() { PathBuf::from("tmpfs") } else { m.host_path },
+        source: if m.host_path.as_os_str().is_empty() {
+            PathBuf::from("tmpfs")
+        } else {
+            m.host_path
+        },
         destination: m.destination,
         readonly: m.readonly,
         options: m.tmpfs_options,
@@ -44,14 +48,26 @@ pub fn to_runtime(m: ResolvedMount) -> MountSpec {
 
 impl Engine {
     /// Validate and plan a new container's mounts (no side effects).
-    pub fn plan_container_mounts(&self, hc: &HostConfig, config: &ContainerConfig) -> Result<Vec<MountRequest>> {
+    pub fn plan_container_mounts(
+        &self,
+        hc: &HostConfig,
+        config: &ContainerConfig,
+    ) -> Result<Vec<MountRequest>> {
         let mut from = Vec::new();
         for spec in hc.volumes_from.iter().flatten() {
             let (key, mode) = berth_volume::parse_volumes_from(spec)?;
             let other = self.container(&key)?;
-            from.push(VolumesFrom { mode, mounts: other.with_config(|r| r.mount_requests.clone()) });
+            from.push(VolumesFrom {
+                mode,
+                mounts: other.with_config(|r| r.mount_requests.clone()),
+            });
         }
-        let volumes: Vec<String> = config.volumes.iter().flatten().map(|(k, _)| k.clone()).collect();
+        let volumes: Vec<String> = config
+            .volumes
+            .iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .collect();
         berth_volume::plan_mounts(hc, &volumes, &from).map_err(Error::from)
     }
 

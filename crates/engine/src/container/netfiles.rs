@@ -42,7 +42,11 @@ pub fn hosts(f: &NetFiles) -> String {
     for (ip, names) in &f.links {
         s.push_str(&format!("{ip}\t{}\n", names.join(" ")));
     }
-    let fqdn = if f.domainname.is_empty() { f.hostname.clone() } else { format!("{}.{} {}", f.hostname, f.domainname, f.hostname) };
+    let fqdn = if f.domainname.is_empty() {
+        f.hostname.clone()
+    } else {
+        format!("{}.{} {}", f.hostname, f.domainname, f.hostname)
+    };
     for a in &f.addresses {
         s.push_str(&format!("{a}\t{fqdn}\n"));
     }
@@ -63,9 +67,10 @@ pub fn resolv_conf(f: &NetFiles, host: &str) -> String {
         match words.next() {
             Some("nameserver") => {
                 if let Some(ip) = words.next()
-                    && !(ip.starts_with("127.") || ip == "::1") {
-                        servers.push(ip.to_string());
-                    }
+                    && !(ip.starts_with("127.") || ip == "::1")
+                {
+                    servers.push(ip.to_string());
+                }
             }
             Some("search") | Some("domain") => search.extend(words.map(str::to_string)),
             Some("options") => options.extend(words.map(str::to_string)),
@@ -76,7 +81,12 @@ pub fn resolv_conf(f: &NetFiles, host: &str) -> String {
         servers = f.dns.clone();
     }
     if !f.dns_search.is_empty() {
-        search = f.dns_search.iter().filter(|s| s.as_str() != ".").cloned().collect();
+        search = f
+            .dns_search
+            .iter()
+            .filter(|s| s.as_str() != ".")
+            .cloned()
+            .collect();
     }
     if !f.dns_options.is_empty() {
         options = f.dns_options.clone();
@@ -97,7 +107,10 @@ pub fn resolv_conf(f: &NetFiles, host: &str) -> String {
 /// Write the three files into `dir`.
 pub fn write_all(dir: &Path, f: &NetFiles) -> Result<()> {
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    atomic_write(&dir.join("hostname"), format!("{}\n", f.hostname).as_bytes())?;
+    atomic_write(
+        &dir.join("hostname"),
+        format!("{}\n", f.hostname).as_bytes(),
+    )?;
     atomic_write(&dir.join("hosts"), hosts(f).as_bytes())?;
     atomic_write(&dir.join("resolv.conf"), resolv_conf(f, &host).as_bytes())?;
     Ok(())
@@ -118,9 +131,19 @@ mod tests {
         let h = hosts(&f);
         assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
         assert!(h.contains("10.0.0.5\tdb\n") && h.ends_with("172.17.0.2\tabc\n"));
-        let r = resolv_conf(&f, "nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch lan\noptions ndots:2\n");
+        let r = resolv_conf(
+            &f,
+            "nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch lan\noptions ndots:2\n",
+        );
         assert_eq!(r, "search lan\nnameserver 10.1.1.1\noptions ndots:2\n");
-        let f2 = NetFiles { dns: vec!["1.1.1.1".into()], dns_search: vec!["x.y".into()], ..Default::default() };
-        assert_eq!(resolv_conf(&f2, "nameserver 10.1.1.1\n"), "search x.y\nnameserver 1.1.1.1\n");
+        let f2 = NetFiles {
+            dns: vec!["1.1.1.1".into()],
+            dns_search: vec!["x.y".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            resolv_conf(&f2, "nameserver 10.1.1.1\n"),
+            "search x.y\nnameserver 1.1.1.1\n"
+        );
     }
 }

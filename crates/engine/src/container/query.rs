@@ -22,7 +22,11 @@ impl Engine {
             hosts: dir.join("hosts").display().to_string(),
             log: match log_kind.as_str() {
                 "none" => String::new(),
-                "local" => dir.join("local-logs").join("container.log").display().to_string(),
+                "local" => dir
+                    .join("local-logs")
+                    .join("container.log")
+                    .display()
+                    .to_string(),
                 _ => dir.join(format!("{}-json.log", c.id)).display().to_string(),
             },
         }
@@ -48,7 +52,13 @@ impl Engine {
         let graph = self.graph_data(&c);
         let sizes = if size { self.sizes(&c) } else { None };
         let net = self.network_settings(&c).await;
-        Ok(inspect_view(&c, self.container_paths(&c), graph, net, sizes))
+        Ok(inspect_view(
+            &c,
+            self.container_paths(&c),
+            graph,
+            net,
+            sizes,
+        ))
     }
 
     fn graph_data(&self, c: &Container) -> BTreeMap<String, String> {
@@ -68,7 +78,10 @@ impl Engine {
                 }
             }
         }
-        data.insert("MergedDir".into(), self.rootfs_dir(&c.id).display().to_string());
+        data.insert(
+            "MergedDir".into(),
+            self.rootfs_dir(&c.id).display().to_string(),
+        );
         data
     }
 
@@ -95,9 +108,13 @@ impl Engine {
         if let Some(s) = f.get("since").first() {
             hi = hi.min(pos(s)?);
         }
-        let ancestors: Vec<String> =
-            f.get("ancestor").iter().filter_map(|a| self.images.resolve(a).ok().map(|i| i.id)).collect();
-        let show_all = opts.all || opts.limit.is_some() || f.contains("status") || f.contains("exited");
+        let ancestors: Vec<String> = f
+            .get("ancestor")
+            .iter()
+            .filter_map(|a| self.images.resolve(a).ok().map(|i| i.id))
+            .collect();
+        let show_all =
+            opts.all || opts.limit.is_some() || f.contains("status") || f.contains("exited");
         let mut out = Vec::new();
         for c in all.iter().take(hi).skip(lo) {
             let st = c.status();
@@ -107,7 +124,11 @@ impl Engine {
             let ns = self.network_settings(c).await;
             let sizes = if opts.size { self.sizes(c) } else { None };
             let s = summary_view(c, &ns, sizes);
-            let health = c.state().health.map(|h| h.status).unwrap_or_else(|| "none".into());
+            let health = c
+                .state()
+                .health
+                .map(|h| h.status)
+                .unwrap_or_else(|| "none".into());
             if filter::keep(&s, f, &ancestors, &health) {
                 out.push(s);
             }

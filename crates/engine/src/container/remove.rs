@@ -13,7 +13,13 @@ use crate::Engine;
 
 impl Engine {
     /// `DELETE /containers/{id}`.
-    pub async fn remove_container(self: &Arc<Self>, key: &str, force: bool, volumes: bool, link: bool) -> Result<()> {
+    pub async fn remove_container(
+        self: &Arc<Self>,
+        key: &str,
+        force: bool,
+        volumes: bool,
+        link: bool,
+    ) -> Result<()> {
         if link {
             return self.remove_link(key);
         }
@@ -21,11 +27,18 @@ impl Engine {
         let _op = c.op.lock().await;
         let st = c.status();
         if st == Status::Removing {
-            return Err(Error::conflict(format!("removal of container {} is already in progress", c.id)));
+            return Err(Error::conflict(format!(
+                "removal of container {} is already in progress",
+                c.id
+            )));
         }
         if st.is_alive() || st == Status::Restarting {
             if !force {
-                let what = if st == Status::Paused { "paused" } else { "running" };
+                let what = if st == Status::Paused {
+                    "paused"
+                } else {
+                    "running"
+                };
                 return Err(Error::conflict(format!(
                     "cannot remove container \"/{}\": container is {what}: stop the container before removing or force remove",
                     c.name()
@@ -59,7 +72,9 @@ impl Engine {
     fn remove_link(&self, key: &str) -> Result<()> {
         let name = key.trim_start_matches('/');
         let Some((parent, alias)) = name.rsplit_once('/') else {
-            return Err(Error::conflict("Conflict, cannot remove the default link name of the container"));
+            return Err(Error::conflict(
+                "Conflict, cannot remove the default link name of the container",
+            ));
         };
         let c = self.container(parent)?;
         let alias_of = |l: &str| -> String {
@@ -73,7 +88,9 @@ impl Engine {
             before != links.len()
         });
         if !removed {
-            return Err(Error::not_found(format!("Could not find container for entity id /{name}")));
+            return Err(Error::not_found(format!(
+                "Could not find container for entity id /{name}"
+            )));
         }
         self.save_config(&c)
     }
@@ -109,7 +126,10 @@ impl Engine {
     }
 
     /// `POST /containers/prune`.
-    pub async fn prune_containers(self: &Arc<Self>, filters: Filters) -> Result<ContainerPruneResponse> {
+    pub async fn prune_containers(
+        self: &Arc<Self>,
+        filters: Filters,
+    ) -> Result<ContainerPruneResponse> {
         filters.validate(&["until", "label", "label!"])?;
         let until = match filters.get("until").first() {
             Some(u) => Some(
@@ -126,7 +146,13 @@ impl Engine {
                 continue;
             }
             let rec = c.config();
-            let labels = rec.config.labels.clone().unwrap_or_default().into_iter().collect();
+            let labels = rec
+                .config
+                .labels
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
             if !filters.match_labels("label", &labels) {
                 continue;
             }
@@ -137,16 +163,33 @@ impl Engine {
                 continue;
             }
             if let (Some(u), Some(t)) = (until, berth_core::timefmt::parse_rfc3339(&rec.created))
-                && t >= u {
-                    continue;
-                }
+                && t >= u
+            {
+                continue;
+            }
             let size = self.images.rw_usage(&c.id).unwrap_or(0).max(0) as u64;
-            if self.remove_container(&c.id, false, false, false).await.is_ok() {
+            if self
+                .remove_container(&c.id, false, false, false)
+                .await
+                .is_ok()
+            {
                 deleted.push(c.id.clone());
                 reclaimed += size;
             }
         }
-        self.events.emit("container", "prune", "", [("reclaimed".to_string(), reclaimed.to_string())].into());
-        Ok(ContainerPruneResponse { containers_deleted: if deleted.is_empty() { None } else { Some(deleted) }, space_reclaimed: reclaimed })
+        self.events.emit(
+            "container",
+            "prune",
+            "",
+            [("reclaimed".to_string(), reclaimed.to_string())].into(),
+        );
+        Ok(ContainerPruneResponse {
+            containers_deleted: if deleted.is_empty() {
+                None
+            } else {
+                Some(deleted)
+            },
+            space_reclaimed: reclaimed,
+        })
     }
 }

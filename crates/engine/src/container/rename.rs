@@ -12,7 +12,9 @@ impl Engine {
         let new_name = names::validate(new_name)?;
         let old = c.name();
         if old == new_name {
-            return Err(Error::invalid("Renaming a container with the same name as its current name".to_string()));
+            return Err(Error::invalid(
+                "Renaming a container with the same name as its current name".to_string(),
+            ));
         }
         self.containers.reserve_name(&new_name, &c.id)?;
         c.update_config(|r| r.name = new_name.clone());

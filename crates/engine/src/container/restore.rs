@@ -32,7 +32,8 @@ impl Engine {
     /// Run the recovery sequence (see the module doc).
     pub async fn restore_containers(self: &Arc<Self>) -> Result<()> {
         let configs: Vec<(String, ConfigRecord)> = self.store.list(CONFIG_TABLE)?;
-        let mut states: HashMap<String, StateRecord> = self.store.list(STATE_TABLE)?.into_iter().collect();
+        let mut states: HashMap<String, StateRecord> =
+            self.store.list(STATE_TABLE)?.into_iter().collect();
         for (id, rec) in configs {
             let st = states.remove(&id).unwrap_or_default();
             if let Err(e) = self.containers.reserve_name(&rec.name, &id) {
@@ -57,7 +58,10 @@ impl Engine {
         let mut tasks = Vec::new();
         for c in self.containers.all() {
             let st = c.state();
-            if !matches!(st.status, Status::Running | Status::Paused | Status::Restarting | Status::Removing) {
+            if !matches!(
+                st.status,
+                Status::Running | Status::Paused | Status::Restarting | Status::Removing
+            ) {
                 continue;
             }
             let engine = self.clone();
@@ -71,11 +75,17 @@ impl Engine {
                 match engine.shims.connect(&c.id).await {
                     Ok(h) => match h.state().await {
                         Ok(s) if s.status == ShimStatus::Stopped => {
-                            let exit = s.exit.unwrap_or_else(|| lost("exited while berthd was down"));
+                            let exit = s
+                                .exit
+                                .unwrap_or_else(|| lost("exited while berthd was down"));
                             engine.handle_exit(&c, &h, exit).await;
                         }
                         Ok(s) => {
-                            let status = if s.status == ShimStatus::Paused { Status::Paused } else { Status::Running };
+                            let status = if s.status == ShimStatus::Paused {
+                                Status::Paused
+                            } else {
+                                Status::Running
+                            };
                             let _ = engine.set_state(&c, |x| {
                                 x.status = status;
                                 x.pid = i64::from(s.pid);
@@ -84,10 +94,16 @@ impl Engine {
                             engine.spawn_monitor(c.clone(), h);
                             engine.spawn_health(c);
                         }
-                        Err(e) => engine.handle_exit(&c, &h, lost(&format!("shim state: {e}"))).await,
+                        Err(e) => {
+                            engine
+                                .handle_exit(&c, &h, lost(&format!("shim state: {e}")))
+                                .await
+                        }
                     },
                     Err(_) => {
-                        let exit = h.exit_status().unwrap_or_else(|| lost("container shim is gone"));
+                        let exit = h
+                            .exit_status()
+                            .unwrap_or_else(|| lost("container shim is gone"));
                         engine.handle_exit(&c, &h, exit).await;
                     }
                 }
@@ -97,8 +113,13 @@ impl Engine {
             let _ = t.await;
         }
         // Networks: keep the sandboxes of live containers, sweep the rest.
-        let live: std::collections::HashSet<String> =
-            self.containers.all().iter().filter(|c| c.status().is_alive()).map(|c| c.id.clone()).collect();
+        let live: std::collections::HashSet<String> = self
+            .containers
+            .all()
+            .iter()
+            .filter(|c| c.status().is_alive())
+            .map(|c| c.id.clone())
+            .collect();
         if let Err(e) = self.networks.restore(&|id| live.contains(id)).await {
             tracing::warn!("network restore: {e}");
         }

@@ -48,8 +48,12 @@ impl Engine {
 
     /// Which runtime drives a container.
     pub fn runtime_kind(rec: &ConfigRecord) -> Result<RuntimeKind> {
-        RuntimeKind::parse(&rec.host_config.runtime)
-            .ok_or_else(|| Error::invalid(format!("unknown or invalid runtime name: {}", rec.host_config.runtime)))
+        RuntimeKind::parse(&rec.host_config.runtime).ok_or_else(|| {
+            Error::invalid(format!(
+                "unknown or invalid runtime name: {}",
+                rec.host_config.runtime
+            ))
+        })
     }
 
     /// Log settings from `--log-driver`/`--log-opt`.
@@ -59,22 +63,45 @@ impl Engine {
             "" | "json-file" => LogDriver::JsonFile,
             "local" => LogDriver::Local,
             "none" => LogDriver::None,
-            other => return Err(Error::invalid(format!("logger: no log driver named '{other}' is registered"))),
+            other => {
+                return Err(Error::invalid(format!(
+                    "logger: no log driver named '{other}' is registered"
+                )));
+            }
         };
         let path = PathBuf::from(self.container_paths(c).log);
-        let path = if path.as_os_str().is_empty() { self.container_dir(&c.id).join("none.log") } else { path };
+        let path = if path.as_os_str().is_empty() {
+            self.container_dir(&c.id).join("none.log")
+        } else {
+            path
+        };
         let mut cfg = LogConfig::with_defaults(driver, path);
         for (k, v) in &lc.config {
             match k.as_str() {
                 "max-size" => {
-                    cfg.max_size = if v == "-1" { 0 } else { parse_size(v).ok_or_else(|| Error::invalid(format!("invalid max-size: {v}")))? }
+                    cfg.max_size = if v == "-1" {
+                        0
+                    } else {
+                        parse_size(v)
+                            .ok_or_else(|| Error::invalid(format!("invalid max-size: {v}")))?
+                    }
                 }
                 "max-file" => {
-                    cfg.max_files = v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| Error::invalid(format!("invalid max-file: {v}")))?
+                    cfg.max_files = v
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| Error::invalid(format!("invalid max-file: {v}")))?
                 }
                 // Accepted for compatibility; berth's formats need them not.
-                "compress" | "labels" | "env" | "env-regex" | "tag" | "mode" | "max-buffer-size" => {}
-                other => return Err(Error::invalid(format!("unknown log opt '{other}' for {} log driver", lc.kind))),
+                "compress" | "labels" | "env" | "env-regex" | "tag" | "mode"
+                | "max-buffer-size" => {}
+                other => {
+                    return Err(Error::invalid(format!(
+                        "unknown log opt '{other}' for {} log driver",
+                        lc.kind
+                    )));
+                }
             }
         }
         Ok(cfg)
@@ -87,7 +114,8 @@ impl Engine {
         let id = c.id.clone();
         let t = target.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
-            std::fs::create_dir_all(&t).map_err(|e| Error::internal(format!("create {}: {e}", t.display())))?;
+            std::fs::create_dir_all(&t)
+                .map_err(|e| Error::internal(format!("create {}: {e}", t.display())))?;
             if is_mountpoint(&t) {
                 return Ok(());
             }
@@ -104,9 +132,10 @@ impl Engine {
         let images = self.images.clone();
         let _ = tokio::task::spawn_blocking(move || {
             if is_mountpoint(&target)
-                && let Err(e) = images.unmount_rw(&target) {
-                    tracing::warn!("unmount {}: {e}", target.display());
-                }
+                && let Err(e) = images.unmount_rw(&target)
+            {
+                tracing::warn!("unmount {}: {e}", target.display());
+            }
         })
         .await;
     }
@@ -116,7 +145,10 @@ impl Engine {
         let other = self.container(key)?;
         let st = other.state();
         if !st.status.is_alive() || st.pid <= 0 {
-            return Err(Error::conflict(format!("cannot join namespace of a non running container: {}", other.id)));
+            return Err(Error::conflict(format!(
+                "cannot join namespace of a non running container: {}",
+                other.id
+            )));
         }
         Ok(PathBuf::from(format!("/proc/{}/ns/{kind}", st.pid)))
     }
@@ -124,13 +156,19 @@ impl Engine {
 
 /// Is `p` a mount point (its device differs from its parent's, or it is a bind of itself)?
 pub fn is_mountpoint(p: &std::path::Path) -> bool {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
     let want = p.to_string_lossy();
-    info.lines().any(|l| l.split(' ').nth(4).is_some_and(|m| unescape(m) == want))
+    info.lines()
+        .any(|l| l.split(' ').nth(4).is_some_and(|m| unescape(m) == want))
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 #[cfg(test)]

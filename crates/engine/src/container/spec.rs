@@ -88,7 +88,11 @@ pub fn container_spec(rec: &ConfigRecord, r: Resolved<'_>) -> Result<rt::Contain
             "host" => rt::NsMode::Host,
             other => return Err(Error::invalid(format!("invalid UTS mode: {other}"))),
         },
-        cgroup: Some(if hc.cgroupns_mode == "host" { rt::NsMode::Host } else { rt::NsMode::Private }),
+        cgroup: Some(if hc.cgroupns_mode == "host" {
+            rt::NsMode::Host
+        } else {
+            rt::NsMode::Private
+        }),
     };
     let res = &hc.resources;
     let resources = rt::Resources {
@@ -111,7 +115,11 @@ pub fn container_spec(rec: &ConfigRecord, r: Resolved<'_>) -> Result<rt::Contain
         .ulimits
         .iter()
         .flatten()
-        .map(|u| rt::Ulimit { name: u.name.clone(), soft: u.soft, hard: u.hard })
+        .map(|u| rt::Ulimit {
+            name: u.name.clone(),
+            soft: u.soft,
+            hard: u.hard,
+        })
         .collect();
     let devices = res
         .devices
@@ -120,7 +128,11 @@ pub fn container_spec(rec: &ConfigRecord, r: Resolved<'_>) -> Result<rt::Contain
         .map(|d| rt::DeviceMapping {
             host: PathBuf::from(&d.path_on_host),
             container: d.path_in_container.clone(),
-            permissions: if d.cgroup_permissions.is_empty() { "rwm".into() } else { d.cgroup_permissions.clone() },
+            permissions: if d.cgroup_permissions.is_empty() {
+                "rwm".into()
+            } else {
+                d.cgroup_permissions.clone()
+            },
         })
         .collect();
     let mut mounts = r.mounts;
@@ -133,7 +145,11 @@ pub fn container_spec(rec: &ConfigRecord, r: Resolved<'_>) -> Result<rt::Contain
             source: PathBuf::from("tmpfs"),
             destination: dest.clone(),
             readonly: false,
-            options: opts.split(',').filter(|o| !o.is_empty()).map(str::to_string).collect(),
+            options: opts
+                .split(',')
+                .filter(|o| !o.is_empty())
+                .map(str::to_string)
+                .collect(),
             propagation: None,
             non_recursive: false,
         });
@@ -141,7 +157,11 @@ pub fn container_spec(rec: &ConfigRecord, r: Resolved<'_>) -> Result<rt::Contain
     let host_net = hc.network_mode == "host";
     let network_files = rt::NetworkFiles {
         hosts: Some(r.dir.join("hosts")),
-        hostname: if host_net { None } else { Some(r.dir.join("hostname")) },
+        hostname: if host_net {
+            None
+        } else {
+            Some(r.dir.join("hostname"))
+        },
         resolv_conf: Some(r.dir.join("resolv.conf")),
     };
     let mut args = Vec::with_capacity(rec.args.len() + 1);
@@ -165,7 +185,11 @@ pub fn container_spec(rec: &ConfigRecord, r: Resolved<'_>) -> Result<rt::Contain
         privileged: hc.privileged,
         cap_add: hc.cap_add.clone().unwrap_or_default(),
         cap_drop: hc.cap_drop.clone().unwrap_or_default(),
-        seccomp: if hc.privileged { rt::SeccompMode::Unconfined } else { seccomp },
+        seccomp: if hc.privileged {
+            rt::SeccompMode::Unconfined
+        } else {
+            seccomp
+        },
         no_new_privileges: nnp,
         readonly_rootfs: hc.readonly_rootfs,
         shm_size: u64::try_from(hc.shm_size).ok().filter(|s| *s > 0),
@@ -176,8 +200,16 @@ pub fn container_spec(rec: &ConfigRecord, r: Resolved<'_>) -> Result<rt::Contain
         sysctls: hc.sysctls.clone().unwrap_or_default(),
         cgroups_path: String::new(),
         init: r.init,
-        masked_paths: if unmask { Some(Vec::new()) } else { hc.masked_paths.clone() },
-        readonly_paths: if unmask { Some(Vec::new()) } else { hc.readonly_paths.clone() },
+        masked_paths: if unmask {
+            Some(Vec::new())
+        } else {
+            hc.masked_paths.clone()
+        },
+        readonly_paths: if unmask {
+            Some(Vec::new())
+        } else {
+            hc.readonly_paths.clone()
+        },
     })
 }
 
@@ -187,7 +219,8 @@ mod tests {
 
     #[test]
     fn security_opts_parse() {
-        let (s, n, u) = security_opts(&["seccomp=unconfined".into(), "no-new-privileges".into()]).unwrap();
+        let (s, n, u) =
+            security_opts(&["seccomp=unconfined".into(), "no-new-privileges".into()]).unwrap();
         assert_eq!(s, rt::SeccompMode::Unconfined);
         assert!(n && !u);
         let (_, n, _) = security_opts(&["no-new-privileges:false".into()]).unwrap();

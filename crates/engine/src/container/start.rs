@@ -17,7 +17,11 @@ use crate::Engine;
 /// Docker's exit codes for a command that cannot run, read from the runtime's message.
 pub fn start_error_code(msg: &str) -> i64 {
     // The runtime's own log lines, appended by the shim, are detail, not the cause.
-    let m = msg.split(" (runtime log: ").next().unwrap_or(msg).to_ascii_lowercase();
+    let m = msg
+        .split(" (runtime log: ")
+        .next()
+        .unwrap_or(msg)
+        .to_ascii_lowercase();
     let exec_failed = m.contains("exec") || m.contains("shim");
     if m.contains("executable file not found")
         || m.contains("not found in $path")
@@ -118,18 +122,33 @@ impl Engine {
             addresses: net.addresses.clone(),
             extra_hosts: hc.extra_hosts.clone().unwrap_or_default(),
             links: net.links.clone(),
-            dns: if hc.dns.as_ref().is_none_or(Vec::is_empty) { net.dns.clone() } else { hc.dns.clone().unwrap_or_default() },
+            dns: if hc.dns.as_ref().is_none_or(Vec::is_empty) {
+                net.dns.clone()
+            } else {
+                hc.dns.clone().unwrap_or_default()
+            },
             dns_search: hc.dns_search.clone().unwrap_or_default(),
             dns_options: hc.dns_options.clone().unwrap_or_default(),
             host_network: hc.network_mode == "host",
         };
         netfiles::write_all(&dir, &files)?;
-        let init = if hc.resources.init == Some(true) { Some(self.shims.ensure_init().await?) } else { None };
+        let init = if hc.resources.init == Some(true) {
+            Some(self.shims.ensure_init().await?)
+        } else {
+            None
+        };
         let mounts = self.container_mounts(c, &rootfs).await?;
         let join = |key: &str, kind: &str| self.ns_path(key, kind);
         let spec = container_spec(
             &rec,
-            Resolved { rootfs, dir: &dir, mounts, netns: net.netns.clone(), init, join: &join },
+            Resolved {
+                rootfs,
+                dir: &dir,
+                mounts,
+                netns: net.netns.clone(),
+                init,
+                join: &join,
+            },
         )?;
         let built = rt::build(&spec)?;
         let bundle = self.bundle_dir(&c.id);
@@ -156,7 +175,8 @@ impl Engine {
         lap("shim", &mut steps);
         // Attach sessions registered before the start get the shim's stdio now,
         // before the process runs, so they see all of its output.
-        let pending: Vec<_> = std::mem::take(&mut *c.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let pending: Vec<_> =
+            std::mem::take(&mut *c.pending.lock().unwrap_or_else(|p| p.into_inner()));
         for p in pending {
             if p.tx.is_closed() {
                 continue;
@@ -179,7 +199,10 @@ impl Engine {
         self.set_state(c, |s| {
             s.status = Status::Running;
             s.pid = i64::from(state.pid);
-            s.started_at = state.started_at.clone().unwrap_or_else(berth_core::timefmt::now_rfc3339);
+            s.started_at = state
+                .started_at
+                .clone()
+                .unwrap_or_else(berth_core::timefmt::now_rfc3339);
             s.finished_at = String::new();
             s.exit_code = 0;
             s.error = String::new();
@@ -188,7 +211,10 @@ impl Engine {
             s.manually_stopped = false;
             s.boot_id = boot;
             if s.health.is_some() {
-                s.health = Some(berth_api::types::inspect::Health { status: "starting".into(), ..Default::default() });
+                s.health = Some(berth_api::types::inspect::Health {
+                    status: "starting".into(),
+                    ..Default::default()
+                });
             }
         })?;
         lap("recorded", &mut steps);

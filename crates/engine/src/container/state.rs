@@ -50,11 +50,15 @@ impl Status {
     /// May `start` proceed? 304 when running, 409 when paused or being removed.
     pub fn check_start(self, id: &str) -> Result<()> {
         match self {
-            Status::Running => Err(Error::not_modified(format!("container {id} is already running"))),
-            Status::Paused => Err(Error::conflict("cannot start a paused container, try unpause instead".to_string())),
-            Status::Removing | Status::Dead => {
-                Err(Error::conflict(format!("container {id} is marked for removal and cannot be started")))
-            }
+            Status::Running => Err(Error::not_modified(format!(
+                "container {id} is already running"
+            ))),
+            Status::Paused => Err(Error::conflict(
+                "cannot start a paused container, try unpause instead".to_string(),
+            )),
+            Status::Removing | Status::Dead => Err(Error::conflict(format!(
+                "container {id} is marked for removal and cannot be started"
+            ))),
             _ => Ok(()),
         }
     }
@@ -64,7 +68,9 @@ impl Status {
         if matches!(self, Status::Running | Status::Paused | Status::Restarting) {
             Ok(())
         } else {
-            Err(Error::conflict(format!("Cannot kill container: {id}: container {id} is not running")))
+            Err(Error::conflict(format!(
+                "Cannot kill container: {id}: container {id} is not running"
+            )))
         }
     }
 
@@ -90,8 +96,12 @@ impl Status {
     pub fn check_exec(self, id: &str) -> Result<()> {
         match self {
             Status::Running => Ok(()),
-            Status::Paused => Err(Error::conflict(format!("container {id} is paused, unpause the container before exec"))),
-            Status::Restarting => Err(Error::conflict(format!("container {id} is restarting, wait until the container is running"))),
+            Status::Paused => Err(Error::conflict(format!(
+                "container {id} is paused, unpause the container before exec"
+            ))),
+            Status::Restarting => Err(Error::conflict(format!(
+                "container {id} is restarting, wait until the container is running"
+            ))),
             _ => Err(Error::conflict(format!("container {id} is not running"))),
         }
     }
@@ -165,22 +175,48 @@ mod tests {
     #[test]
     fn transitions_have_docker_status_codes() {
         use berth_core::ErrorKind;
-        assert_eq!(Status::Running.check_start("x").unwrap_err().kind(), ErrorKind::NotModified);
-        assert_eq!(Status::Paused.check_start("x").unwrap_err().kind(), ErrorKind::Conflict);
+        assert_eq!(
+            Status::Running.check_start("x").unwrap_err().kind(),
+            ErrorKind::NotModified
+        );
+        assert_eq!(
+            Status::Paused.check_start("x").unwrap_err().kind(),
+            ErrorKind::Conflict
+        );
         assert!(Status::Exited.check_start("x").is_ok());
-        assert_eq!(Status::Exited.check_kill("x").unwrap_err().kind(), ErrorKind::Conflict);
-        assert_eq!(Status::Exited.check_exec("x").unwrap_err().kind(), ErrorKind::Conflict);
+        assert_eq!(
+            Status::Exited.check_kill("x").unwrap_err().kind(),
+            ErrorKind::Conflict
+        );
+        assert_eq!(
+            Status::Exited.check_exec("x").unwrap_err().kind(),
+            ErrorKind::Conflict
+        );
         assert!(Status::Paused.check_unpause("x").is_ok());
     }
 
     #[test]
     fn ps_status_strings() {
-        let now = DateTime::parse_from_rfc3339("2024-01-01T00:10:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2024-01-01T00:10:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let t = "2024-01-01T00:05:00Z";
-        assert_eq!(ps_status(Status::Running, 0, t, "", None, now), "Up 5 minutes");
-        assert_eq!(ps_status(Status::Running, 0, t, "", Some("healthy"), now), "Up 5 minutes (healthy)");
-        assert_eq!(ps_status(Status::Paused, 0, t, "", None, now), "Up 5 minutes (Paused)");
-        assert_eq!(ps_status(Status::Exited, 7, t, t, None, now), "Exited (7) 5 minutes ago");
+        assert_eq!(
+            ps_status(Status::Running, 0, t, "", None, now),
+            "Up 5 minutes"
+        );
+        assert_eq!(
+            ps_status(Status::Running, 0, t, "", Some("healthy"), now),
+            "Up 5 minutes (healthy)"
+        );
+        assert_eq!(
+            ps_status(Status::Paused, 0, t, "", None, now),
+            "Up 5 minutes (Paused)"
+        );
+        assert_eq!(
+            ps_status(Status::Exited, 7, t, t, None, now),
+            "Exited (7) 5 minutes ago"
+        );
         assert_eq!(ps_status(Status::Created, 0, "", "", None, now), "Created");
     }
 }

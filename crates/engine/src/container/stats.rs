@@ -18,7 +18,13 @@ fn system_cpu_ns() -> u64 {
     let ticks: u64 = text
         .lines()
         .next()
-        .map(|l| l.split_whitespace().skip(1).take(8).filter_map(|v| v.parse::<u64>().ok()).sum())
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .take(8)
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum()
+        })
         .unwrap_or(0);
     ticks * (1_000_000_000 / 100)
 }
@@ -27,12 +33,17 @@ fn networks(pid: i64) -> Value {
     let text = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).unwrap_or_default();
     let mut out = serde_json::Map::new();
     for line in text.lines().skip(2) {
-        let Some((name, rest)) = line.split_once(':') else { continue };
+        let Some((name, rest)) = line.split_once(':') else {
+            continue;
+        };
         let name = name.trim();
         if name == "lo" {
             continue;
         }
-        let v: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let v: Vec<u64> = rest
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
         if v.len() < 16 {
             continue;
         }
@@ -49,11 +60,23 @@ fn cpu_stats(id: &str, running: bool) -> Value {
     if !running {
         return json!({"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0}, "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}});
     }
-    let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let online = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let (total, user, kernel, percpu, throttle) = if cgroup::is_v2() {
         let s = cgroup::read_kv("cpu", id, "cpu.stat");
         let g = |k: &str| s.get(k).copied().unwrap_or(0);
-        (g("usage_usec") * 1000, g("user_usec") * 1000, g("system_usec") * 1000, Vec::new(), (g("nr_periods"), g("nr_throttled"), g("throttled_usec") * 1000))
+        (
+            g("usage_usec") * 1000,
+            g("user_usec") * 1000,
+            g("system_usec") * 1000,
+            Vec::new(),
+            (
+                g("nr_periods"),
+                g("nr_throttled"),
+                g("throttled_usec") * 1000,
+            ),
+        )
     } else {
         let total = cgroup::read_u64("cpuacct", id, "cpuacct.usage").unwrap_or(0);
         let st = cgroup::read_kv("cpuacct", id, "cpuacct.stat");
@@ -73,7 +96,8 @@ fn cpu_stats(id: &str, running: bool) -> Value {
             (g("nr_periods"), g("nr_throttled"), g("throttled_time")),
         )
     };
-    let mut usage = json!({"total_usage": total, "usage_in_kernelmode": kernel, "usage_in_usermode": user});
+    let mut usage =
+        json!({"total_usage": total, "usage_in_kernelmode": kernel, "usage_in_usermode": user});
     if !percpu.is_empty() {
         usage["percpu_usage"] = json!(percpu);
     }
@@ -91,11 +115,14 @@ fn memory_stats(id: &str, running: bool) -> Value {
     }
     if cgroup::is_v2() {
         let stats = cgroup::read_kv("memory", id, "memory.stat");
-        let limit = cgroup::read_u64("memory", id, "memory.max").unwrap_or_else(crate::host::mem_total);
+        let limit =
+            cgroup::read_u64("memory", id, "memory.max").unwrap_or_else(crate::host::mem_total);
         json!({"usage": cgroup::read_u64("memory", id, "memory.current").unwrap_or(0), "stats": stats, "limit": limit})
     } else {
         let stats = cgroup::read_kv("memory", id, "memory.stat");
-        let limit = cgroup::read_u64("memory", id, "memory.limit_in_bytes").unwrap_or(0).min(crate::host::mem_total());
+        let limit = cgroup::read_u64("memory", id, "memory.limit_in_bytes")
+            .unwrap_or(0)
+            .min(crate::host::mem_total());
         json!({
             "usage": cgroup::read_u64("memory", id, "memory.usage_in_bytes").unwrap_or(0),
             "max_usage": cgroup::read_u64("memory", id, "memory.max_usage_in_bytes").unwrap_or(0),
@@ -112,11 +139,18 @@ fn blkio_stats(id: &str, running: bool) -> Value {
     }
     let mut entries = Vec::new();
     if cgroup::is_v2() {
-        for line in cgroup::read("io", id, "io.stat").unwrap_or_default().lines() {
+        for line in cgroup::read("io", id, "io.stat")
+            .unwrap_or_default()
+            .lines()
+        {
             let mut it = line.split_whitespace();
-            let Some((maj, min)) = it.next().and_then(|d| d.split_once(':')) else { continue };
+            let Some((maj, min)) = it.next().and_then(|d| d.split_once(':')) else {
+                continue;
+            };
             for kv in it {
-                let Some((k, v)) = kv.split_once('=') else { continue };
+                let Some((k, v)) = kv.split_once('=') else {
+                    continue;
+                };
                 let op = match k {
                     "rbytes" => "read",
                     "wbytes" => "write",
@@ -126,12 +160,17 @@ fn blkio_stats(id: &str, running: bool) -> Value {
             }
         }
     } else {
-        for line in cgroup::read("blkio", id, "blkio.throttle.io_service_bytes").unwrap_or_default().lines() {
+        for line in cgroup::read("blkio", id, "blkio.throttle.io_service_bytes")
+            .unwrap_or_default()
+            .lines()
+        {
             let f: Vec<&str> = line.split_whitespace().collect();
             if f.len() != 3 {
                 continue;
             }
-            let Some((maj, min)) = f[0].split_once(':') else { continue };
+            let Some((maj, min)) = f[0].split_once(':') else {
+                continue;
+            };
             entries.push(json!({"major": maj.parse::<u64>().unwrap_or(0), "minor": min.parse::<u64>().unwrap_or(0), "op": f[1].to_ascii_lowercase(), "value": f[2].parse::<u64>().unwrap_or(0)}));
         }
     }

@@ -36,7 +36,12 @@ impl Engine {
     }
 
     /// `POST /containers/{id}/stop`.
-    pub async fn stop_container(self: &Arc<Self>, key: &str, signal: Option<String>, timeout: Option<i64>) -> Result<()> {
+    pub async fn stop_container(
+        self: &Arc<Self>,
+        key: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
         let c = self.container(key)?;
         let _op = c.op.lock().await;
         let st = c.status();
@@ -48,20 +53,30 @@ impl Engine {
             return Ok(());
         }
         if !st.is_alive() {
-            return Err(Error::not_modified(format!("container {} is already stopped", c.id)));
+            return Err(Error::not_modified(format!(
+                "container {} is already stopped",
+                c.id
+            )));
         }
         self.stop_locked(&c, signal, timeout).await
     }
 
     /// Stop with `op` held: the stop signal, then SIGKILL after the timeout.
-    pub(crate) async fn stop_locked(&self, c: &Arc<Container>, signal: Option<String>, timeout: Option<i64>) -> Result<()> {
+    pub(crate) async fn stop_locked(
+        &self,
+        c: &Arc<Container>,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
         let rec = c.config();
         let sig = match signal.filter(|s| !s.is_empty()) {
             Some(s) => parse_sig(&s)?,
             None if !rec.config.stop_signal.is_empty() => parse_sig(&rec.config.stop_signal)?,
             None => libc::SIGTERM,
         };
-        let secs = timeout.or(rec.config.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let secs = timeout
+            .or(rec.config.stop_timeout)
+            .unwrap_or(DEFAULT_STOP_TIMEOUT);
         self.set_state(c, |s| s.manually_stopped = true)?;
         let exits = c.state().exits;
         let h = self.shim(c);
@@ -71,7 +86,11 @@ impl Engine {
         if secs != 0 {
             let _ = h.kill(None, sig).await;
             self.emit_container(c, "kill", &[("signal", sig.to_string())]);
-            let limit = if secs < 0 { Duration::from_secs(u64::MAX / 4) } else { Duration::from_secs(secs as u64) };
+            let limit = if secs < 0 {
+                Duration::from_secs(u64::MAX / 4)
+            } else {
+                Duration::from_secs(secs as u64)
+            };
             if self.wait_exit(c, exits, limit).await {
                 self.emit_container(c, "stop", &[]);
                 return Ok(());
@@ -80,7 +99,10 @@ impl Engine {
         let _ = h.kill(None, libc::SIGKILL).await;
         self.emit_container(c, "kill", &[("signal", libc::SIGKILL.to_string())]);
         if !self.wait_exit(c, exits, Duration::from_secs(30)).await {
-            return Err(Error::internal(format!("container {} did not exit after SIGKILL", c.id)));
+            return Err(Error::internal(format!(
+                "container {} did not exit after SIGKILL",
+                c.id
+            )));
         }
         self.emit_container(c, "stop", &[]);
         Ok(())
@@ -89,7 +111,11 @@ impl Engine {
     /// `POST /containers/{id}/kill`.
     pub async fn kill_container(&self, key: &str, signal: &str) -> Result<()> {
         let c = self.container(key)?;
-        let sig = if signal.is_empty() { libc::SIGKILL } else { parse_sig(signal)? };
+        let sig = if signal.is_empty() {
+            libc::SIGKILL
+        } else {
+            parse_sig(signal)?
+        };
         c.status().check_kill(&c.id)?;
         if c.status() == Status::Restarting {
             self.set_state(&c, |s| {
@@ -114,7 +140,12 @@ impl Engine {
     }
 
     /// `POST /containers/{id}/restart`.
-    pub async fn restart_container(self: &Arc<Self>, key: &str, signal: Option<String>, timeout: Option<i64>) -> Result<()> {
+    pub async fn restart_container(
+        self: &Arc<Self>,
+        key: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
         let c = self.container(key)?;
         let _op = c.op.lock().await;
         if c.status().is_alive() {

@@ -43,7 +43,11 @@ impl Engine {
     }
 
     /// Change a container's state and persist it.
-    pub fn set_state(&self, c: &Container, f: impl FnOnce(&mut StateRecord)) -> Result<StateRecord> {
+    pub fn set_state(
+        &self,
+        c: &Container,
+        f: impl FnOnce(&mut StateRecord),
+    ) -> Result<StateRecord> {
         let st = c.update_state(f);
         self.store.put(STATE_TABLE, &c.id, &st)?;
         Ok(st)

@@ -11,10 +11,16 @@ use crate::Engine;
 /// Pids on the host that share `/proc/<init>/ns/pid`.
 pub fn pids_in_pid_ns(init: i64) -> HashSet<i64> {
     let mut out = HashSet::new();
-    let Ok(ns) = std::fs::read_link(format!("/proc/{init}/ns/pid")) else { return out };
-    let Ok(rd) = std::fs::read_dir("/proc") else { return out };
+    let Ok(ns) = std::fs::read_link(format!("/proc/{init}/ns/pid")) else {
+        return out;
+    };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
     for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i64>().ok()) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i64>().ok()) else {
+            continue;
+        };
         if std::fs::read_link(format!("/proc/{pid}/ns/pid")).is_ok_and(|l| l == ns) {
             out.insert(pid);
         }
@@ -25,7 +31,9 @@ pub fn pids_in_pid_ns(init: i64) -> HashSet<i64> {
 /// Keep the rows of `ps` output whose PID column is one of `pids`.
 pub fn filter_ps(output: &str, pids: &HashSet<i64>) -> Result<TopResponse> {
     let mut lines = output.lines();
-    let header = lines.next().ok_or_else(|| Error::internal("ps printed nothing"))?;
+    let header = lines
+        .next()
+        .ok_or_else(|| Error::internal("ps printed nothing"))?;
     let titles: Vec<String> = header.split_whitespace().map(str::to_string).collect();
     let pid_col = titles
         .iter()
@@ -38,7 +46,9 @@ pub fn filter_ps(output: &str, pids: &HashSet<i64>) -> Result<TopResponse> {
         if fields.len() < n {
             continue;
         }
-        let Ok(pid) = fields[pid_col].parse::<i64>() else { continue };
+        let Ok(pid) = fields[pid_col].parse::<i64>() else {
+            continue;
+        };
         if !pids.contains(&pid) {
             continue;
         }
@@ -55,11 +65,16 @@ impl Engine {
         let c = self.container(key)?;
         let st = c.state();
         if !st.status.is_alive() {
-            return Err(Error::conflict(format!("Container {} is not running", c.id)));
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
         }
         if ps_args.contains('\0') {
             // No process argument can carry a NUL byte; refuse it as bad input.
-            return Err(Error::invalid("Error running ps: ps_args must not contain a NUL byte"));
+            return Err(Error::invalid(
+                "Error running ps: ps_args must not contain a NUL byte",
+            ));
         }
         let args: Vec<String> = if ps_args.trim().is_empty() {
             vec!["-ef".into()]
@@ -96,7 +111,19 @@ mod tests {
         let out = "UID PID PPID C STIME TTY TIME CMD\nroot 10 1 0 10:00 ? 00:00:00 sleep 100\nroot 11 1 0 10:00 ? 00:00:00 other thing\n";
         let t = filter_ps(out, &HashSet::from([10])).unwrap();
         assert_eq!(t.titles.len(), 8);
-        assert_eq!(t.processes, vec![vec!["root", "10", "1", "0", "10:00", "?", "00:00:00", "sleep 100"]]);
+        assert_eq!(
+            t.processes,
+            vec![vec![
+                "root",
+                "10",
+                "1",
+                "0",
+                "10:00",
+                "?",
+                "00:00:00",
+                "sleep 100"
+            ]]
+        );
         assert!(filter_ps("USER CMD\n", &HashSet::new()).is_err());
         let me = i64::from(std::process::id());
         assert!(pids_in_pid_ns(me).contains(&me));

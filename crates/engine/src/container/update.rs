@@ -50,7 +50,9 @@ impl Engine {
         }
         if let Some(rp) = &body.restart_policy {
             if hc.auto_remove && !rp.name.is_empty() && rp.name != "no" {
-                return Err(Error::invalid("Restart policy cannot be updated because AutoRemove is enabled for the container"));
+                return Err(Error::invalid(
+                    "Restart policy cannot be updated because AutoRemove is enabled for the container",
+                ));
             }
             hc.restart_policy = rp.clone();
         }
@@ -61,7 +63,9 @@ impl Engine {
         c.update_config(|rec| rec.host_config = hc);
         self.save_config(&c)?;
         self.emit_container(&c, "update", &[]);
-        Ok(UpdateResponse { warnings: Vec::new() })
+        Ok(UpdateResponse {
+            warnings: Vec::new(),
+        })
     }
 }
 
@@ -72,16 +76,34 @@ fn apply_cgroup(id: &str, r: &berth_api::types::container::Resources) -> Result<
             cgroup::write("memory", id, "memory.max", &r.memory.to_string())?;
         } else {
             // The swap limit must never be below the memory limit: raise it first.
-            let swap = if r.memory_swap > 0 { r.memory_swap } else { r.memory * 2 };
-            let _ = cgroup::write("memory", id, "memory.memsw.limit_in_bytes", &swap.to_string());
+            let swap = if r.memory_swap > 0 {
+                r.memory_swap
+            } else {
+                r.memory * 2
+            };
+            let _ = cgroup::write(
+                "memory",
+                id,
+                "memory.memsw.limit_in_bytes",
+                &swap.to_string(),
+            );
             cgroup::write("memory", id, "memory.limit_in_bytes", &r.memory.to_string())?;
-            let _ = cgroup::write("memory", id, "memory.memsw.limit_in_bytes", &swap.to_string());
+            let _ = cgroup::write(
+                "memory",
+                id,
+                "memory.memsw.limit_in_bytes",
+                &swap.to_string(),
+            );
         }
     }
     if r.cpu_shares > 0 && !v2 {
         cgroup::write("cpu", id, "cpu.shares", &r.cpu_shares.to_string())?;
     }
-    let (quota, period) = if r.nano_cpus > 0 { (r.nano_cpus / 10_000, 100_000) } else { (r.cpu_quota, r.cpu_period) };
+    let (quota, period) = if r.nano_cpus > 0 {
+        (r.nano_cpus / 10_000, 100_000)
+    } else {
+        (r.cpu_quota, r.cpu_period)
+    };
     if quota > 0 {
         let period = if period > 0 { period } else { 100_000 };
         if v2 {
@@ -95,7 +117,11 @@ fn apply_cgroup(id: &str, r: &berth_api::types::container::Resources) -> Result<
         cgroup::write("cpuset", id, "cpuset.cpus", &r.cpuset_cpus)?;
     }
     if let Some(p) = r.pids_limit {
-        let v = if p <= 0 { "max".to_string() } else { p.to_string() };
+        let v = if p <= 0 {
+            "max".to_string()
+        } else {
+            p.to_string()
+        };
         cgroup::write("pids", id, "pids.max", &v)?;
     }
     Ok(())

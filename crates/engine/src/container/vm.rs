@@ -54,7 +54,10 @@ pub fn probe_host(s: &VmSettings) -> VmProbe {
     };
     let kernel = match (kvm, &pvm_kernel) {
         (probe::Kvm::Pvm, Some(k)) => k.clone(),
-        _ => s.kernel.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_VM_KERNEL)),
+        _ => s
+            .kernel
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_VM_KERNEL)),
     };
     let mut problem = None;
     if qemu.is_none() {
@@ -70,12 +73,24 @@ pub fn probe_host(s: &VmSettings) -> VmProbe {
     } else if let Some(i) = s.initrd.as_ref().filter(|i| !i.is_file()) {
         problem = Some(format!("vm-initrd {} does not exist", i.display()));
     }
-    let modules = kernel.parent().map(|d| d.join("modules")).filter(|m| m.join("modules.order").is_file());
+    let modules = kernel
+        .parent()
+        .map(|d| d.join("modules"))
+        .filter(|m| m.join("modules.order").is_file());
     let firmware = (kvm == probe::Kvm::Pvm && accel == Accel::Kvm)
         .then(|| PathBuf::from("/usr/share/qemu/qboot.rom"))
         .filter(|p| p.is_file());
     let sandbox = qemu.as_deref().is_some_and(probe::qemu_sandbox);
-    VmProbe { qemu, kernel: Some(kernel), modules, firmware, accel, accel_note, sandbox, problem }
+    VmProbe {
+        qemu,
+        kernel: Some(kernel),
+        modules,
+        firmware,
+        accel,
+        accel_note,
+        sandbox,
+        problem,
+    }
 }
 
 /// A cache key for the initramfs: the agent and the modules it packs.
@@ -86,7 +101,9 @@ fn initrd_key(modules: Option<&Path>) -> String {
         let order = std::fs::read_to_string(dir.join("modules.order")).unwrap_or_default();
         order.hash(&mut h);
         for m in order.lines() {
-            std::fs::read(dir.join(m.trim())).unwrap_or_default().hash(&mut h);
+            std::fs::read(dir.join(m.trim()))
+                .unwrap_or_default()
+                .hash(&mut h);
         }
     }
     format!("{:016x}", h.finish())
@@ -116,14 +133,20 @@ impl Engine {
     /// The isolation a container runs with: its own, else the daemon's default.
     pub fn isolation_of(&self, rec: &ConfigRecord) -> Result<Isolation> {
         let own = rec.host_config.isolation.as_str();
-        let v = if matches!(own, "" | "default") { self.config.vm.default_isolation.as_str() } else { own };
+        let v = if matches!(own, "" | "default") {
+            self.config.vm.default_isolation.as_str()
+        } else {
+            own
+        };
         Isolation::parse(v).ok_or_else(|| Error::invalid(format!("invalid isolation: {v:?}")))
     }
 
     /// Refuse VM isolation early when the host cannot do it.
     pub fn check_vm_available(&self) -> Result<()> {
         match &self.vm_probe().problem {
-            Some(p) => Err(Error::invalid(format!("VM isolation is not available: {p}"))),
+            Some(p) => Err(Error::invalid(format!(
+                "VM isolation is not available: {p}"
+            ))),
             None => Ok(()),
         }
     }
@@ -174,8 +197,16 @@ impl Engine {
         let p = self.vm_probe().clone();
         let s = &self.config.vm;
         let res = &hc.resources;
-        let memory_mib = if res.memory > 0 { ((res.memory >> 20) as u32).max(128) } else { s.memory_mib.unwrap_or(512) };
-        let period = if res.cpu_period > 0 { res.cpu_period as u64 } else { 100_000 };
+        let memory_mib = if res.memory > 0 {
+            ((res.memory >> 20) as u32).max(128)
+        } else {
+            s.memory_mib.unwrap_or(512)
+        };
+        let period = if res.cpu_period > 0 {
+            res.cpu_period as u64
+        } else {
+            100_000
+        };
         let cpus = if res.nano_cpus > 0 {
             (res.nano_cpus as u64).div_ceil(1_000_000_000) as u32
         } else if res.cpu_quota > 0 {
@@ -195,7 +226,8 @@ impl Engine {
             firmware: p.firmware.clone(),
             accel: p.accel,
             // PVM's KVM refuses IA32_ARCH_CAPABILITIES (MSR 0x10a) of `-cpu host`.
-            cpu: (p.accel == Accel::Kvm && probe::kvm() == probe::Kvm::Pvm).then(|| "host,-arch-capabilities".to_string()),
+            cpu: (p.accel == Accel::Kvm && probe::kvm() == probe::Kvm::Pvm)
+                .then(|| "host,-arch-capabilities".to_string()),
             memory_mib,
             cpus: cpus.max(1),
             sandbox: p.sandbox,

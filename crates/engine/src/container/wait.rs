@@ -45,20 +45,28 @@ pub fn register(c: &Arc<Container>, cond: Condition) -> BoxFuture<'static, WaitR
                 // Like Docker, an exit resolves it even when a restart policy
                 // brings the container back (Docker notifies stop waiters on restart).
                 Condition::NotRunning => {
-                    !matches!(t.status, Status::Running | Status::Paused | Status::Restarting)
-                        || t.exits > start.exits
+                    !matches!(
+                        t.status,
+                        Status::Running | Status::Paused | Status::Restarting
+                    ) || t.exits > start.exits
                         || t.removed
                 }
                 Condition::NextExit => t.exits > start.exits || t.removed,
                 Condition::Removed => t.removed,
             };
             if done {
-                return WaitResponse { status_code: t.exit_code, error: None };
+                return WaitResponse {
+                    status_code: t.exit_code,
+                    error: None,
+                };
             }
             if rx.changed().await.is_err() {
                 // The container object is gone: it was removed.
                 let t = rx.borrow().clone();
-                return WaitResponse { status_code: t.exit_code, error: None };
+                return WaitResponse {
+                    status_code: t.exit_code,
+                    error: None,
+                };
             }
         }
     }
@@ -71,8 +79,17 @@ mod tests {
     use crate::container::{ConfigRecord, StateRecord};
 
     fn running() -> Arc<Container> {
-        let st = StateRecord { status: Status::Running, ..Default::default() };
-        Arc::new(Container::new(ConfigRecord { id: "c".into(), ..Default::default() }, st))
+        let st = StateRecord {
+            status: Status::Running,
+            ..Default::default()
+        };
+        Arc::new(Container::new(
+            ConfigRecord {
+                id: "c".into(),
+                ..Default::default()
+            },
+            st,
+        ))
     }
 
     #[tokio::test]

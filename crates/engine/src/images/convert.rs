@@ -59,7 +59,12 @@ pub fn inspect(img: &Image, snapshotter: &str, old_api: bool) -> ImageInspect {
             .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty())
             .map(str::to_string),
-        container_config: img.raw_config.extra.get("container_config").filter(|v| !v.is_null()).cloned(),
+        container_config: img
+            .raw_config
+            .extra
+            .get("container_config")
+            .filter(|v| !v.is_null())
+            .cloned(),
     }
 }
 

@@ -58,7 +58,9 @@ pub fn endpoint_request(s: &EndpointSettings) -> Result<EndpointRequest> {
             .flatten()
             .map(|v| {
                 berth_network::controller::parse_ip(v).ok_or_else(|| {
-                    Error::invalid(format!("invalid endpoint settings:\ninvalid link-local IP address: {v}"))
+                    Error::invalid(format!(
+                        "invalid endpoint settings:\ninvalid link-local IP address: {v}"
+                    ))
                 })
             })
             .collect::<Result<_>>()?,
@@ -248,7 +250,11 @@ impl Engine {
             let mut ports: Vec<PortProto> = exposed(&child);
             ports.sort_by_key(|p| (p.port, p.proto));
             if let Some(p) = ports.first() {
-                env.push(format!("{prefix}_PORT={}://{ip}:{}", p.proto.as_str(), p.port));
+                env.push(format!(
+                    "{prefix}_PORT={}://{ip}:{}",
+                    p.proto.as_str(),
+                    p.port
+                ));
             }
             for p in &ports {
                 let (port, proto) = (p.port, p.proto.as_str());

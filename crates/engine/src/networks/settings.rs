@@ -19,11 +19,13 @@ use crate::container::record::ConfigRecord;
 fn endpoint_settings(e: &EndpointView) -> EndpointSettings {
     let ep = &e.endpoint;
     let r = &ep.request;
-    let ipam = (r.ipv4.is_some() || r.ipv6.is_some() || !r.link_local_ips.is_empty()).then(|| EndpointIpamConfig {
-        ipv4_address: r.ipv4.map(|i| i.to_string()).unwrap_or_default(),
-        ipv6_address: r.ipv6.map(|i| i.to_string()).unwrap_or_default(),
-        link_local_ips: (!r.link_local_ips.is_empty())
-            .then(|| r.link_local_ips.iter().map(|i| i.to_string()).collect()),
+    let ipam = (r.ipv4.is_some() || r.ipv6.is_some() || !r.link_local_ips.is_empty()).then(|| {
+        EndpointIpamConfig {
+            ipv4_address: r.ipv4.map(|i| i.to_string()).unwrap_or_default(),
+            ipv6_address: r.ipv6.map(|i| i.to_string()).unwrap_or_default(),
+            link_local_ips: (!r.link_local_ips.is_empty())
+                .then(|| r.link_local_ips.iter().map(|i| i.to_string()).collect()),
+        }
     });
     let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
     EndpointSettings {

@@ -55,8 +55,7 @@ impl ImageService {
                 .map_err(|e| ImageError::io("import", e))?;
         }
         let size = w.count();
-        let diff = w.commit()?;
-        lease.add(diff.as_str());
+        let diff = w.commit_leased(Some(&lease))?;
         let rec = match self.layers.get(diff.as_str())? {
             Some(r) => r,
             None => {
@@ -90,8 +89,7 @@ impl ImageService {
             ..Default::default()
         };
         let raw = serde_json::to_vec(&cfg).map_err(|e| ImageError::bad(e.to_string()))?;
-        let id: Digest = self.content.put(&raw)?;
-        lease.add(id.as_str());
+        let id: Digest = self.content.put_leased(&raw, Some(&lease))?;
         let record = ImageRecord {
             id: id.to_string(),
             layers: vec![LayerDesc {

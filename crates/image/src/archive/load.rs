@@ -119,8 +119,7 @@ impl ImageService {
                             k.extend_from_slice(&buf[..n]);
                         }
                     }
-                    let d = w.commit()?;
-                    lease.add(d.as_str());
+                    let d = w.commit_leased(Some(lease))?;
                     if let Some(k) = keep {
                         files.small.insert(path.clone(), k);
                     }
@@ -187,8 +186,7 @@ impl ImageService {
         };
         let mut records = Vec::new();
         for f in found {
-            let id = self.content.put(&f.config)?;
-            lease.add(id.as_str());
+            let id = self.content.put_leased(&f.config, Some(lease))?;
             let cfg: ImageConfig = serde_json::from_slice(&f.config)
                 .map_err(|e| ImageError::bad(format!("image config {id}: {e}")))?;
             let diffs: Vec<Digest> = cfg

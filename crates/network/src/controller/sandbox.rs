@@ -310,8 +310,9 @@ impl Controller {
         }
         for ip in link_local {
             let prefix = if ip.is_ipv4() { 16 } else { 64 };
-            let net = ipnet::IpNet::new(*ip, prefix)
-                .map_err(|e| NetError::invalid(format!("invalid link-local IP address {ip}: {e}")))?;
+            let net = ipnet::IpNet::new(*ip, prefix).map_err(|e| {
+                NetError::invalid(format!("invalid link-local IP address {ip}: {e}"))
+            })?;
             nl.add_addr(l.index, net).await?;
         }
         if let (true, Some(IpAddr::V4(gw))) = (is_gateway, join.gateway) {

@@ -230,7 +230,13 @@ mod tests {
         );
         assert_eq!(t.lookup("s", "site").unwrap(), vec![ip("10.0.0.2")]);
         assert_eq!(t.lookup("s", "site.front").unwrap(), vec![ip("10.0.0.2")]);
-        t.set_sandbox("other", SandboxDns { networks: vec!["n1".into()], ..Default::default() });
+        t.set_sandbox(
+            "other",
+            SandboxDns {
+                networks: vec!["n1".into()],
+                ..Default::default()
+            },
+        );
         assert!(t.lookup("other", "site").is_none());
         t.remove_endpoint("n1", "e1");
         assert!(t.lookup("s", "web").is_none());

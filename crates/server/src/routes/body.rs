@@ -28,7 +28,8 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError(Error::invalid(format!("invalid JSON: {e}"))))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError(Error::invalid(format!("invalid JSON: {e}"))))
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
@@ -37,7 +38,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = read_body(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError(Error::invalid("invalid JSON: request body is empty")));
+            return Err(ApiError(Error::invalid(
+                "invalid JSON: request body is empty",
+            )));
         }
         decode(&bytes).map(JsonBody)
     }

@@ -441,7 +441,8 @@ async fn remove_link<B: ContainerApi + ?Sized>(
     if !q.bool("link") {
         return Err(Error::not_found("page not found").into());
     }
-    s.container_remove(&format!("{id}/{alias}"), false, false, true).await?;
+    s.container_remove(&format!("{id}/{alias}"), false, false, true)
+        .await?;
     Ok(no_content())
 }
 

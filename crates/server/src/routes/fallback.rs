@@ -116,12 +116,17 @@ const KNOWN: &[(&str, &str)] = &[
 fn pattern_matches(pattern: &str, path: &str) -> bool {
     let p: Vec<&str> = pattern.trim_end_matches('/').split('/').collect();
     let s: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    p.len() == s.len() && p.iter().zip(&s).all(|(a, b)| *a == "{}" && !b.is_empty() || a == b)
+    p.len() == s.len()
+        && p.iter()
+            .zip(&s)
+            .all(|(a, b)| *a == "{}" && !b.is_empty() || a == b)
 }
 
 /// Is `(method, path)` a Docker Engine API operation?
 pub fn is_known(method: &Method, path: &str) -> bool {
-    KNOWN.iter().any(|(m, p)| *m == method.as_str() && pattern_matches(p, path))
+    KNOWN
+        .iter()
+        .any(|(m, p)| *m == method.as_str() && pattern_matches(p, path))
 }
 
 /// Docker's answer for a swarm endpoint on a node outside any swarm (503).
@@ -133,10 +138,16 @@ const NOT_MANAGER: &str = "This node is not a swarm manager. Use \"docker swarm 
 /// creating or joining a swarm is not implemented (501).
 fn unrouted(method: &Method, path: &str) -> Error {
     let swarm = path.starts_with("/swarm")
-        || ["/nodes", "/services", "/tasks", "/secrets", "/configs"].iter().any(|p| path.starts_with(p));
+        || ["/nodes", "/services", "/tasks", "/secrets", "/configs"]
+            .iter()
+            .any(|p| path.starts_with(p));
     match path {
-        _ if !swarm => Error::not_implemented(format!("{method} {path} is not implemented by berth yet")),
-        "/swarm/init" | "/swarm/join" => Error::not_implemented("swarm mode is not supported by berth"),
+        _ if !swarm => {
+            Error::not_implemented(format!("{method} {path} is not implemented by berth yet"))
+        }
+        "/swarm/init" | "/swarm/join" => {
+            Error::not_implemented("swarm mode is not supported by berth")
+        }
         "/swarm/leave" => Error::unavailable("This node is not part of a swarm"),
         _ => Error::unavailable(NOT_MANAGER),
     }
@@ -166,9 +177,21 @@ mod tests {
     #[test]
     fn swarm_answers_like_a_node_outside_a_swarm() {
         use berth_core::ErrorKind;
-        assert_eq!(unrouted(&Method::POST, "/swarm/leave").kind(), ErrorKind::Unavailable);
-        assert_eq!(unrouted(&Method::GET, "/services").kind(), ErrorKind::Unavailable);
-        assert_eq!(unrouted(&Method::POST, "/swarm/init").kind(), ErrorKind::NotImplemented);
-        assert_eq!(unrouted(&Method::POST, "/build").kind(), ErrorKind::NotImplemented);
+        assert_eq!(
+            unrouted(&Method::POST, "/swarm/leave").kind(),
+            ErrorKind::Unavailable
+        );
+        assert_eq!(
+            unrouted(&Method::GET, "/services").kind(),
+            ErrorKind::Unavailable
+        );
+        assert_eq!(
+            unrouted(&Method::POST, "/swarm/init").kind(),
+            ErrorKind::NotImplemented
+        );
+        assert_eq!(
+            unrouted(&Method::POST, "/build").kind(),
+            ErrorKind::NotImplemented
+        );
     }
 }

@@ -13,9 +13,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
+use berth_api::ApiVersion;
 use berth_api::backend::container::ByteStream;
 use berth_api::backend::image::{ImageBackend, ImageImportQuery, ImageListQuery, ImagePullQuery};
-use berth_api::ApiVersion;
 use berth_api::types::image::AuthConfig;
 use berth_core::Error;
 use futures::TryStreamExt;
@@ -241,7 +241,10 @@ async fn get_named<B: ImageApi + ?Sized>(
     ext: axum::http::Extensions,
 ) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/json") {
-        let v = ext.get::<ApiVersion>().copied().unwrap_or(berth_api::version::MAX);
+        let v = ext
+            .get::<ApiVersion>()
+            .copied()
+            .unwrap_or(berth_api::version::MAX);
         return Ok(versioned_inspect(s.image_inspect(name).await?, v));
     }
     if let Some(name) = rest.strip_suffix("/history") {

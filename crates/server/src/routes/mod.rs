@@ -7,9 +7,9 @@ pub mod build;
 pub mod containers;
 pub mod exec;
 pub mod fallback;
-pub mod plugins;
 pub mod images;
 pub mod networks;
+pub mod plugins;
 pub mod system;
 pub mod volumes;
 
@@ -27,7 +27,9 @@ pub struct AppState {
 
 /// The full API router (without the version layer; see [`crate::serve`]).
 pub fn router(backend: Arc<dyn Backend>) -> Router {
-    let state = AppState { backend: backend.clone() };
+    let state = AppState {
+        backend: backend.clone(),
+    };
     Router::new()
         .merge(system::routes())
         .merge(plugins::routes())

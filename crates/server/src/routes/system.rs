@@ -29,9 +29,15 @@ fn ping_headers(resp: &mut Response) {
     let h = resp.headers_mut();
     h.insert("Builder-Version", HeaderValue::from_static("1"));
     h.insert("Swarm", HeaderValue::from_static("inactive"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
 }
 
 async fn ping() -> Response {
@@ -43,7 +49,8 @@ async fn ping() -> Response {
 async fn ping_head() -> Response {
     let mut resp = StatusCode::OK.into_response();
     ping_headers(&mut resp);
-    resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     resp
 }
 
@@ -65,8 +72,20 @@ fn parse_time_param(q: &Query, key: &str) -> Result<Option<i64>, Error> {
 }
 
 const EVENT_FILTERS: &[&str] = &[
-    "config", "container", "daemon", "event", "image", "label", "network", "node", "plugin",
-    "scope", "secret", "service", "type", "volume",
+    "config",
+    "container",
+    "daemon",
+    "event",
+    "image",
+    "label",
+    "network",
+    "node",
+    "plugin",
+    "scope",
+    "secret",
+    "service",
+    "type",
+    "volume",
 ];
 
 async fn events(State(s): State<AppState>, q: Query) -> ApiResult<Response> {
@@ -83,7 +102,10 @@ async fn events(State(s): State<AppState>, q: Query) -> ApiResult<Response> {
         Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line))
     });
     let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(resp)
 }
 

@@ -513,6 +513,7 @@ impl NetworkDriver for BridgeDriver {
                         &host_if,
                         &req.ifname,
                         Some(mtu),
+                        bridge,
                         Some(f.as_raw_fd()),
                         Some(mac),
                     )
@@ -520,7 +521,7 @@ impl NetworkDriver for BridgeDriver {
             }
             None => {
                 self.nl
-                    .create_veth(&host_if, &info.src_name, Some(mtu))
+                    .create_veth(&host_if, &info.src_name, Some(mtu), bridge)
                     .await?
             }
         };
@@ -641,12 +642,15 @@ impl NetworkDriver for BridgeDriver {
             };
             self.st().eps.insert(r.endpoint_id.clone(), ep);
         }
-        // Leaked veths: on a berth bridge, or a peer never moved into a
-        // sandbox, with no endpoint record owning them.
+        // Leaked veths: host ends on one of our bridges with no endpoint
+        // record owning them (deleting the host end takes its peer along,
+        // even a peer never moved into a sandbox). Veths are created already
+        // enslaved, so a loose `vpeer*` on the host belongs to another engine
+        // on this host (another berthd, or dockerd using berth as a remote
+        // driver) and is left alone.
         let bridges: HashSet<u32> = self.st().nets.values().filter_map(|n| n.index).collect();
         for l in links {
-            let ours = l.master.is_some_and(|m| bridges.contains(&m))
-                || (l.name.starts_with(PEER_VETH_PREFIX) && l.kind.as_deref() == Some("veth"));
+            let ours = l.master.is_some_and(|m| bridges.contains(&m));
             if ours && l.kind.as_deref() == Some("veth") && !known.contains(&l.name) {
                 tracing::info!("removing leaked link {}", l.name);
                 self.nl.delete(l.index).await?;
