@@ -48,7 +48,7 @@ impl ImageService {
         r: &Reference,
         creds: Option<Credentials>,
     ) -> Result<RemoteInfo> {
-        let sess = self.registry.session(ep, &r.path, creds, false);
+        let sess = self.registry.session(ep, &r.path, creds, false)?;
         let (raw, mt) = sess
             .manifest(&r.object(), &format!("manifest for {}", r.familiar()))
             .await?;

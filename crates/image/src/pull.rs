@@ -82,7 +82,7 @@ impl ImageService {
         creds: Option<Credentials>,
         progress: &ProgressSink,
     ) -> Result<()> {
-        let sess = Arc::new(self.registry.session(ep, &r.path, creds, false));
+        let sess = Arc::new(self.registry.session(ep, &r.path, creds, false)?);
         let what = format!("manifest for {}", r.familiar());
         let (raw, mt) = sess.manifest(&r.object(), &what).await.map_err(|e| match e {
             ImageError::Unauthorized(_) => ImageError::RemoteNotFound(format!(

@@ -75,7 +75,7 @@ impl ImageService {
             &base.path,
             creds,
             true,
-        ));
+        )?);
         for (r, id) in found {
             self.push_one(&sess, &r, &id, progress).await?;
         }

@@ -507,7 +507,7 @@ fn open_snapshotter(
         None => {
             std::fs::create_dir_all(&overlay_root)
                 .ctx(|| format!("create {}", overlay_root.display()))?;
-            if Overlay::supported(&overlay_root) {
+            if overlay_supported(&overlay_root) {
                 "overlayfs"
             } else {
                 "naive"
@@ -518,4 +518,20 @@ fn open_snapshotter(
         "overlayfs" => Arc::new(Overlay::open(&overlay_root, store)?),
         _ => Arc::new(Naive::open(&naive_root, store)?),
     })
+}
+
+/// Whether overlayfs works at `root`, remembered per kernel release in
+/// `root/.probed` so a daemon restart skips the mount probe (~3 ms).
+fn overlay_supported(root: &Path) -> bool {
+    let marker = root.join(".probed");
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    if !kernel.is_empty() && std::fs::read_to_string(&marker).is_ok_and(|k| k == kernel) {
+        return true;
+    }
+    let ok = Overlay::supported(root);
+    if ok && !kernel.is_empty() {
+        // A lost marker only costs the next start a probe.
+        let _ = berth_core::fsutil::atomic_write(&marker, kernel.as_bytes());
+    }
+    ok
 }

@@ -34,7 +34,9 @@ pub struct RegistryOptions {
 pub struct Registry {
     /// Settings.
     pub opts: RegistryOptions,
-    pub(crate) http: client::Http,
+    /// Built on first use: loading the system's root certificates costs
+    /// milliseconds and megabytes a daemon that never pulls should not pay.
+    http: std::sync::OnceLock<client::Http>,
     pub(crate) tokens: Arc<auth::TokenCache>,
 }
 
@@ -81,9 +83,17 @@ impl Registry {
     pub fn new(opts: RegistryOptions) -> Result<Registry> {
         Ok(Registry {
             opts,
-            http: client::Http::new()?,
+            http: std::sync::OnceLock::new(),
             tokens: Arc::default(),
         })
+    }
+
+    fn http(&self) -> Result<client::Http> {
+        if let Some(h) = self.http.get() {
+            return Ok(h.clone());
+        }
+        let made = client::Http::new()?;
+        Ok(self.http.get_or_init(|| made).clone())
     }
 
     /// Plain HTTP for `domain`? Loopback always (as Docker), plus `insecure-registries`.
@@ -153,21 +163,21 @@ impl Registry {
         repo: &str,
         creds: Option<Credentials>,
         push: bool,
-    ) -> Session {
-        Session::new(
-            self.http.clone(),
+    ) -> Result<Session> {
+        Ok(Session::new(
+            self.http()?,
             self.tokens.clone(),
             ep,
             repo.to_string(),
             creds,
             push,
-        )
+        ))
     }
 
     /// `POST /auth`: check credentials against `server` (`GET /v2/`). Returns an identity token if one was issued.
     pub async fn login(&self, server: &str, creds: Credentials) -> Result<String> {
         let domain = normalize_server(server);
-        let s = self.session(self.origin(&domain), "", Some(creds), false);
+        let s = self.session(self.origin(&domain), "", Some(creds), false)?;
         s.ping().await
     }
 }

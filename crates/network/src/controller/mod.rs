@@ -195,7 +195,10 @@ impl Controller {
             .map_err(|e| NetError::io("create netns directory", e))?;
         let host_nl = Nl::open_host(&cfg.host)?;
         let firewall: Arc<dyn Firewall> = if cfg.firewall {
-            Arc::new(NftFirewall::new(cfg.host.clone(), cfg.nft_table.clone()))
+            Arc::new(
+                NftFirewall::new(cfg.host.clone(), cfg.nft_table.clone())
+                    .with_marker(cfg.exec_root.join("firewall-table")),
+            )
         } else {
             Arc::new(NoFirewall)
         };

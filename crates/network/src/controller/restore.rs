@@ -264,9 +264,7 @@ impl Controller {
         }
         // Without endpoints, settling removes every bridge link.
         self.settle().await;
-        if let Err(e) = self.firewall.remove_all().await {
-            tracing::warn!("remove firewall table: {e}");
-        }
+        self.bridge.remove_firewall().await;
     }
 }
 

@@ -34,6 +34,11 @@ use crate::ns::HostNs;
 pub struct NftFirewall {
     host: HostNs,
     table: String,
+    /// Present while the table may exist: written before every apply,
+    /// removed after a successful removal. It lives under the exec root
+    /// (tmpfs, like the ruleset itself, gone at reboot), so a daemon that
+    /// stopped cleanly starts without an `nft` run.
+    marker: Option<std::path::PathBuf>,
 }
 
 impl NftFirewall {
@@ -42,7 +47,14 @@ impl NftFirewall {
         NftFirewall {
             host,
             table: table.into(),
+            marker: None,
         }
+    }
+
+    /// Remember at `path` whether the table may exist (see the field).
+    pub fn with_marker(mut self, path: std::path::PathBuf) -> NftFirewall {
+        self.marker = Some(path);
+        self
     }
 
     async fn run(&self, doc: Nftables<'static>) -> NetResult<()> {
@@ -69,14 +81,24 @@ impl NftFirewall {
 #[async_trait]
 impl Firewall for NftFirewall {
     async fn apply(&self, rules: &Ruleset) -> NetResult<()> {
+        if let Some(m) = &self.marker {
+            std::fs::write(m, &self.table).map_err(|e| NetError::io("write firewall marker", e))?;
+        }
         self.run(render(&self.table, rules)).await
     }
 
     async fn remove_all(&self) -> NetResult<()> {
+        if self.marker.as_ref().is_some_and(|m| !m.exists()) {
+            return Ok(());
+        }
         let mut b = Batch::new();
         b.add(table(&self.table));
         b.delete(table(&self.table));
-        self.run(b.to_nftables()).await
+        self.run(b.to_nftables()).await?;
+        if let Some(m) = &self.marker {
+            let _ = std::fs::remove_file(m);
+        }
+        Ok(())
     }
 }
 

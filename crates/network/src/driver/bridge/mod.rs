@@ -209,6 +209,23 @@ impl BridgeDriver {
         Ruleset { bridges, ports }
     }
 
+    /// Remove berth's firewall table, unless it is known to be absent
+    /// (never applied since the start-up cleanup, which `settle` waits for).
+    pub async fn remove_firewall(&self) {
+        if !self.firewall_enabled {
+            return;
+        }
+        let mut applied = self.applied.lock().await;
+        if applied.is_none() {
+            return;
+        }
+        if let Err(e) = self.firewall.remove_all().await {
+            tracing::warn!("remove firewall table: {e}");
+            return;
+        }
+        *applied = None;
+    }
+
     /// Apply the ruleset if it changed (or always, when `force`).
     async fn sync_firewall(&self, force: bool) -> NetResult<()> {
         if !self.firewall_enabled {
@@ -676,11 +693,24 @@ impl NetworkDriver for BridgeDriver {
             // Nothing to program: remove what a previous run may have left.
             *self.applied.lock().await = None;
             self.remove_idle_links().await;
-            return if self.firewall_enabled {
-                self.firewall.remove_all().await
-            } else {
-                Ok(())
-            };
+            // In the background (an `nft` run costs ~15 ms of daemon start):
+            // under the apply lock, and only while nothing has been applied
+            // since, so it can never remove a newer ruleset. `settle` waits.
+            if let (true, Some(me)) = (self.firewall_enabled, self.me.upgrade()) {
+                let task = tokio::spawn(async move {
+                    let applied = me.applied.lock().await;
+                    if applied.is_none() {
+                        if let Err(e) = me.firewall.remove_all().await {
+                            tracing::warn!("remove stale firewall table: {e}");
+                        }
+                    }
+                });
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(task);
+            }
+            return Ok(());
         }
         self.sync_firewall(true).await
     }
