@@ -151,7 +151,12 @@ impl LayerStore {
         let roots = all
             .iter()
             .filter(|i| {
-                i.kind != Kind::Committed || keep.contains(&i.key) || leased.contains(&i.key)
+                i.kind != Kind::Committed
+                    || keep.contains(&i.key)
+                    || leased.contains(&i.key)
+                    // A shared init layer lives as long as the layer it sits on.
+                    || (i.key.starts_with(crate::rw::SHARED_INIT_PREFIX)
+                        && i.parent.as_ref().is_none_or(|p| keep.contains(p)))
             })
             .map(|i| i.key.clone());
         for k in roots {

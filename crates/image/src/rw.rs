@@ -12,9 +12,22 @@ fn snap_key(key: &str) -> String {
     format!("rw-{key}")
 }
 
+/// The per-container init layer of containers created before init layers
+/// were shared (still removed with their container).
 fn init_key(key: &str) -> String {
     format!("init-{key}")
 }
+
+/// The init layer shared by every container of images whose layer stack ends
+/// in `top` (its content does not depend on the image or the container).
+/// Kept by gc while its parent layer lives; see [`SHARED_INIT_PREFIX`].
+fn shared_init_key(top: Option<&str>) -> String {
+    let top = top.map(|t| t.trim_start_matches("sha256:")).unwrap_or("scratch");
+    format!("{SHARED_INIT_PREFIX}{top}")
+}
+
+/// Prefix of shared init layers (`init-image-<chain hex>`).
+pub(crate) const SHARED_INIT_PREFIX: &str = "init-image-";
 
 /// Mount points and files every container has, made in a per-container init
 /// layer below its read-write layer (as Docker's `-init` layer), so the
@@ -66,38 +79,42 @@ impl ImageService {
             )));
         }
         let snap = &self.layers.snap;
-        let (ik, active) = (init_key(key), format!("init-active-{key}"));
         // Leftovers of an earlier, interrupted attempt with the same key.
-        for k in [snap_key(key), ik.clone(), active.clone()] {
+        for k in [snap_key(key), init_key(key), format!("init-active-{key}")] {
             if snap.stat(&k)?.is_some() {
                 snap.remove(&k)?;
             }
         }
-        snap.prepare(&active, img.top_layer.as_deref())?;
-        let made = snap
-            .apply_dir(&active)
-            .and_then(|d| {
-                write_init(&d).map_err(|e| ImageError::io(format!("init layer of {key}"), e))
-            })
-            .and_then(|_| snap.commit(&ik, &active));
-        if let Err(e) = made {
-            let _ = snap.remove(&active);
-            return Err(e);
-        }
-        let mounts = match snap.prepare(&snap_key(key), Some(&ik)) {
-            Ok(m) => m,
-            Err(e) => {
-                let _ = snap.remove(&ik);
+        // One init layer per image top layer, made by the first container:
+        // a dozen inodes and a snapshot fewer for every later one.
+        let ik = shared_init_key(img.top_layer.as_deref());
+        if !snap
+            .stat(&ik)?
+            .is_some_and(|i| i.kind == crate::snapshot::Kind::Committed)
+        {
+            if snap.stat(&ik)?.is_some() {
+                snap.remove(&ik)?;
+            }
+            let active = format!("init-active-{key}");
+            snap.prepare(&active, img.top_layer.as_deref())?;
+            let made = snap
+                .apply_dir(&active)
+                .and_then(|d| {
+                    write_init(&d).map_err(|e| ImageError::io(format!("init layer of {key}"), e))
+                })
+                .and_then(|_| snap.commit(&ik, &active));
+            if let Err(e) = made {
+                let _ = snap.remove(&active);
                 return Err(e);
             }
-        };
+        }
+        let mounts = snap.prepare(&snap_key(key), Some(&ik))?;
         let rec = RwRecord {
             key: key.to_string(),
             image: img.id.clone(),
         };
         if let Err(e) = self.store.put(RW, key, &rec) {
             let _ = snap.remove(&snap_key(key));
-            let _ = snap.remove(&ik);
             return Err(e.into());
         }
         Ok(mounts)
