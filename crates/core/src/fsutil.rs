@@ -55,6 +55,22 @@ pub fn atomic_write_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     Ok(())
 }
 
+/// Replace `path` with `data` atomically but not durably (no fsync): for
+/// files rebuilt from durable state whenever they are needed (a container's
+/// hosts, hostname and resolv.conf are rewritten at every start), where a
+/// power loss may lose the file but a reader never sees it half-written.
+pub fn replace_file(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = tmp_path(path)?;
+    let write = || -> std::io::Result<()> {
+        fs::write(&tmp, data)?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::with_kind(ErrorKind::Internal, &e).context(format_args!("write {}", path.display()))
+    })
+}
+
 /// Serialize `value` as JSON and write it atomically.
 pub fn atomic_write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let data = serde_json::to_vec(value).map_err(|e| Error::with_kind(ErrorKind::Internal, &e))?;

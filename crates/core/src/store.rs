@@ -128,17 +128,21 @@ impl Store {
     }
 
     /// Write one document in its own transaction.
+    #[track_caller]
     pub fn put<T: Serialize>(&self, table: Table, key: &str, value: &T) -> Result<()> {
         self.write(|txn| txn.put(table, key, value))
     }
 
     /// Delete one document in its own transaction; true when it existed.
+    #[track_caller]
     pub fn delete(&self, table: Table, key: &str) -> Result<bool> {
         self.write(|txn| txn.delete(table, key))
     }
 
     /// Run `f` in one write transaction: all of its writes commit together or not at all.
+    #[track_caller]
     pub fn write<R>(&self, f: impl FnOnce(&mut WriteTxn<'_>) -> Result<R>) -> Result<R> {
+        tracing::trace!(at = %std::panic::Location::caller(), "store commit");
         let txn = self.db.begin_write().map_err(db_err)?;
         let mut w = WriteTxn { txn: &txn };
         let out = f(&mut w)?;

@@ -22,7 +22,9 @@ fn init_key(key: &str) -> String {
 /// in `top` (its content does not depend on the image or the container).
 /// Kept by gc while its parent layer lives; see [`SHARED_INIT_PREFIX`].
 fn shared_init_key(top: Option<&str>) -> String {
-    let top = top.map(|t| t.trim_start_matches("sha256:")).unwrap_or("scratch");
+    let top = top
+        .map(|t| t.trim_start_matches("sha256:"))
+        .unwrap_or("scratch");
     format!("{SHARED_INIT_PREFIX}{top}")
 }
 
