@@ -65,6 +65,40 @@ pub struct Daemon {
     /// This daemon's private address block (see [`SubnetLease`]).
     pub subnets: SubnetLease,
     child: Option<Child>,
+    /// The host's account files as they were when this daemon started.
+    host_files: HostFiles,
+}
+
+/// A guard against a container ever writing through to the host: the host's
+/// account files are compared when a test's daemon goes away (a previous
+/// session once found the host's /etc/group replaced by a test image's),
+/// restored if they changed, and the test fails.
+struct HostFiles(Vec<(PathBuf, Option<Vec<u8>>)>);
+
+impl HostFiles {
+    fn snapshot() -> HostFiles {
+        HostFiles(
+            ["/etc/passwd", "/etc/group", "/etc/shadow"]
+                .iter()
+                .map(|p| (PathBuf::from(p), std::fs::read(p).ok()))
+                .collect(),
+        )
+    }
+
+    /// Paths that changed (restored as they were).
+    fn changed_and_restore(&self) -> Vec<PathBuf> {
+        let mut changed = Vec::new();
+        for (p, was) in &self.0 {
+            let now = std::fs::read(p).ok();
+            if now != *was {
+                changed.push(p.clone());
+                if let Some(data) = was {
+                    let _ = std::fs::write(p, data);
+                }
+            }
+        }
+        changed
+    }
 }
 
 /// A per-daemon address block, so daemons of tests running in parallel never
@@ -131,6 +165,7 @@ impl Daemon {
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
             subnets: SubnetLease::acquire(),
             child: None,
+            host_files: HostFiles::snapshot(),
         };
         d.spawn();
         d
@@ -398,6 +433,10 @@ impl Drop for Daemon {
         }
         self.stop();
         self.sweep();
+        let changed = self.host_files.changed_and_restore();
+        if !changed.is_empty() && !std::thread::panicking() {
+            panic!("the host's {changed:?} changed while this test ran (restored)");
+        }
     }
 }
 
