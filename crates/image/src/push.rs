@@ -271,9 +271,12 @@ impl ImageService {
         }
         w.flush().map_err(|e| ImageError::io("compress layer", e))?;
         let size = w.count() as i64;
-        let digest = w.commit()?.to_string();
+        // Leased until its record exists: a concurrent gc must not take it.
+        let lease = self.leases.lease();
+        let digest = w.commit_leased(Some(&lease))?.to_string();
         let c = Compressed { digest, size };
         self.store.put(COMPRESSED, &l.diff_id, &c)?;
+        drop(lease);
         Ok(c)
     }
 
@@ -346,9 +349,11 @@ impl ImageService {
             annotations: Default::default(),
         };
         let raw = serde_json::to_vec_pretty(&m).map_err(|e| ImageError::bad(e.to_string()))?;
-        let md = self.content.put(&raw)?;
+        let lease = self.leases.lease();
+        let md = self.content.put_leased(&raw, Some(&lease))?;
         rec.manifest = Some(md.to_string());
         self.store.put(IMAGES, id, &rec)?;
+        drop(lease);
         Ok((raw, mt.to_string(), m))
     }
 }
