@@ -135,14 +135,24 @@ async fn shutdown_signal() {
     }
 }
 
+/// `BERTH_LOG` takes `target=level` lists (`warn,berth_network=debug`).
+/// A plain `Targets` filter rather than `EnvFilter`: the latter compiles
+/// regexes at start-up, a megabyte of code the daemon otherwise never runs.
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("warn,berth={level},berthd={level}"))
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let default = || format!("warn,berth={level},berthd={level}");
+    let spec = std::env::var("BERTH_LOG").unwrap_or_else(|_| default());
+    let filter: tracing_subscriber::filter::Targets = spec.parse().unwrap_or_else(|e| {
+        eprintln!("berthd: ignoring BERTH_LOG={spec:?}: {e}");
+        default().parse().unwrap_or_default()
     });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
+        .with_target(false);
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
         .try_init();
 }
