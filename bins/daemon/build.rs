@@ -4,7 +4,8 @@
 //! 64 KiB fault-around windows, so with the hot code scattered over the
 //! 18 MB binary nearly all of it became resident; packed, only the hot part
 //! does. Symbols the file names that no longer exist are skipped quietly, so
-//! a stale file costs memory, never a build.
+//! a stale file costs memory, never a build. Relative relocations are
+//! packed too (see below).
 
 fn main() {
     let order = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("layout/hot-symbols.txt");
@@ -19,5 +20,8 @@ fn main() {
             order.display()
         );
         println!("cargo:rustc-link-arg-bin=berthd=-Wl,--no-warn-symbol-ordering");
+        // Relative relocations packed (DT_RELR, glibc >= 2.36): the dynamic
+        // loader reads ~10 KiB instead of an 800 KiB `.rela.dyn` at every start.
+        println!("cargo:rustc-link-arg-bin=berthd=-Wl,-z,pack-relative-relocs");
     }
 }
