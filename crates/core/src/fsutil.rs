@@ -31,24 +31,7 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
 
 /// As [`atomic_write`], with the file mode of the new file.
 pub fn atomic_write_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = tmp_path(path)?;
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        Ok(())
-    };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::with_kind(ErrorKind::Internal, &e)
-            .context(format_args!("write {}", path.display())));
-    }
+    write_replacing(path, data, mode, true)?;
     if let Some(dir) = path.parent() {
         sync_dir(dir)?;
     }
@@ -60,9 +43,24 @@ pub fn atomic_write_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
 /// hosts, hostname and resolv.conf are rewritten at every start), where a
 /// power loss may lose the file but a reader never sees it half-written.
 pub fn replace_file(path: &Path, data: &[u8]) -> Result<()> {
+    write_replacing(path, data, 0o644, false)
+}
+
+/// Write `data` to a fresh temp file beside `path` (fsynced when `durable`)
+/// and rename it over `path`; the temp file goes on failure.
+fn write_replacing(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = tmp_path(path)?;
     let write = || -> std::io::Result<()> {
-        fs::write(&tmp, data)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        if durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)
     };
     write().map_err(|e| {

@@ -90,11 +90,12 @@ impl ImageService {
         // One init layer per image top layer, made by the first container:
         // a dozen inodes and a snapshot fewer for every later one.
         let ik = shared_init_key(img.top_layer.as_deref());
-        if !snap
-            .stat(&ik)?
+        let existing = snap.stat(&ik)?;
+        if !existing
+            .as_ref()
             .is_some_and(|i| i.kind == crate::snapshot::Kind::Committed)
         {
-            if snap.stat(&ik)?.is_some() {
+            if existing.is_some() {
                 snap.remove(&ik)?;
             }
             let active = format!("init-active-{key}");
