@@ -57,6 +57,26 @@ pub struct StreamSession {
     pub run: Box<dyn FnOnce(Box<dyn HijackedIo>) -> BoxFuture<'static, ()> + Send>,
 }
 
+/// Filter keys `GET /containers/json` accepts (Docker's `acceptedPsFilterTags`):
+/// the server refuses others, the engine interprets these.
+pub const LIST_FILTERS: &[&str] = &[
+    "ancestor",
+    "before",
+    "expose",
+    "exited",
+    "health",
+    "id",
+    "isolation",
+    "is-task",
+    "label",
+    "name",
+    "network",
+    "publish",
+    "since",
+    "status",
+    "volume",
+];
+
 /// `GET /containers/json` options.
 #[derive(Debug, Clone, Default)]
 pub struct ListOptions {

@@ -4,24 +4,8 @@ use berth_api::types::inspect::ContainerSummary;
 use berth_core::filters::Filters;
 use berth_core::{Error, Result};
 
-/// Filters `GET /containers/json` accepts.
-pub const ALLOWED: &[&str] = &[
-    "ancestor",
-    "before",
-    "expose",
-    "exited",
-    "health",
-    "id",
-    "isolation",
-    "is-task",
-    "label",
-    "name",
-    "network",
-    "publish",
-    "since",
-    "status",
-    "volume",
-];
+/// Filters `GET /containers/json` accepts (one list with the server's).
+pub use berth_api::backend::container::LIST_FILTERS as ALLOWED;
 
 const STATUSES: &[&str] = &[
     "created",

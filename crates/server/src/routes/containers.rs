@@ -79,25 +79,6 @@ pub fn routes<B: ContainerApi + ?Sized>() -> Router<Arc<B>> {
         .route("/commit", post(commit::<B>))
 }
 
-/// Filter keys `GET /containers/json` accepts (Docker's `acceptedPsFilterTags`).
-const LIST_FILTERS: &[&str] = &[
-    "ancestor",
-    "before",
-    "expose",
-    "exited",
-    "health",
-    "id",
-    "isolation",
-    "is-task",
-    "label",
-    "name",
-    "network",
-    "publish",
-    "since",
-    "status",
-    "volume",
-];
-
 /// Filter keys `POST /containers/prune` accepts.
 const PRUNE_FILTERS: &[&str] = &["until", "label", "label!"];
 
@@ -141,7 +122,7 @@ fn list_filters(q: &Query) -> Result<Filters, Error> {
 
 async fn list<B: ContainerApi + ?Sized>(State(s): State<Arc<B>>, q: Query) -> ApiResult<Response> {
     let filters = list_filters(&q)?;
-    filters.validate(LIST_FILTERS)?;
+    filters.validate(berth_api::backend::container::LIST_FILTERS)?;
     let limit = q.int("limit")?.filter(|n| *n > 0).map(|n| n as usize);
     let opts = ListOptions {
         all: q.bool("all"),
