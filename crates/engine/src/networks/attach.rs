@@ -199,8 +199,12 @@ impl Engine {
         }
     }
 
-    /// `/etc/hosts` lines for `--link target:alias` (default bridge, as Docker).
-    async fn link_hosts(&self, hc: &HostConfig) -> Vec<(String, Vec<String>)> {
+    /// The `--link target:alias` entries whose target is running with an
+    /// address: (alias, target, its address), in the order given.
+    async fn resolved_links(
+        &self,
+        hc: &HostConfig,
+    ) -> Vec<(String, std::sync::Arc<Container>, std::net::IpAddr)> {
         let mut out = Vec::new();
         for link in hc.links.iter().flatten() {
             let (target, alias) = link.split_once(':').unwrap_or((link, link));
@@ -214,14 +218,18 @@ impl Engine {
             let Some(ip) = view.endpoints.iter().find_map(|e| e.endpoint.iface.address) else {
                 continue;
             };
-            let name = t.name();
-            let mut names = vec![
-                alias.to_string(),
-                t.id.get(..12).unwrap_or(&t.id).to_string(),
-                name,
-            ];
+            out.push((alias.to_string(), t, ip.addr()));
+        }
+        out
+    }
+
+    /// `/etc/hosts` lines for `--link target:alias` (default bridge, as Docker).
+    async fn link_hosts(&self, hc: &HostConfig) -> Vec<(String, Vec<String>)> {
+        let mut out = Vec::new();
+        for (alias, t, ip) in self.resolved_links(hc).await {
+            let mut names = vec![alias, t.id.get(..12).unwrap_or(&t.id).to_string(), t.name()];
             names.dedup();
-            out.push((ip.addr().to_string(), names));
+            out.push((ip.to_string(), names));
         }
         out
     }
@@ -232,19 +240,7 @@ impl Engine {
     /// `_START`/`_END` variables (Docker adds them; nothing we know reads them).
     pub(crate) async fn link_env(&self, rec: &ConfigRecord) -> Vec<String> {
         let mut env = Vec::new();
-        for link in rec.host_config.links.iter().flatten() {
-            let (target, alias) = link.split_once(':').unwrap_or((link, link));
-            let alias = alias.rsplit('/').next().unwrap_or(alias);
-            let Ok(t) = self.containers.get(target.trim_start_matches('/')) else {
-                continue;
-            };
-            let Some(view) = self.networks.sandbox(&t.id).await else {
-                continue;
-            };
-            let Some(ip) = view.endpoints.iter().find_map(|e| e.endpoint.iface.address) else {
-                continue;
-            };
-            let ip = ip.addr();
+        for (alias, t, ip) in self.resolved_links(&rec.host_config).await {
             let prefix = alias.to_uppercase().replace('-', "_");
             let child = t.config();
             let mut ports: Vec<PortProto> = exposed(&child);
