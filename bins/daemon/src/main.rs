@@ -3,6 +3,7 @@
 
 mod authz;
 mod config;
+mod execroot;
 mod flags;
 mod listen;
 mod lock;
@@ -50,6 +51,11 @@ fn run() -> Result<()> {
     std::fs::create_dir_all(&cfg.data_root)
         .with_context(|| format!("create data root {}", cfg.data_root.display()))?;
     let _lock = lock::DataRootLock::acquire(&cfg.data_root)?;
+    match execroot::ensure_tmpfs(&cfg.exec_root) {
+        Ok(true) => tracing::debug!(exec_root = %cfg.exec_root.display(), "mounted a tmpfs on the exec root"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(exec_root = %cfg.exec_root.display(), "exec root stays on disk: {e}"),
+    }
     if let Some(pidfile) = &cfg.pidfile {
         lock::write_pidfile(pidfile)?;
     }
@@ -63,6 +69,7 @@ fn run() -> Result<()> {
     if let Some(pidfile) = &cfg.pidfile {
         let _ = std::fs::remove_file(pidfile);
     }
+    execroot::release(&cfg.exec_root);
     result
 }
 
