@@ -45,9 +45,10 @@ pub fn ensure_tmpfs(dir: &Path) -> std::io::Result<bool> {
     Ok(true)
 }
 
-/// Unmount berthd's own tmpfs at `dir` when no container state is left in it.
+/// Unmount berthd's own tmpfs at `dir` when no container state is left in it
+/// (and no firewall marker, which the next start needs to find a stale table).
 pub fn release(dir: &Path) {
-    if !is_own_mount(dir) || holds_containers(dir) {
+    if !is_own_mount(dir) || holds_containers(dir) || dir.join("firewall-table").exists() {
         return;
     }
     if let Err(e) = rustix::mount::unmount(dir, UnmountFlags::DETACH) {
@@ -117,6 +118,9 @@ mod tests {
         );
         assert!(!ensure_tmpfs(&dir).expect("second ensure"), "mounted twice");
 
+        release(&dir);
+        assert!(is_tmpfs(&dir), "released with a firewall marker left");
+        std::fs::remove_file(dir.join("firewall-table")).expect("rm marker");
         std::fs::create_dir_all(dir.join("netns")).expect("netns dir");
         std::fs::write(dir.join("netns/c1"), "").expect("netns handle");
         release(&dir);
