@@ -104,7 +104,10 @@ mod tests {
             return;
         }
         std::fs::create_dir_all(dir.join("shims/abc")).expect("shim dir");
-        assert!(!ensure_tmpfs(&dir).expect("ensure"), "mounted over live shims");
+        assert!(
+            !ensure_tmpfs(&dir).expect("ensure"),
+            "mounted over live shims"
+        );
         assert!(!is_tmpfs(&dir));
 
         std::fs::remove_dir_all(dir.join("shims")).expect("rm shims");
@@ -112,7 +115,9 @@ mod tests {
         assert!(ensure_tmpfs(&dir).expect("ensure"));
         assert!(is_tmpfs(&dir) && is_own_mount(&dir));
         assert_eq!(
-            std::fs::read_to_string(dir.join("firewall-table")).ok().as_deref(),
+            std::fs::read_to_string(dir.join("firewall-table"))
+                .ok()
+                .as_deref(),
             Some("berth-x"),
             "the firewall marker is carried over"
         );

@@ -52,9 +52,13 @@ fn run() -> Result<()> {
         .with_context(|| format!("create data root {}", cfg.data_root.display()))?;
     let _lock = lock::DataRootLock::acquire(&cfg.data_root)?;
     match execroot::ensure_tmpfs(&cfg.exec_root) {
-        Ok(true) => tracing::debug!(exec_root = %cfg.exec_root.display(), "mounted a tmpfs on the exec root"),
+        Ok(true) => {
+            tracing::debug!(exec_root = %cfg.exec_root.display(), "mounted a tmpfs on the exec root")
+        }
         Ok(false) => {}
-        Err(e) => tracing::warn!(exec_root = %cfg.exec_root.display(), "exec root stays on disk: {e}"),
+        Err(e) => {
+            tracing::warn!(exec_root = %cfg.exec_root.display(), "exec root stays on disk: {e}")
+        }
     }
     if let Some(pidfile) = &cfg.pidfile {
         lock::write_pidfile(pidfile)?;

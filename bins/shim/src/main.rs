@@ -1,9 +1,8 @@
 //! berth-shim: one small process per container.
 //!
 //! `berth-shim start <shim-dir>` reads `<shim-dir>/shim.json` (see
-//! `berth_runtime::layout::ShimConfig`) and forks; the original process exits at once
-//! and the child detaches (setsid, not the daemon's child), creates the container with
-//! libcontainer or runc, listens on `<shim-dir>/ctl.sock` and reports
+//! `berth_runtime::layout::ShimConfig`), starts its own session (setsid), creates the
+//! container with libcontainer or runc, listens on `<shim-dir>/ctl.sock` and reports
 //! `{"ok":{"pid":N}}` (or `{"err":...}`) as one line on the stdout it inherited. The
 //! detached shim owns the container's stdio, writes its log, reaps its exit into
 //! `exit.json`, and serves the protocol in `berth_runtime::proto` until it is told to
@@ -28,7 +27,7 @@ use berth_runtime::layout::{self, Layout, RuntimeKind, ShimConfig};
 use berth_runtime::logs::writer::LogWriter;
 use berth_runtime::proto::{self, ErrorBody, ErrorKindWire, Response};
 use nix::fcntl::OFlag;
-use nix::unistd::{ForkResult, fork, pipe2, setsid};
+use nix::unistd::{pipe2, setsid};
 
 use crate::backend::{Backend, RuntimeCtx};
 use crate::server::{Proc, Shim};
@@ -81,7 +80,11 @@ fn install_init(dest: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Fork; the parent relays the child's readiness line and exits.
+/// Create the container and serve it. The caller (berthd) reads one readiness
+/// line from our stdout and reaps this process whenever it exits; `setsid` in
+/// [`setup`] detaches it from the daemon's session, and if the daemon dies first
+/// the shim is simply reparented. (No fork to daemonize: a second process
+/// costs a fork and an exit on every container start.)
 fn cmd_start(dir: &Path) -> anyhow::Result<()> {
     let dir = std::fs::canonicalize(dir).with_context(|| format!("shim dir {}", dir.display()))?;
     let cfg: ShimConfig = serde_json::from_slice(&std::fs::read(dir.join(layout::CONFIG_FILE))?)
@@ -93,48 +96,39 @@ fn cmd_start(dir: &Path) -> anyhow::Result<()> {
             proto::VERSION
         );
     }
-    // SAFETY: the process is single-threaded here (no runtime, no threads spawned yet),
-    // so the child may run arbitrary code.
-    match unsafe { fork() }? {
-        // The shim answers on our stdout itself (one line, see below), so there is
-        // nothing to relay and the caller need not wait for this process.
-        ForkResult::Parent { .. } => std::process::exit(0),
-        ForkResult::Child => {
-            // The caller's pipe, kept past the stdio redirection. One line, not EOF:
-            // processes the runtime forks before the answer (the container's init,
-            // waiting to be started) inherit the descriptor until they exec.
-            let mut ready = std::fs::File::from(
-                nix::fcntl::fcntl(1, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))
-                    // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that we own.
-                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })?,
-            );
-            let answer = |ready: &mut std::fs::File, resp: &Response| {
-                let mut line = serde_json::to_vec(resp).unwrap_or_default();
-                line.push(b'\n');
-                let _ = ready.write_all(&line);
-            };
-            match setup(&dir, cfg) {
-                Ok((shim, pid)) => {
-                    answer(&mut ready, &Response::Ok(serde_json::json!({ "pid": pid })));
-                    drop(ready);
-                    // Off the start path: give back what creating the container used.
-                    trim_heap();
-                    if let Err(e) = shim.run() {
-                        diag!("shim loop failed: {e:#}");
-                        std::process::exit(1);
-                    }
-                    std::process::exit(0);
-                }
-                Err(e) => {
-                    diag!("start failed: {e:#}");
-                    let resp = Response::Err(ErrorBody {
-                        kind: ErrorKindWire::Internal,
-                        message: format!("{e:#}"),
-                    });
-                    answer(&mut ready, &resp);
-                    std::process::exit(1);
-                }
+    // The caller's pipe, kept past the stdio redirection. One line, not EOF:
+    // processes the runtime forks before the answer (the container's init,
+    // waiting to be started) inherit the descriptor until they exec.
+    let mut ready = std::fs::File::from(
+        nix::fcntl::fcntl(1, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))
+            // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that we own.
+            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })?,
+    );
+    let answer = |ready: &mut std::fs::File, resp: &Response| {
+        let mut line = serde_json::to_vec(resp).unwrap_or_default();
+        line.push(b'\n');
+        let _ = ready.write_all(&line);
+    };
+    match setup(&dir, cfg) {
+        Ok((shim, pid)) => {
+            answer(&mut ready, &Response::Ok(serde_json::json!({ "pid": pid })));
+            drop(ready);
+            // Off the start path: give back what creating the container used.
+            trim_heap();
+            if let Err(e) = shim.run() {
+                diag!("shim loop failed: {e:#}");
+                std::process::exit(1);
             }
+            std::process::exit(0);
+        }
+        Err(e) => {
+            diag!("start failed: {e:#}");
+            let resp = Response::Err(ErrorBody {
+                kind: ErrorKindWire::Internal,
+                message: format!("{e:#}"),
+            });
+            answer(&mut ready, &resp);
+            std::process::exit(1);
         }
     }
 }

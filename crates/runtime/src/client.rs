@@ -104,8 +104,9 @@ impl ShimRunner {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .map_err(|e| RuntimeError::io(format!("run {}", self.shim_binary.display()), e))?;
-        // The answer is one line; the launcher exits right after writing it, so it
-        // is reaped in the background instead of being waited for here.
+        // The answer is one line; the shim then goes on serving the container as
+        // this daemon's child, so it is reaped in the background when it exits
+        // (or by init, if the daemon goes first).
         let mut line = Vec::new();
         if let Some(out) = child.stdout.take() {
             let _ = BufReader::new(out).read_until(b'\n', &mut line).await;
@@ -132,8 +133,8 @@ impl ShimRunner {
                 let out = child.wait_with_output().await.map_err(|e| {
                     RuntimeError::io(format!("run {}", self.shim_binary.display()), e)
                 })?;
-                // Before the fork the launcher reports on stderr; after it, the shim
-                // only has its log.
+                // Before it redirects its stdio the shim reports on stderr; after
+                // that it only has its log.
                 let mut detail = String::from_utf8_lossy(&out.stderr).trim().to_string();
                 if detail.is_empty() {
                     let log =
