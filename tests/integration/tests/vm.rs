@@ -324,10 +324,12 @@ fn vm_survives_daemon_restart() {
         .docker_ok(&["inspect", "-f", "{{.State.Status}}", "lr"])
         .trim()
         == "exited"));
-    // SAFETY: signal 0 only checks whether the pid exists.
+    let gone = || {
+        // SAFETY: signal 0 only checks whether the pid exists.
+        unsafe { libc::kill(qemu, 0) != 0 }
+    };
     assert!(
-        eventually(Duration::from_secs(10), || unsafe { libc::kill(qemu, 0) }
-            != 0),
+        eventually(Duration::from_secs(10), gone),
         "the VM outlived its container"
     );
     d.docker_ok(&["rm", "lr"]);
