@@ -280,11 +280,7 @@ impl ImageService {
         Ok(c)
     }
 
-    fn build_manifest(
-        &self,
-        id: &str,
-        mut rec: ImageRecord,
-    ) -> Result<(Vec<u8>, String, Manifest)> {
+    fn build_manifest(&self, id: &str, rec: ImageRecord) -> Result<(Vec<u8>, String, Manifest)> {
         let config = self.content.read(&Digest::parse(id)?)?;
         let any_zstd = rec
             .layers
@@ -351,9 +347,109 @@ impl ImageService {
         let raw = serde_json::to_vec_pretty(&m).map_err(|e| ImageError::bad(e.to_string()))?;
         let lease = self.leases.lease();
         let md = self.content.put_leased(&raw, Some(&lease))?;
-        rec.manifest = Some(md.to_string());
-        self.store.put(IMAGES, id, &rec)?;
+        self.note_manifest(id, &md)?;
         drop(lease);
         Ok((raw, mt.to_string(), m))
+    }
+
+    /// Remember `manifest` as image `id`'s, on the record as it is now and
+    /// under the metadata lock: an `rmi` that ran while the layers were being
+    /// compressed must not see the image come back, and a tag made meanwhile
+    /// must not be overwritten by the record read before.
+    pub(crate) fn note_manifest(&self, id: &str, manifest: &Digest) -> Result<()> {
+        let _g = self.meta_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let found = self.store.write(|txn| {
+            let Some(mut rec) = txn.get::<ImageRecord>(IMAGES, id)? else {
+                return Ok(false);
+            };
+            rec.manifest = Some(manifest.to_string());
+            txn.put(IMAGES, id, &rec)?;
+            Ok(true)
+        })?;
+        if found {
+            Ok(())
+        } else {
+            Err(ImageError::NoSuchImage(id.to_string()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+
+    use berth_core::events::EventBus;
+    use berth_core::store::Store;
+
+    use super::*;
+    use crate::service::ImageOptions;
+
+    /// An image removed while it was being pushed stays removed: the push's
+    /// late writes (its manifest, the repo@digest reference) are refused.
+    #[test]
+    fn a_push_does_not_bring_back_an_image_removed_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = dir.path().join("bb.tar");
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/make-busybox-image.sh");
+        let st = std::process::Command::new(script)
+            .arg(&tar)
+            .arg("bb:latest")
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let store = Arc::new(Store::open(&dir.path().join("meta.db")).unwrap());
+        let opts = ImageOptions {
+            snapshotter: Some("naive".into()),
+            ..Default::default()
+        };
+        let svc = ImageService::open(
+            dir.path().join("image"),
+            store,
+            Arc::new(EventBus::new()),
+            opts,
+        )
+        .unwrap();
+        svc.load(
+            std::fs::File::open(&tar).unwrap(),
+            &ProgressSink::none(),
+            true,
+        )
+        .unwrap();
+        let id = svc.resolve_id("bb:latest").unwrap();
+        let manifest = svc.content.put(b"{}").unwrap();
+
+        // While present, both writes land.
+        svc.note_manifest(&id, &manifest).unwrap();
+        assert_eq!(
+            svc.record(&id).unwrap().unwrap().manifest,
+            Some(manifest.to_string())
+        );
+
+        svc.delete("bb:latest", true, false).unwrap();
+        assert!(svc.record(&id).unwrap().is_none());
+        assert!(matches!(
+            svc.note_manifest(&id, &manifest),
+            Err(ImageError::NoSuchImage(_))
+        ));
+        let pushed = Reference::parse("127.0.0.1:5000/bb:latest").unwrap();
+        assert!(matches!(
+            svc.set_refs(&id, std::slice::from_ref(&pushed)),
+            Err(ImageError::NoSuchImage(_))
+        ));
+        assert!(
+            svc.record(&id).unwrap().is_none(),
+            "the image record came back"
+        );
+        assert!(
+            svc.resolve_id(&pushed.to_string()).is_err(),
+            "a reference to nothing"
+        );
     }
 }

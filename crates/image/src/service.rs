@@ -328,6 +328,8 @@ impl ImageService {
     }
 
     /// Set references to `id`; returns the ids they pointed at before (if other).
+    /// An image removed meanwhile (an `rmi` racing a push) is NoSuchImage and
+    /// gets no reference.
     pub(crate) fn set_refs(
         &self,
         id: &str,
@@ -336,7 +338,10 @@ impl ImageService {
         let _g = self.meta_lock.lock().unwrap_or_else(|p| p.into_inner());
         let t = now();
         let id_owned = id.to_string();
-        Ok(self.store.write(|txn| {
+        let moved = self.store.write(|txn| {
+            if txn.get::<ImageRecord>(IMAGES, &id_owned)?.is_none() {
+                return Ok(None);
+            }
             let mut moved = Vec::new();
             for r in refs {
                 let key = r.to_string();
@@ -361,8 +366,9 @@ impl ImageService {
                 rec.last_tag_time = t.clone();
                 txn.put(IMAGES, &id_owned, &rec)?;
             }
-            Ok(moved)
-        })?)
+            Ok(Some(moved))
+        })?;
+        moved.ok_or_else(|| ImageError::NoSuchImage(id.to_string()))
     }
 
     /// Register finished images (records and references) in one transaction.
