@@ -3,6 +3,12 @@
 //! command, which carries the content hash of COPY/ADD sources and the
 //! build arguments of RUN) match a step built before.
 //!
+//! With `--cache-from`, as in Docker's classic builder, only images that are
+//! one of the named images or their ancestors (parent chain) are reused; names
+//! that do not resolve are skipped, so `--cache-from nosuchtag` turns the
+//! cache off. (Docker also matches pulled images, which have no local parent
+//! chain, by their history; berth does not.)
+//!
 //! # Table (owned by berth-builder)
 //!
 //! ```text
@@ -11,7 +17,10 @@
 //!                                   (removed when it ends; swept after a crash)
 //! ```
 
+use std::collections::HashSet;
+
 use berth_core::store::{Store, Table};
+use berth_image::ImageService;
 use berth_image::spec::ContainerConfig;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -67,4 +76,23 @@ pub fn put(store: &Store, key: &str, image: &str) {
     if let Err(e) = store.put(CACHE, key, &rec) {
         tracing::warn!("build cache: {e}");
     }
+}
+
+/// The images `--cache-from` allows a hit on: each named image that resolves
+/// and its ancestors. `None` when no `--cache-from` was given (any hit goes).
+pub fn sources(images: &ImageService, refs: &[String]) -> Option<HashSet<String>> {
+    if refs.is_empty() {
+        return None;
+    }
+    let mut allowed = HashSet::new();
+    for r in refs {
+        let mut next = images.resolve(r).ok();
+        while let Some(img) = next.take() {
+            if !allowed.insert(img.id.clone()) || img.parent.is_empty() {
+                break;
+            }
+            next = images.resolve(&img.parent).ok();
+        }
+    }
+    Some(allowed)
 }

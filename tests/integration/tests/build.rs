@@ -250,6 +250,15 @@ fn cache_follows_content_not_mtime() {
     assert!(pruned.contains("Total"), "{pruned}");
     let sixth = build_ok(&d, &["-t", "c:1", p]);
     assert!(!sixth.contains("Using cache"), "{sixth}");
+
+    // --cache-from: only the named images and their ancestors are reused;
+    // a name that does not resolve leaves nothing to reuse.
+    let from = build_ok(&d, &["--cache-from", "c:1", "-t", "c:2", p]);
+    assert_eq!(from.matches("Using cache").count(), 5, "{from}");
+    let unrelated = build_ok(&d, &["--cache-from", "bb", "-t", "c:3", p]);
+    assert!(!unrelated.contains("Using cache"), "{unrelated}");
+    let missing = build_ok(&d, &["--cache-from", "nosuchtag", "-t", "c:3", p]);
+    assert!(!missing.contains("Using cache"), "{missing}");
     no_containers_left(&d);
 }
 

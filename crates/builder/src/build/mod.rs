@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::BuildArgs;
+use crate::cache;
 use crate::context::{Context, Loaded};
 use crate::dockerfile::shell::{self, Env};
 use crate::dockerfile::{self, Dockerfile, Instruction, Step};
@@ -307,6 +308,7 @@ impl Builder {
             out.stream(format!("Step {n}/{total} : {}\n", s.original));
         }
         let meta = meta_env(df, &mut args)?;
+        let cache_sources = cache::sources(&self.images, &p.opts.cache_from).map(Arc::new);
         // One result channel per stage: None while building, Some(image or scratch) when done.
         let mut senders = Vec::new();
         let mut receivers = Vec::new();
@@ -339,6 +341,7 @@ impl Builder {
                 } else {
                     Vec::new()
                 },
+                cache_sources: cache_sources.clone(),
             };
             let tx = senders[i].take();
             let cancel = cancel.clone();

@@ -2,6 +2,7 @@
 //! classic builder keeps (the current image, the next image's config, the
 //! ARGs in scope, the maintainer) and committing an image per step.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use berth_image::CommitOptions;
@@ -42,6 +43,8 @@ pub(crate) struct StageRun {
     pub results: Vec<StageResult>,
     pub build_id: String,
     pub labels: Vec<(String, String)>,
+    /// Images `--cache-from` allows reusing (see [`cache::sources`]); `None`: any.
+    pub cache_sources: Option<Arc<HashSet<String>>>,
 }
 
 /// The builder's state within a stage.
@@ -217,8 +220,9 @@ impl StageRun {
     pub fn probe(&self, st: &mut State, probe: &ContainerConfig) -> Option<String> {
         let key = cache::key(st.image.as_deref(), probe);
         if !self.opts.no_cache
-            && let Some(id) =
-                cache::get(&self.b.store, &key).filter(|id| self.b.images.resolve(id).is_ok())
+            && let Some(id) = cache::get(&self.b.store, &key)
+                .filter(|id| self.cache_sources.as_ref().is_none_or(|s| s.contains(id)))
+                .filter(|id| self.b.images.resolve(id).is_ok())
         {
             self.out.stream(" ---> Using cache\n");
             st.image = Some(id);
