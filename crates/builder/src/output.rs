@@ -27,6 +27,13 @@ impl Output {
         }
     }
 
+    /// A RUN step's standard error: printed as Docker's classic builder does,
+    /// each chunk wrapped in the terminal's bright-red colour codes
+    /// (`ESC[91m` … `ESC[0m`), which clients print as is.
+    pub fn stream_stderr(&self, text: &str) {
+        self.stream(format!("\x1b[91m{text}\x1b[0m"));
+    }
+
     /// Any message (pull progress); dropped in quiet mode.
     pub fn message(&self, m: JsonMessage) {
         if !self.quiet {

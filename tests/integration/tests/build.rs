@@ -202,6 +202,24 @@ fn multi_stage_build_runs_with_expected_config() {
 }
 
 #[test]
+fn run_output_keeps_stdout_plain_and_marks_stderr() {
+    let d = Daemon::with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nRUN echo to-out; echo to-err >&2\n",
+    );
+    let out = build_ok(&d, &["--no-cache", ctx.path().to_str().unwrap()]);
+    // As Docker's classic builder: stderr chunks in bright red, stdout as is.
+    assert!(out.contains("\x1b[91mto-err\n\x1b[0m"), "{out:?}");
+    assert!(
+        out.contains("to-out\n") && !out.contains("\x1b[91mto-out"),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn cache_follows_content_not_mtime() {
     let d = Daemon::with_busybox();
     let ctx = tempfile::tempdir().unwrap();

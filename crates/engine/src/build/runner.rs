@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use berth_api::backend::container::AttachOptions;
 use berth_api::backend::image::{ImageBackend, ImagePullQuery};
-use berth_api::stdcopy::Decoder;
+use berth_api::stdcopy::{Decoder, StreamId};
 use berth_api::types::container::{
     ContainerConfig, ContainerCreateBody, HostConfig, LogConfig, Mount, TmpfsOptions,
 };
@@ -142,8 +142,12 @@ impl StepRunner for EngineRunner {
                     Ok(n) => n,
                 };
                 dec.push(&buf[..n]);
-                while let Ok(Some((_, data))) = dec.next_frame() {
-                    out2.stream(String::from_utf8_lossy(&data).into_owned());
+                while let Ok(Some((stream, data))) = dec.next_frame() {
+                    let text = String::from_utf8_lossy(&data);
+                    match stream {
+                        StreamId::Stderr => out2.stream_stderr(&text),
+                        _ => out2.stream(text.into_owned()),
+                    }
                 }
             }
         });
