@@ -56,6 +56,8 @@ pub fn release(dir: &Path) {
     }
 }
 
+// `f_type`'s integer type differs between targets (i64 here, u32 on others).
+#[allow(clippy::unnecessary_cast)]
 fn is_tmpfs(dir: &Path) -> bool {
     rustix::fs::statfs(dir).is_ok_and(|s: StatFs| s.f_type as i64 == TMPFS_MAGIC)
 }

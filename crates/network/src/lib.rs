@@ -12,6 +12,12 @@
 //! - An **endpoint** attaches a sandbox to a network: an address, a MAC, an
 //!   interface (`eth0`, `eth1`, …) inside the namespace, DNS names, and — for
 //!   the endpoint that carries the default route — the published ports.
+//! - **IPv6** (`--ipv6`): a network then also gets an IPv6 pool (its
+//!   `--subnet`, a default pool, or a /64 of `fd62:6572:7468::/48`); endpoints
+//!   get an address (`--ip6` or the next free), the bridge the gateway, the
+//!   container a default route through it, and the embedded DNS answers AAAA.
+//!   IPv6 stays on the bridge: no NAT, port publishing or isolation rules for
+//!   it, and berth does not turn on IPv6 forwarding.
 //!
 //! The [`controller::Controller`] owns all three, persists them in the state
 //! store (tables `network.networks`, `network.sandboxes`, see [`model`]),

@@ -114,6 +114,11 @@ impl NetworkRecord {
     pub fn pool_v4(&self) -> Option<&PoolRecord> {
         self.pools.iter().find(|p| p.subnet.addr().is_ipv4())
     }
+
+    /// The network's first IPv6 pool (networks created with `--ipv6`).
+    pub fn pool_v6(&self) -> Option<&PoolRecord> {
+        self.pools.iter().find(|p| p.subnet.addr().is_ipv6())
+    }
 }
 
 /// How a container's network namespace is provided (`HostConfig.NetworkMode`).
@@ -191,6 +196,18 @@ pub struct EndpointRecord {
     pub request: EndpointRequest,
     /// Ports as published.
     pub ports: Vec<PortMapping>,
+}
+
+impl EndpointRecord {
+    /// Its addresses, IPv4 then IPv6 (what the embedded DNS answers with).
+    pub fn addresses(&self) -> Vec<std::net::IpAddr> {
+        self.iface
+            .address
+            .iter()
+            .chain(self.iface.address_v6.iter())
+            .map(|a| a.addr())
+            .collect()
+    }
 }
 
 /// A container's network sandbox.

@@ -268,13 +268,20 @@ impl Nl {
 
     /// Add an address to a link; present already is fine.
     pub async fn add_addr(&self, index: u32, addr: IpNet) -> NetResult<()> {
-        match self
+        let mut req = self
             .handle
             .address()
-            .add(index, addr.addr(), addr.prefix_len())
-            .execute()
-            .await
-        {
+            .add(index, addr.addr(), addr.prefix_len());
+        if addr.addr().is_ipv6() {
+            // No duplicate address detection, as libnetwork configures them:
+            // the address is usable at once instead of "tentative" for ~1 s,
+            // and IPAM already guarantees it is unique on the bridge.
+            use netlink_packet_route::address::{AddressAttribute, AddressFlags};
+            req.message_mut()
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        match req.execute().await {
             Ok(()) => Ok(()),
             Err(e) if matches!(errno(&e), Some(libc::EEXIST)) => Ok(()),
             Err(e) => Err(nl_err(format!("add address {addr}"))(e)),
@@ -299,6 +306,19 @@ impl Nl {
                 b = b.scope(RouteScope::Link);
             }
         }
+        match self.handle.route().add(b.build()).execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(errno(&e), Some(libc::EEXIST)) => Ok(()),
+            Err(e) => Err(nl_err(format!("add route {dst}"))(e)),
+        }
+    }
+
+    /// Add an IPv6 route via `gw` (the container's default route on a
+    /// network with IPv6).
+    pub async fn add_route_v6(&self, dst: ipnet::Ipv6Net, gw: std::net::Ipv6Addr) -> NetResult<()> {
+        let b = RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+            .destination_prefix(dst.addr(), dst.prefix_len())
+            .gateway(gw);
         match self.handle.route().add(b.build()).execute().await {
             Ok(()) => Ok(()),
             Err(e) if matches!(errno(&e), Some(libc::EEXIST)) => Ok(()),

@@ -425,3 +425,131 @@ fn host_and_none_modes() {
     ]);
     assert!(shared.contains("eth0"), "{shared}");
 }
+
+#[test]
+fn ipv6_networks_give_addresses_routes_and_names() {
+    let mut d = Daemon::with_busybox();
+    // Unique-local subnets: the given one and, without --subnet, berth's default /48.
+    d.docker_ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd62:6572:7468:ff00::/64",
+        "v6a",
+    ]);
+    d.docker_ok(&["network", "create", "--ipv6", "v6b"]);
+    d.docker_ok(&["network", "create", "v4only"]);
+    let ipam = |net: &str| {
+        d.docker_ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.EnableIPv6}}{{range .IPAM.Config}} {{.Subnet}} {{.Gateway}}{{end}}",
+            net,
+        ])
+    };
+    let a = ipam("v6a");
+    assert!(a.starts_with("true "), "{a}");
+    assert!(
+        a.contains(" fd62:6572:7468:ff00::/64 fd62:6572:7468:ff00::1"),
+        "{a}"
+    );
+    let b = ipam("v6b");
+    assert!(b.contains(" fd62:6572:7468::/64 fd62:6572:7468::1"), "{b}");
+    assert!(ipam("v4only").starts_with("false "));
+
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "six1",
+        "--network",
+        "v6a",
+        "bb",
+        "sleep",
+        "300",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "six2",
+        "--network",
+        "v6a",
+        "--ip6",
+        "fd62:6572:7468:ff00::99",
+        "bb",
+        "sleep",
+        "300",
+    ]);
+    let v6 = |d: &Daemon, c: &str| {
+        d.docker_ok(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}/{{.GlobalIPv6PrefixLen}} via {{.IPv6Gateway}}{{end}}",
+            c,
+        ])
+        .trim()
+        .to_string()
+    };
+    assert_eq!(
+        v6(&d, "six1"),
+        "fd62:6572:7468:ff00::2/64 via fd62:6572:7468:ff00::1"
+    );
+    assert_eq!(
+        v6(&d, "six2"),
+        "fd62:6572:7468:ff00::99/64 via fd62:6572:7468:ff00::1"
+    );
+    // The address is up at once (no duplicate address detection wait), the
+    // default route points at the bridge, and the embedded DNS answers AAAA.
+    let route = d.docker_ok(&["exec", "six1", "ip", "-6", "route"]);
+    assert!(
+        route.contains("default via fd62:6572:7468:ff00::1"),
+        "{route}"
+    );
+    d.docker_ok(&[
+        "exec",
+        "six1",
+        "ping6",
+        "-c1",
+        "-W3",
+        "fd62:6572:7468:ff00::1",
+    ]);
+    d.docker_ok(&["exec", "six1", "ping6", "-c1", "-W3", "six2"]);
+    let hosts = d.docker_ok(&["exec", "six2", "cat", "/etc/hosts"]);
+    assert!(hosts.contains("fd62:6572:7468:ff00::99\t"), "{hosts}");
+    let plain = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "v4only",
+        "bb",
+        "ip",
+        "-6",
+        "addr",
+    ]);
+    assert!(!plain.contains("scope global"), "{plain}");
+
+    // After a restart the addresses in use are still taken.
+    d.restart();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "six3",
+        "--network",
+        "v6a",
+        "bb",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(
+        v6(&d, "six3"),
+        "fd62:6572:7468:ff00::3/64 via fd62:6572:7468:ff00::1"
+    );
+    d.docker_ok(&["exec", "six3", "ping6", "-c1", "-W3", "six1"]);
+
+    d.docker_ok(&["rm", "-f", "six1", "six2", "six3"]);
+    d.docker_ok(&["network", "rm", "v6a", "v6b", "v4only"]);
+}

@@ -651,10 +651,7 @@ async fn login(ctx: &Ctx, a: LoginArgs) -> Result<()> {
     }
     let body =
         json!({"username": user, "password": password, "serveraddress": auth::server_key(&server)});
-    let resp: Value = ctx
-        .client
-        .post_json(&"/auth".to_string(), Some(&body))
-        .await?;
+    let resp: Value = ctx.client.post_json("/auth", Some(&body)).await?;
     auth::store(
         &server,
         &user,

@@ -179,10 +179,12 @@ impl Engine {
             self.networks.sandbox(&rec.id).await.ok_or_else(|| {
                 Error::internal(format!("network sandbox of {} vanished", rec.id))
             })?;
+        // /etc/hosts names the container at each of its addresses, IPv6 too.
         let addresses = view
             .endpoints
             .iter()
-            .filter_map(|e| e.endpoint.iface.address.map(|a| a.addr().to_string()))
+            .flat_map(|e| e.endpoint.addresses())
+            .map(|a| a.to_string())
             .collect();
         Ok(NetPrep {
             addresses,

@@ -11,8 +11,14 @@ use crate::error::{NetError, NetResult};
 use crate::ipam::addr::with_prefix;
 use crate::ipam::{PoolRequest, gateway_options};
 use crate::model::{
-    EndpointRequest, NETWORKS, NetworkCreate, NetworkInfo, NetworkRecord, PoolRecord,
+    EndpointRequest, IpamConfigSpec, NETWORKS, NetworkCreate, NetworkInfo, NetworkRecord,
+    PoolRecord,
 };
+
+/// Where IPv6 subnets of networks created with `--ipv6` and no `--subnet`
+/// come from when no default pool is IPv6: a unique-local /48 whose global id
+/// spells "berth" (`62 65 72 74 68`), cut into /64s.
+pub const DEFAULT_V6_POOL: &str = "fd62:6572:7468::/48";
 
 /// Names of the predefined networks.
 pub const PREDEFINED: [&str; 3] = ["bridge", "host", "none"];
@@ -52,11 +58,6 @@ impl Controller {
             ));
         }
         let enable_ipv6 = req.enable_ipv6.unwrap_or(false);
-        if enable_ipv6 {
-            return Err(NetError::invalid(
-                "IPv6 networks are not supported by berth yet",
-            ));
-        }
         if !req.enable_ipv4.unwrap_or(true) {
             return Err(NetError::invalid("bridge networks need IPv4"));
         }
@@ -135,21 +136,30 @@ impl Controller {
         Ok(rec)
     }
 
-    /// One IPv4 pool per configured subnet, or one dynamic pool.
+    /// One IPv4 pool per configured subnet, or one dynamic pool; with IPv6
+    /// enabled, the same for IPv6 (a dynamic one comes from the default
+    /// pools, or else from [`DEFAULT_V6_POOL`], as Docker 27+ does).
     async fn allocate_pools(&self, rec: &NetworkRecord) -> NetResult<Vec<PoolRecord>> {
         let ipam = self.ipam(&rec.ipam_driver).await?;
         let space = ipam.default_address_spaces().await?.local;
-        let mut specs: Vec<_> = rec
-            .ipam_config
-            .iter()
-            .filter(|c| !c.subnet.contains(':'))
-            .cloned()
-            .collect();
-        if specs.is_empty() {
-            specs.push(Default::default());
+        let family = |v6: bool| -> Vec<(IpamConfigSpec, bool)> {
+            let mut specs: Vec<_> = rec
+                .ipam_config
+                .iter()
+                .filter(|c| c.subnet.contains(':') == v6)
+                .map(|c| (c.clone(), v6))
+                .collect();
+            if specs.is_empty() {
+                specs.push((Default::default(), v6));
+            }
+            specs
+        };
+        let mut specs = family(false);
+        if rec.enable_ipv6 {
+            specs.extend(family(true));
         }
         let mut out: Vec<PoolRecord> = Vec::new();
-        for spec in specs {
+        for (spec, v6) in specs {
             let subnet: Option<IpNet> = spec.subnet.parse().ok();
             let ip_range: Option<IpNet> = spec.ip_range.parse().ok();
             let exclude = if subnet.is_none() {
@@ -162,11 +172,21 @@ impl Controller {
                 pool: subnet,
                 sub_pool: ip_range,
                 options: rec.ipam_options.clone(),
-                v6: false,
+                v6,
                 exclude,
             };
-            let pool = match ipam.request_pool(req).await {
+            let pool = match ipam.request_pool(req.clone()).await {
                 Ok(p) => p,
+                // No configured IPv6 default pool: a /64 of berth's own ULA range.
+                Err(_) if v6 && subnet.is_none() && rec.ipam_driver == "default" => {
+                    match self.default_v6_pool(&*ipam, req).await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            self.release_pool_records(&rec.ipam_driver, &out).await;
+                            return Err(e);
+                        }
+                    }
+                }
                 Err(e) => {
                     self.release_pool_records(&rec.ipam_driver, &out).await;
                     return Err(e);
@@ -191,6 +211,32 @@ impl Controller {
             }
         }
         Ok(out)
+    }
+
+    /// The first free /64 of [`DEFAULT_V6_POOL`], as a static pool.
+    async fn default_v6_pool(
+        &self,
+        ipam: &dyn crate::ipam::IpamDriver,
+        req: PoolRequest,
+    ) -> NetResult<crate::ipam::AllocatedPool> {
+        let base: IpNet = DEFAULT_V6_POOL
+            .parse()
+            .map_err(|e| NetError::invalid(format!("{DEFAULT_V6_POOL}: {e}")))?;
+        let subnets = base
+            .subnets(64)
+            .map_err(|e| NetError::invalid(format!("{DEFAULT_V6_POOL}: {e}")))?;
+        for cand in subnets.take(4096) {
+            let r = PoolRequest {
+                pool: Some(cand),
+                ..req.clone()
+            };
+            if let Ok(p) = ipam.request_pool(r).await {
+                return Ok(p);
+            }
+        }
+        Err(NetError::invalid(
+            "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network",
+        ))
     }
 
     /// Gateway (given, suggested by the IPAM, or the first free address) and aux addresses.

@@ -41,15 +41,20 @@ impl Controller {
                 let Some(n) = st.nets.get(&ep.network_id) else {
                     continue;
                 };
-                if let (Some(p), Some(a), Some(ipam)) = (
-                    n.pool_v4(),
-                    ep.iface.address,
-                    self.known_ipam(&n.ipam_driver),
-                ) && let Err(e) = ipam
-                    .request_address(&p.pool_id, Some(a.addr()), &BTreeMap::new())
-                    .await
-                {
-                    tracing::warn!("replay address {a} of {}: {e}", super::sandbox::short(&id));
+                let Some(ipam) = self.known_ipam(&n.ipam_driver) else {
+                    continue;
+                };
+                for (p, a) in [
+                    (n.pool_v4(), ep.iface.address),
+                    (n.pool_v6(), ep.iface.address_v6),
+                ] {
+                    if let (Some(p), Some(a)) = (p, a)
+                        && let Err(e) = ipam
+                            .request_address(&p.pool_id, Some(a.addr()), &BTreeMap::new())
+                            .await
+                    {
+                        tracing::warn!("replay address {a} of {}: {e}", super::sandbox::short(&id));
+                    }
                 }
             }
             st.sbs.insert(
@@ -106,7 +111,7 @@ impl Controller {
         let Some(sb) = st.sbs.get(cid) else { return };
         for ep in &sb.rec.endpoints {
             if let Some(n) = st.nets.get(&ep.network_id).filter(|n| n.dns_enabled()) {
-                let addrs: Vec<_> = ep.iface.address.iter().map(|a| a.addr()).collect();
+                let addrs = ep.addresses();
                 self.dns
                     .add_endpoint(&n.id, &n.name, &ep.id, &ep.dns_names, &addrs);
             }

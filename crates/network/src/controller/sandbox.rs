@@ -158,10 +158,27 @@ impl Controller {
             ),
             None => None,
         };
-        let held = match (&pool, address) {
-            (Some(p), Some(a)) => Some((p.pool_id.as_str(), a.addr())),
-            _ => None,
+        let mut held: Vec<(&str, IpAddr)> = Vec::new();
+        if let (Some(p), Some(a)) = (&pool, address) {
+            held.push((p.pool_id.as_str(), a.addr()));
+        }
+        let pool6 = net.pool_v6().cloned();
+        let address_v6 = match &pool6 {
+            Some(p) => match ipam
+                .request_address(&p.pool_id, req.ipv6, &Default::default())
+                .await
+            {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    rollback(&*driver, &*ipam, &net.id, None, &held).await;
+                    return Err(e);
+                }
+            },
+            None => None,
         };
+        if let (Some(p), Some(a)) = (&pool6, address_v6) {
+            held.push((p.pool_id.as_str(), a.addr()));
+        }
         let eid = berth_core::id::generate();
         let mac = req.mac.as_deref().and_then(parse_mac);
         let creq = CreateEndpointRequest {
@@ -169,7 +186,7 @@ impl Controller {
             endpoint_id: eid.clone(),
             interface: InterfaceInfo {
                 address,
-                address_v6: None,
+                address_v6,
                 mac,
             },
             options: req.driver_opts.clone(),
@@ -177,12 +194,12 @@ impl Controller {
         let iface = match driver.create_endpoint(&creq).await {
             Ok(i) => i,
             Err(e) => {
-                rollback(&*driver, &*ipam, &net.id, None, held).await;
+                rollback(&*driver, &*ipam, &net.id, None, &held).await;
                 return Err(e);
             }
         };
         let Some(sb) = st.sbs.get_mut(cid) else {
-            rollback(&*driver, &*ipam, &net.id, Some(&eid), held).await;
+            rollback(&*driver, &*ipam, &net.id, Some(&eid), &held).await;
             return Err(NetError::NotFound(format!("sandbox of {cid} vanished")));
         };
         let ifname = next_ifname(&sb.rec.endpoints, "eth");
@@ -196,7 +213,7 @@ impl Controller {
         let join = match driver.join(&jreq).await {
             Ok(j) => j,
             Err(e) => {
-                rollback(&*driver, &*ipam, &net.id, Some(&eid), held).await;
+                rollback(&*driver, &*ipam, &net.id, Some(&eid), &held).await;
                 return Err(e);
             }
         };
@@ -213,7 +230,7 @@ impl Controller {
             if !join.in_sandbox {
                 let _ = self.host_nl.delete_named(&join.src_name).await;
             }
-            rollback(&*driver, &*ipam, &net.id, Some(&eid), held).await;
+            rollback(&*driver, &*ipam, &net.id, Some(&eid), &held).await;
             return Err(e);
         }
         let name = sb.rec.request.container_name.clone();
@@ -247,7 +264,7 @@ impl Controller {
             {
                 Ok(p) => ep.ports = p,
                 Err(e) => {
-                    rollback(&*driver, &*ipam, &net.id, Some(&eid), held).await;
+                    rollback(&*driver, &*ipam, &net.id, Some(&eid), &held).await;
                     return Err(NetError::Failed(format!(
                         "driver failed programming external connectivity on endpoint {name} ({eid}): {e}"
                     )));
@@ -258,17 +275,11 @@ impl Controller {
         if let Err(e) = self.store.put(SANDBOXES, cid, &sb.rec) {
             sb.rec.endpoints.pop();
             let _ = driver.revoke_external_connectivity(&net.id, &eid).await;
-            rollback(&*driver, &*ipam, &net.id, Some(&eid), held).await;
+            rollback(&*driver, &*ipam, &net.id, Some(&eid), &held).await;
             return Err(e.into());
         }
         if net.dns_enabled() {
-            let addrs: Vec<IpAddr> = ep
-                .iface
-                .address
-                .iter()
-                .chain(ep.iface.address_v6.iter())
-                .map(|a| a.addr())
-                .collect();
+            let addrs = ep.addresses();
             self.dns
                 .add_endpoint(&net.id, &net.name, &eid, &ep.dns_names, &addrs);
         }
@@ -317,6 +328,9 @@ impl Controller {
         }
         if let (true, Some(IpAddr::V4(gw))) = (is_gateway, join.gateway) {
             nl.add_route_v4(default_route(), Some(gw), None).await?;
+        }
+        if let (true, Some(IpAddr::V6(gw))) = (is_gateway, join.gateway_v6) {
+            nl.add_route_v6(ipnet::Ipv6Net::default(), gw).await?;
         }
         for r in &join.static_routes {
             if let ipnet::IpNet::V4(dst) = r.destination {
@@ -408,12 +422,15 @@ impl Controller {
                 tracing::warn!("delete endpoint {}: {e}", short(&ep.id));
             }
         }
-        if let (Some(p), Some(a), Ok(ipam)) = (
-            net.pool_v4(),
-            ep.iface.address,
-            self.ipam(&net.ipam_driver).await,
-        ) {
-            let _ = ipam.release_address(&p.pool_id, a.addr()).await;
+        if let Ok(ipam) = self.ipam(&net.ipam_driver).await {
+            for (p, a) in [
+                (net.pool_v4(), ep.iface.address),
+                (net.pool_v6(), ep.iface.address_v6),
+            ] {
+                if let (Some(p), Some(a)) = (p, a) {
+                    let _ = ipam.release_address(&p.pool_id, a.addr()).await;
+                }
+            }
         }
         ep.is_gateway
     }
@@ -505,7 +522,7 @@ impl Controller {
                 *first = new_name.to_string();
             }
             if let Some(n) = nets.get(&ep.network_id).filter(|n| n.dns_enabled()) {
-                let addrs: Vec<IpAddr> = ep.iface.address.iter().map(|a| a.addr()).collect();
+                let addrs = ep.addresses();
                 self.dns
                     .add_endpoint(&n.id, &n.name, &ep.id, &ep.dns_names, &addrs);
             }
@@ -544,14 +561,14 @@ async fn rollback(
     ipam: &dyn crate::ipam::IpamDriver,
     network_id: &str,
     endpoint_id: Option<&str>,
-    held: Option<(&str, IpAddr)>,
+    held: &[(&str, IpAddr)],
 ) {
     if let Some(eid) = endpoint_id {
         let _ = driver.leave(network_id, eid).await;
         let _ = driver.delete_endpoint(network_id, eid).await;
     }
-    if let Some((pool_id, addr)) = held {
-        let _ = ipam.release_address(pool_id, addr).await;
+    for (pool_id, addr) in held {
+        let _ = ipam.release_address(pool_id, *addr).await;
     }
 }
 

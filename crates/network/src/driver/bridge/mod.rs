@@ -52,6 +52,8 @@ struct Net {
     index: Option<u32>,
     subnet: Option<Ipv4Net>,
     gateway: Option<IpNet>,
+    /// The bridge's IPv6 address (networks created with `--ipv6`).
+    gateway_v6: Option<IpNet>,
     internal: bool,
 }
 
@@ -257,11 +259,13 @@ impl BridgeDriver {
             _ => None,
         };
         let gateway = v4.and_then(|d| d.gateway);
+        let gateway_v6 = req.ipv6.first().and_then(|d| d.gateway);
         Ok(Net {
             opts,
             index: None,
             subnet,
             gateway,
+            gateway_v6,
             internal: req.internal,
         })
     }
@@ -269,7 +273,7 @@ impl BridgeDriver {
     /// Create (or adopt) the bridge link of a network and its host settings;
     /// returns its index.
     async fn ensure_link(&self, network_id: &str) -> NetResult<u32> {
-        let (opts, gateway) = {
+        let (opts, gateway, gateway_v6) = {
             let st = self.st();
             let n = st
                 .nets
@@ -278,10 +282,17 @@ impl BridgeDriver {
             if let Some(i) = n.index {
                 return Ok(i);
             }
-            (n.opts.clone(), n.gateway)
+            (n.opts.clone(), n.gateway, n.gateway_v6)
         };
         let index = self.nl.ensure_bridge(&opts.name, Some(opts.mtu)).await?;
         if let Some(gw) = gateway {
+            self.nl.add_addr(index, gw).await?;
+        }
+        if let Some(gw) = gateway_v6 {
+            // A host that disables IPv6 by default hands new links
+            // disable_ipv6=1, which refuses the address.
+            let key = format!("net/ipv6/conf/{}/disable_ipv6", opts.name);
+            self.host.run(move || ns::sysctl(&key, "0"))?;
             self.nl.add_addr(index, gw).await?;
         }
         if self.firewall_enabled {
@@ -497,6 +508,11 @@ impl NetworkDriver for BridgeDriver {
                 } else {
                     n.gateway.map(|g| g.addr())
                 },
+                gateway_v6: if n.internal {
+                    None
+                } else {
+                    n.gateway_v6.map(|g| g.addr())
+                },
                 ..JoinInfo::default()
             };
             (
@@ -699,10 +715,10 @@ impl NetworkDriver for BridgeDriver {
             if let (true, Some(me)) = (self.firewall_enabled, self.me.upgrade()) {
                 let task = tokio::spawn(async move {
                     let applied = me.applied.lock().await;
-                    if applied.is_none() {
-                        if let Err(e) = me.firewall.remove_all().await {
-                            tracing::warn!("remove stale firewall table: {e}");
-                        }
+                    if applied.is_none()
+                        && let Err(e) = me.firewall.remove_all().await
+                    {
+                        tracing::warn!("remove stale firewall table: {e}");
                     }
                 });
                 self.pending
