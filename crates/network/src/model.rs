@@ -119,6 +119,20 @@ impl NetworkRecord {
     pub fn pool_v6(&self) -> Option<&PoolRecord> {
         self.pools.iter().find(|p| p.subnet.addr().is_ipv6())
     }
+
+    /// The addresses `ep` holds in this network's pools (IPv4, then IPv6).
+    pub fn endpoint_addresses<'a>(
+        &'a self,
+        ep: &EndpointRecord,
+    ) -> Vec<(&'a PoolRecord, std::net::IpAddr)> {
+        [
+            (self.pool_v4(), ep.iface.address),
+            (self.pool_v6(), ep.iface.address_v6),
+        ]
+        .into_iter()
+        .filter_map(|(p, a)| Some((p?, a?.addr())))
+        .collect()
+    }
 }
 
 /// How a container's network namespace is provided (`HostConfig.NetworkMode`).

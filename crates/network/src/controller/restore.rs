@@ -44,14 +44,10 @@ impl Controller {
                 let Some(ipam) = self.known_ipam(&n.ipam_driver) else {
                     continue;
                 };
-                for (p, a) in [
-                    (n.pool_v4(), ep.iface.address),
-                    (n.pool_v6(), ep.iface.address_v6),
-                ] {
-                    if let (Some(p), Some(a)) = (p, a)
-                        && let Err(e) = ipam
-                            .request_address(&p.pool_id, Some(a.addr()), &BTreeMap::new())
-                            .await
+                for (p, a) in n.endpoint_addresses(ep) {
+                    if let Err(e) = ipam
+                        .request_address(&p.pool_id, Some(a), &BTreeMap::new())
+                        .await
                     {
                         tracing::warn!("replay address {a} of {}: {e}", super::sandbox::short(&id));
                     }

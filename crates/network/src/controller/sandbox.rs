@@ -423,13 +423,8 @@ impl Controller {
             }
         }
         if let Ok(ipam) = self.ipam(&net.ipam_driver).await {
-            for (p, a) in [
-                (net.pool_v4(), ep.iface.address),
-                (net.pool_v6(), ep.iface.address_v6),
-            ] {
-                if let (Some(p), Some(a)) = (p, a) {
-                    let _ = ipam.release_address(&p.pool_id, a.addr()).await;
-                }
+            for (p, a) in net.endpoint_addresses(&ep) {
+                let _ = ipam.release_address(&p.pool_id, a).await;
             }
         }
         ep.is_gateway
