@@ -87,6 +87,22 @@ def main():
     print(f"| SIGTERM until exit (median, max) | {med(stops):.1f} ms ({max(stops):.1f}) | ~2600 ms |")
     print(f"| idle RSS / USS / private dirty after one request + 2 s | {rss:.1f} / {uss:.1f} / {dirty:.1f} MiB | 115 MiB / 111 MiB / - |")
     print(f"| `docker version` wall (median of {a.runs}, min) | {med(lat):.1f} ms ({min(lat):.1f}) | 18.3 ms |")
+    print(hot_list_match(a.berthd))
+
+
+def hot_list_match(binary):
+    """How much of the hot-symbol layout list the binary still has (see bench/hot-symbols.sh):
+    a stale list costs resident memory, so the RSS figure above is only comparable when most match."""
+    listed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../bins/daemon/layout/hot-symbols.txt")
+    try:
+        want = open(listed).read().split()
+        out = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True).stdout
+    except OSError as e:
+        return f"hot-symbol list: not checked ({e})"
+    have = {line.split()[-1] for line in out.splitlines() if line.strip()}
+    found = sum(1 for w in want if w in have)
+    note = "" if found >= 0.9 * len(want) else " - stale: rerun bench/hot-symbols.sh"
+    return f"hot-symbol list: {found} of {len(want)} names present in the binary{note}"
 
 
 if __name__ == "__main__":

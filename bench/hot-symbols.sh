@@ -4,9 +4,15 @@
 # from a release build, which bins/daemon/build.rs hands to lld to lay out
 # together (see there). Run after dependency or profile changes, then rebuild
 # and check `python3 bench/daemon.py`'s idle RSS. Needs root, valgrind, docker.
+#
+# The list names mangled symbols, whose hashes change with the code of the
+# crate that defines them (closures, generic instances) and with the features
+# cargo unifies for a build, so it is recorded from the same build as
+# scripts/run.sh makes (`--workspace --bins`), and must be rerun after changes
+# to code on the start path; bench/daemon.py prints how much of it still matches.
 set -eu
 cd "$(dirname "$0")/.."
-cargo build --release -p berthd
+cargo build --release --workspace --bins --locked
 W=$(mktemp -d)
 valgrind --tool=callgrind --demangle=no --callgrind-out-file="$W/cg.out" \
   target/release/berthd --config-file /dev/null --data-root "$W/data" --exec-root "$W/exec" \
@@ -37,7 +43,7 @@ rm -rf "$W"
 # faults of a real start + `docker version` + idling, and add every function
 # that still faults outside the list.
 if command -v perf >/dev/null 2>&1; then
-  cargo build --release -p berthd
+  cargo build --release --workspace --bins --locked
   W=$(mktemp -d)
   perf record -q -c 1 -e page-faults -o "$W/pf.data" -- target/release/berthd --config-file /dev/null \
     --data-root "$W/data" --exec-root "$W/exec" -H "unix://$W/api.sock" >"$W/log" 2>&1 &

@@ -8,7 +8,12 @@
 //! packed too (see below).
 
 fn main() {
-    let order = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("layout/hot-symbols.txt");
+    // The run-time variable, not `env!`: a build script compiled for one
+    // checkout is reused by cargo for another at a different path (a shared
+    // target dir), and a path baked in at compile time would then point at
+    // the first checkout and silently drop the layout.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
+    let order = std::path::Path::new(&dir).join("layout/hot-symbols.txt");
     println!("cargo:rerun-if-changed={}", order.display());
     let release = std::env::var("PROFILE").as_deref() == Ok("release");
     let linux = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux");
