@@ -12,6 +12,8 @@
 
 use std::path::Path;
 
+use berth_network::config::{FIREWALL_MARKER, NETNS_DIR};
+use berth_runtime::layout::SHIMS_DIR;
 use rustix::fs::StatFs;
 use rustix::mount::{MountFlags, UnmountFlags};
 
@@ -31,7 +33,7 @@ pub fn ensure_tmpfs(dir: &Path) -> std::io::Result<bool> {
     }
     // A stale firewall marker says a table of a previous daemon may still
     // exist; carry it over so start-up still removes that table.
-    let marker = std::fs::read(dir.join("firewall-table")).ok();
+    let marker = std::fs::read(dir.join(FIREWALL_MARKER)).ok();
     rustix::mount::mount(
         SOURCE,
         dir,
@@ -40,7 +42,7 @@ pub fn ensure_tmpfs(dir: &Path) -> std::io::Result<bool> {
         c"mode=0711",
     )?;
     if let Some(m) = marker {
-        let _ = std::fs::write(dir.join("firewall-table"), m);
+        let _ = std::fs::write(dir.join(FIREWALL_MARKER), m);
     }
     Ok(true)
 }
@@ -48,7 +50,7 @@ pub fn ensure_tmpfs(dir: &Path) -> std::io::Result<bool> {
 /// Unmount berthd's own tmpfs at `dir` when no container state is left in it
 /// (and no firewall marker, which the next start needs to find a stale table).
 pub fn release(dir: &Path) {
-    if !is_own_mount(dir) || holds_containers(dir) || dir.join("firewall-table").exists() {
+    if !is_own_mount(dir) || holds_containers(dir) || dir.join(FIREWALL_MARKER).exists() {
         return;
     }
     if let Err(e) = rustix::mount::unmount(dir, UnmountFlags::DETACH) {
@@ -64,7 +66,7 @@ fn is_tmpfs(dir: &Path) -> bool {
 
 /// Shim state or a netns handle under `dir` means a container may be alive.
 fn holds_containers(dir: &Path) -> bool {
-    ["shims", "netns"].iter().any(|sub| {
+    [SHIMS_DIR, NETNS_DIR].iter().any(|sub| {
         std::fs::read_dir(dir.join(sub)).is_ok_and(|mut entries| entries.next().is_some())
     })
 }

@@ -32,6 +32,11 @@ impl PoolSpec {
     }
 }
 
+/// The exec root's directory of network namespace handles (`<id12>` bind mounts).
+pub const NETNS_DIR: &str = "netns";
+/// The exec root's marker file naming berth's nftables table while it may exist.
+pub const FIREWALL_MARKER: &str = "firewall-table";
+
 /// Docker's default local pools: 172.17–172.31 as /16s, then 192.168.0.0/16 as /20s.
 pub fn docker_default_pools() -> Vec<PoolSpec> {
     let mut v: Vec<PoolSpec> = (17u8..=31)
@@ -90,7 +95,12 @@ impl NetworkConfig {
 
     /// `<exec-root>/netns`.
     pub fn netns_dir(&self) -> PathBuf {
-        self.exec_root.join("netns")
+        self.exec_root.join(NETNS_DIR)
+    }
+
+    /// `<exec-root>/firewall-table`: present while berth's nftables table may exist.
+    pub fn firewall_marker(&self) -> PathBuf {
+        self.exec_root.join(FIREWALL_MARKER)
     }
 }
 

@@ -177,7 +177,7 @@ impl ShimRunner {
 
     /// Ids that have a shim directory (live shims, or dead ones that left an exit file).
     pub fn list(&self) -> Vec<String> {
-        let Ok(rd) = std::fs::read_dir(self.layout.root().join("shims")) else {
+        let Ok(rd) = std::fs::read_dir(self.layout.shims_dir()) else {
             return Vec::new();
         };
         rd.flatten()

@@ -148,9 +148,13 @@ impl Layout {
     pub fn root(&self) -> &Path {
         &self.root
     }
+    /// Directory of all shim directories.
+    pub fn shims_dir(&self) -> PathBuf {
+        self.root.join(SHIMS_DIR)
+    }
     /// Directory of one shim.
     pub fn shim_dir(&self, id: &str) -> PathBuf {
-        self.root.join("shims").join(id)
+        self.shims_dir().join(id)
     }
     /// Its control socket.
     pub fn ctl_sock(&self, id: &str) -> PathBuf {
@@ -177,6 +181,9 @@ impl Layout {
         self.root.join("cgroup.lock")
     }
 }
+
+/// The exec root's directory of shim directories (`shims/<id>`).
+pub const SHIMS_DIR: &str = "shims";
 
 /// File names inside a shim directory.
 pub const CTL_SOCK: &str = "ctl.sock";

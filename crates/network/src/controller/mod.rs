@@ -197,7 +197,7 @@ impl Controller {
         let firewall: Arc<dyn Firewall> = if cfg.firewall {
             Arc::new(
                 NftFirewall::new(cfg.host.clone(), cfg.nft_table.clone())
-                    .with_marker(cfg.exec_root.join("firewall-table")),
+                    .with_marker(cfg.firewall_marker()),
             )
         } else {
             Arc::new(NoFirewall)
