@@ -1,5 +1,5 @@
 //! The command tree. Each group module defines its clap args and an async
-//! `run`; this module only lists them.
+//! `run`; this module lists them and holds the context they share.
 
 pub mod build;
 pub mod container;
@@ -15,6 +15,47 @@ use clap::Subcommand;
 pub struct Ctx {
     /// Daemon client.
     pub client: Client,
+}
+
+impl Ctx {
+    /// `GET path` (a tar stream) written to `output`, a file created for it,
+    /// or to stdout, which must not be a terminal (as `save` and `export`
+    /// do). `create_failed` prefixes the error when the file cannot be made.
+    pub async fn download(
+        &self,
+        path: &str,
+        output: Option<&str>,
+        create_failed: &str,
+    ) -> anyhow::Result<()> {
+        use std::io::{IsTerminal, Write};
+
+        use anyhow::Context as _;
+        use http_body_util::BodyExt;
+
+        if output.is_none() && std::io::stdout().is_terminal() {
+            anyhow::bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+        }
+        let resp = self
+            .client
+            .request(http::Method::GET, path, berth_api::client::empty(), &[])
+            .await?;
+        let mut out: Box<dyn Write> = match output {
+            Some(p) => {
+                Box::new(std::fs::File::create(p).with_context(|| format!("{create_failed} {p}"))?)
+            }
+            None => Box::new(std::io::stdout().lock()),
+        };
+        let mut body = resp.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|e| berth_api::client::ClientError::Protocol(e.to_string()))?;
+            if let Some(d) = frame.data_ref() {
+                out.write_all(d)?;
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
 }
 
 /// Top-level commands, as docker names them.

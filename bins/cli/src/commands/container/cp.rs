@@ -1,7 +1,7 @@
 //! `cp` (both directions, tar over the archive endpoints, `-` for a tar on
 //! stdin/stdout), `export`, `commit`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -11,7 +11,6 @@ use berth_api::client::{self, ClientError};
 use berth_api::types::IdResponse;
 use clap::{ArgAction, Args};
 use http::Method;
-use http_body_util::BodyExt;
 
 use super::super::Ctx;
 use super::super::system::enc;
@@ -312,33 +311,9 @@ pub async fn cp(ctx: &Ctx, a: CpArgs) -> Result<()> {
 
 /// `berth export`.
 pub async fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
-    if a.output.is_none() && std::io::stdout().is_terminal() {
-        bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
-    }
-    let resp = ctx
-        .client
-        .request(
-            Method::GET,
-            &format!("/containers/{}/export", enc(&a.container)),
-            client::empty(),
-            &[],
-        )
-        .await?;
-    let mut out: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(
-            std::fs::File::create(p).with_context(|| format!("failed to export container: {p}"))?,
-        ),
-        None => Box::new(std::io::stdout()),
-    };
-    let mut body = resp.into_body();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ClientError::Protocol(e.to_string()))?;
-        if let Some(d) = frame.data_ref() {
-            out.write_all(d)?;
-        }
-    }
-    out.flush()?;
-    Ok(())
+    let path = format!("/containers/{}/export", enc(&a.container));
+    ctx.download(&path, a.output.as_deref(), "failed to export container:")
+        .await
 }
 
 /// The `/commit` query for the flags.

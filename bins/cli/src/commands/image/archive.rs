@@ -1,12 +1,11 @@
 //! `load`, `save` and `import`: images to and from tar archives.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 
 use anyhow::{Context, Result, bail};
 use berth_api::client;
 use clap::Args;
 use http::Method;
-use http_body_util::BodyExt;
 
 use super::{split, stream_request};
 use crate::commands::Ctx;
@@ -86,30 +85,8 @@ pub(super) async fn save(ctx: &Ctx, a: SaveArgs) -> Result<()> {
         .iter()
         .map(|n| format!("names={}", enc(n)))
         .collect();
-    if a.output.is_none() && std::io::stdout().is_terminal() {
-        bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
-    }
-    let resp = ctx
-        .client
-        .request(
-            Method::GET,
-            &format!("/images/get?{}", names.join("&")),
-            client::empty(),
-            &[],
-        )
-        .await?;
-    let mut out: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("create {p}"))?),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut body = resp.into_body();
-    while let Some(frame) = body.frame().await {
-        if let Some(d) = frame?.data_ref() {
-            out.write_all(d)?;
-        }
-    }
-    out.flush()?;
-    Ok(())
+    let path = format!("/images/get?{}", names.join("&"));
+    ctx.download(&path, a.output.as_deref(), "create").await
 }
 
 pub(super) async fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
