@@ -306,11 +306,7 @@ impl Nl {
                 b = b.scope(RouteScope::Link);
             }
         }
-        match self.handle.route().add(b.build()).execute().await {
-            Ok(()) => Ok(()),
-            Err(e) if matches!(errno(&e), Some(libc::EEXIST)) => Ok(()),
-            Err(e) => Err(nl_err(format!("add route {dst}"))(e)),
-        }
+        self.add_route(b.build(), &dst).await
     }
 
     /// Add an IPv6 route via `gw` (the container's default route on a
@@ -319,7 +315,16 @@ impl Nl {
         let b = RouteMessageBuilder::<std::net::Ipv6Addr>::new()
             .destination_prefix(dst.addr(), dst.prefix_len())
             .gateway(gw);
-        match self.handle.route().add(b.build()).execute().await {
+        self.add_route(b.build(), &dst).await
+    }
+
+    /// Send a built route; one that exists already is fine.
+    async fn add_route(
+        &self,
+        route: RouteMessage,
+        dst: &(dyn std::fmt::Display + Sync),
+    ) -> NetResult<()> {
+        match self.handle.route().add(route).execute().await {
             Ok(()) => Ok(()),
             Err(e) if matches!(errno(&e), Some(libc::EEXIST)) => Ok(()),
             Err(e) => Err(nl_err(format!("add route {dst}"))(e)),

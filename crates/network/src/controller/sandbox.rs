@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net};
 
 use super::validate::validate_endpoint;
 use super::{Controller, Sandbox, State};
@@ -150,35 +150,28 @@ impl Controller {
     ) -> NetResult<EndpointRecord> {
         let driver = self.driver(&net.driver).await?;
         let ipam = self.ipam(&net.ipam_driver).await?;
-        let pool = net.pool_v4().cloned();
-        let address = match &pool {
-            Some(p) => Some(
-                ipam.request_address(&p.pool_id, req.ipv4, &Default::default())
-                    .await?,
-            ),
-            None => None,
-        };
+        // An address from each of the network's pools (IPv4, and IPv6 with --ipv6),
+        // released again if a later step fails.
         let mut held: Vec<(&str, IpAddr)> = Vec::new();
-        if let (Some(p), Some(a)) = (&pool, address) {
-            held.push((p.pool_id.as_str(), a.addr()));
-        }
-        let pool6 = net.pool_v6().cloned();
-        let address_v6 = match &pool6 {
-            Some(p) => match ipam
-                .request_address(&p.pool_id, req.ipv6, &Default::default())
+        let mut assigned: [Option<IpNet>; 2] = [None, None];
+        for (slot, pool, preferred) in [(0, net.pool_v4(), req.ipv4), (1, net.pool_v6(), req.ipv6)]
+        {
+            let Some(p) = pool else { continue };
+            match ipam
+                .request_address(&p.pool_id, preferred, &Default::default())
                 .await
             {
-                Ok(a) => Some(a),
+                Ok(a) => {
+                    held.push((p.pool_id.as_str(), a.addr()));
+                    assigned[slot] = Some(a);
+                }
                 Err(e) => {
                     rollback(&*driver, &*ipam, &net.id, None, &held).await;
                     return Err(e);
                 }
-            },
-            None => None,
-        };
-        if let (Some(p), Some(a)) = (&pool6, address_v6) {
-            held.push((p.pool_id.as_str(), a.addr()));
+            }
         }
+        let [address, address_v6] = assigned;
         let eid = berth_core::id::generate();
         let mac = req.mac.as_deref().and_then(parse_mac);
         let creq = CreateEndpointRequest {
