@@ -134,31 +134,26 @@ fn basic_auth_login_push_pull_logout() {
     );
     let o = d.docker(&["login", "-u", "tester", "--password-stdin", &reg.addr()]);
     assert!(!o.status.success(), "no password given");
-    let mut c = d
-        .docker_cmd(&["login", "-u", "tester", "--password-stdin", &reg.addr()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(c.stdin.as_mut().unwrap(), b"wrong\n").unwrap();
-    drop(c.stdin.take());
-    let bad = c.wait_with_output().unwrap();
+    // `docker login --password-stdin` with `password` piped in.
+    let login = |password: &[u8]| {
+        let mut c = d
+            .docker_cmd(&["login", "-u", "tester", "--password-stdin", &reg.addr()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(c.stdin.as_mut().unwrap(), password).unwrap();
+        drop(c.stdin.take());
+        c.wait_with_output().unwrap()
+    };
+    let bad = login(b"wrong\n");
     assert!(
         !bad.status.success() && stderr(&bad).contains("401"),
         "{}",
         stderr(&bad)
     );
-    let mut c = d
-        .docker_cmd(&["login", "-u", "tester", "--password-stdin", &reg.addr()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(c.stdin.as_mut().unwrap(), b"s3cret\n").unwrap();
-    drop(c.stdin.take());
-    let ok = c.wait_with_output().unwrap();
+    let ok = login(b"s3cret\n");
     assert!(
         ok.status.success() && stdout(&ok).contains("Login Succeeded"),
         "{}{}",
