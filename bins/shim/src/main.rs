@@ -8,6 +8,9 @@
 //! `exit.json`, and serves the protocol in `berth_runtime::proto` until it is told to
 //! delete the container.
 //!
+//! `berth-shim zygote` does the same for each request on its stdin, by forking
+//! (see `zygote`): berthd starts one and saves an exec per container.
+//!
 //! `berth-shim install-init <path>` writes the embedded static `berth-init`.
 
 mod backend;
@@ -16,6 +19,7 @@ mod lifecycle;
 mod server;
 mod stdio;
 mod trace;
+mod zygote;
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -57,6 +61,7 @@ fn main() {
     let r = match args.get(1).map(String::as_str) {
         Some("start") if args.len() == 3 => cmd_start(Path::new(&args[2])),
         Some("install-init") if args.len() == 3 => install_init(Path::new(&args[2])),
+        Some(berth_runtime::zygote::ZYGOTE_ARG) if args.len() == 2 => zygote::serve(),
         Some("--version") | Some("version") => {
             println!(
                 "berth-shim {} (protocol {})",
@@ -66,13 +71,19 @@ fn main() {
             Ok(())
         }
         _ => Err(anyhow::anyhow!(
-            "usage: berth-shim start <shim-dir> | install-init <path> | --version"
+            "usage: berth-shim start <shim-dir> | zygote | install-init <path> | --version"
         )),
     };
+    exit_with(r)
+}
+
+/// Exit 0, or report `r`'s error and exit 1.
+fn exit_with(r: anyhow::Result<()>) -> ! {
     if let Err(e) = r {
         eprintln!("berth-shim: {e:#}");
         std::process::exit(1);
     }
+    std::process::exit(0)
 }
 
 fn install_init(dest: &Path) -> anyhow::Result<()> {

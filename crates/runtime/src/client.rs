@@ -5,7 +5,9 @@
 //! connection per call. Every call is cancel-safe from the shim's point of view: a
 //! dropped connection only ends that call.
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -19,6 +21,7 @@ use crate::proto::{
     self, AttachReq, ErrorKindWire, ExecReq, ExecStarted, ExitStatus, FRAME_HEADER, Hello, Op,
     Request, Response, State, StreamId,
 };
+use crate::zygote::{Started, Zygote};
 
 /// How to start a shim for one container.
 #[derive(Debug, Clone)]
@@ -39,11 +42,14 @@ pub struct SpawnOptions {
     pub log: LogConfig,
 }
 
-/// Spawns and finds shims under one exec root.
+/// Spawns and finds shims under one exec root. Clones share one shim zygote
+/// (see [`crate::zygote`]), which exits when the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct ShimRunner {
     shim_binary: PathBuf,
     layout: Layout,
+    zygote: Arc<Mutex<Option<Zygote>>>,
+    use_zygote: bool,
 }
 
 impl ShimRunner {
@@ -52,7 +58,16 @@ impl ShimRunner {
         ShimRunner {
             shim_binary: shim_binary.into(),
             layout: Layout::new(exec_root),
+            zygote: Arc::new(Mutex::new(None)),
+            use_zygote: true,
         }
+    }
+
+    /// Exec a new shim for every container instead of forking them from a zygote
+    /// (the fallback when a zygote cannot be started; for tests and comparisons).
+    pub fn without_zygote(mut self) -> ShimRunner {
+        self.use_zygote = false;
+        self
     }
 
     /// The exec-root layout.
@@ -96,46 +111,40 @@ impl ShimRunner {
         let data = serde_json::to_vec(&cfg).map_err(|e| RuntimeError::Shim(e.to_string()))?;
         layout::replace_file(&dir.join(layout::CONFIG_FILE), &data)
             .map_err(|e| RuntimeError::io(format!("write {}", dir.display()), e))?;
-        let mut child = tokio::process::Command::new(&self.shim_binary)
-            .arg("start")
-            .arg(&dir)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| RuntimeError::io(format!("run {}", self.shim_binary.display()), e))?;
-        // The answer is one line; the shim then goes on serving the container as
-        // this daemon's child, so it is reaped in the background when it exits
-        // (or by init, if the daemon goes first).
-        let mut line = Vec::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = BufReader::new(out).read_until(b'\n', &mut line).await;
-        }
-        let resp: Option<Response> = serde_json::from_slice(&line).ok();
-        let reap = |mut child: tokio::process::Child| {
-            tokio::spawn(async move {
-                let _ = child.wait().await;
-            });
+        let forked = if self.use_zygote {
+            self.fork_from_zygote(&dir)
+        } else {
+            Err(std::io::Error::other("disabled"))
         };
+        let started = match forked {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!("shim zygote unavailable, exec'ing the shim: {e}");
+                self.exec_shim(&dir)?
+            }
+        };
+        // The answer is one line; the shim then goes on serving the container
+        // (reaped by the zygote, or in the background here when exec'd; by init
+        // if the daemon goes first).
+        let (line, started) = started.ready_line().await;
+        let resp: Option<Response> = serde_json::from_slice(&line).ok();
         match resp {
             Some(Response::Ok(_)) => {
-                reap(child);
+                started.release();
                 Ok(self.handle(&opts.id))
             }
             Some(Response::Err(e)) => {
-                reap(child);
+                started.release();
                 // The message already carries the runtime's own ERROR events (the
                 // shim appends them), so the daemon logs and returns it as is.
                 let _ = std::fs::remove_dir_all(&dir);
                 Err(RuntimeError::Shim(e.message))
             }
             None => {
-                let out = child.wait_with_output().await.map_err(|e| {
-                    RuntimeError::io(format!("run {}", self.shim_binary.display()), e)
-                })?;
+                let (status, stderr) = started.failure().await;
                 // Before it redirects its stdio the shim reports on stderr; after
                 // that it only has its log.
-                let mut detail = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                let mut detail = stderr.trim().to_string();
                 if detail.is_empty() {
                     let log =
                         std::fs::read_to_string(dir.join(layout::SHIM_LOG)).unwrap_or_default();
@@ -144,11 +153,56 @@ impl ShimRunner {
                 }
                 let _ = std::fs::remove_dir_all(&dir);
                 Err(RuntimeError::Shim(format!(
-                    "shim failed to start ({}): {detail}",
-                    out.status
+                    "shim failed to start{status}: {detail}"
                 )))
             }
         }
+    }
+
+    /// Have the zygote fork a shim for `dir` (starting the zygote first if there
+    /// is none, or again if it died).
+    fn fork_from_zygote(&self, dir: &Path) -> std::io::Result<Started> {
+        let mut slot = self.zygote.lock().unwrap_or_else(|p| p.into_inner());
+        // Close-on-exec pipes; the shim gets blocking write ends.
+        let (out_w, out) = tokio::net::unix::pipe::pipe()?;
+        let (err_w, err) = tokio::net::unix::pipe::pipe()?;
+        let (out_w, err_w) = (out_w.into_blocking_fd()?, err_w.into_blocking_fd()?);
+        let mut tries = 0;
+        loop {
+            if slot.is_none() {
+                *slot = Some(Zygote::start(&self.shim_binary)?);
+            }
+            let Some(z) = slot.as_ref() else { continue };
+            match z.fork_shim(dir, out_w.as_fd(), err_w.as_fd()) {
+                Ok(()) => break,
+                Err(e) if tries == 0 => {
+                    tracing::debug!("shim zygote gone ({e}); starting another");
+                    *slot = None;
+                    tries += 1;
+                }
+                Err(e) => {
+                    *slot = None;
+                    return Err(e);
+                }
+            }
+        }
+        drop(slot);
+        // Only the shim may hold the write ends, so that its exit ends our reads.
+        drop((out_w, err_w));
+        Ok(Started::Forked { out, err })
+    }
+
+    /// Start a shim by exec'ing the binary (when there is no zygote).
+    fn exec_shim(&self, dir: &Path) -> Result<Started> {
+        let child = tokio::process::Command::new(&self.shim_binary)
+            .arg("start")
+            .arg(dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| RuntimeError::io(format!("run {}", self.shim_binary.display()), e))?;
+        Ok(Started::Exec(child))
     }
 
     /// A handle for container `id`, without checking that its shim runs.

@@ -9,6 +9,7 @@
 //! - [`logs`]: the container log formats (`json-file`, `local`) and their reader.
 //! - [`layout`]: where shims keep their sockets and state under the exec root.
 //! - [`prime`]: paying the cgroup-migration grace period before the runtime needs it.
+//! - [`zygote`]: the forking server that starts shims without an exec each.
 //! - [`vm`]: VM isolation's host half (VMM, accelerator probe, guest plan, initramfs).
 //!
 //! # Call sequences (daemon side)
@@ -40,3 +41,4 @@ pub mod logs;
 pub mod prime;
 pub mod proto;
 pub mod vm;
+pub mod zygote;
