@@ -38,11 +38,16 @@ pub fn os_release() -> (String, String) {
     )
 }
 
-/// Online CPUs.
+/// CPUs this daemon may use, counted once (as dockerd does at start): std's count
+/// reads the cgroup quota through `/proc/self/cgroup` and `/proc/self/mountinfo`,
+/// too much for every container create.
 pub fn ncpu() -> u64 {
-    std::thread::available_parallelism()
-        .map(|n| n.get() as u64)
-        .unwrap_or(1)
+    static N: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get() as u64)
+            .unwrap_or(1)
+    })
 }
 
 /// Total memory in bytes, from /proc/meminfo.
@@ -80,11 +85,16 @@ pub fn ipv4_forwarding() -> bool {
         .unwrap_or(false)
 }
 
-/// This boot's id (`/proc/sys/kernel/random/boot_id`), to detect host reboots.
+/// This boot's id (`/proc/sys/kernel/random/boot_id`), to detect host reboots. Read
+/// once: it cannot change while this process lives.
 pub fn boot_id() -> String {
-    fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    })
+    .clone()
 }
 
 /// Open file descriptors of this process.

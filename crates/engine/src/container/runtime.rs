@@ -154,8 +154,26 @@ impl Engine {
     }
 }
 
-/// Is `p` a mount point (its device differs from its parent's, or it is a bind of itself)?
+/// Is `p` the root of a mount? Asked of the kernel (`statx`'s `STATX_ATTR_MOUNT_ROOT`,
+/// Linux 5.8), which costs one call where scanning `/proc/self/mountinfo` grows with
+/// every container's mounts; older kernels fall back to the scan.
 pub fn is_mountpoint(p: &std::path::Path) -> bool {
+    use rustix::fs::{AtFlags, StatxAttributes, StatxFlags};
+    match rustix::fs::statx(
+        rustix::fs::CWD,
+        p,
+        AtFlags::SYMLINK_NOFOLLOW,
+        StatxFlags::BASIC_STATS,
+    ) {
+        Ok(st) if st.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT) => {
+            st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT)
+        }
+        Ok(_) => in_mountinfo(p),
+        Err(_) => false,
+    }
+}
+
+fn in_mountinfo(p: &std::path::Path) -> bool {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return false;
     };
@@ -182,7 +200,15 @@ mod tests {
         assert_eq!(parse_size("512k"), Some(512 << 10));
         assert_eq!(parse_size("100"), Some(100));
         assert_eq!(parse_size("abc"), None);
+    }
+
+    #[test]
+    fn mount_roots_as_the_mount_table_lists_them() {
         assert!(is_mountpoint(std::path::Path::new("/proc")));
         assert!(!is_mountpoint(std::path::Path::new("/proc/self")));
+        for p in ["/", "/proc", "/sys", "/dev", "/etc", "/tmp", "/proc/self"] {
+            let p = std::path::Path::new(p);
+            assert_eq!(is_mountpoint(p), in_mountinfo(p), "{}", p.display());
+        }
     }
 }

@@ -93,16 +93,21 @@ pub fn normalize(name: &str) -> Result<String> {
     }
 }
 
-/// The capabilities the caller may grant: known ones present in its bounding set.
+/// The capabilities the caller may grant: known ones present in its bounding set
+/// (read once; a process's bounding set only shrinks when it drops capabilities
+/// itself, which the daemon never does).
 pub fn grantable() -> BTreeSet<String> {
-    let bnd = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapBnd:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .unwrap_or(u64::MAX);
+    static BND: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let bnd = *BND.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("CapBnd:"))
+                    .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            })
+            .unwrap_or(u64::MAX)
+    });
     ALL_CAPS
         .iter()
         .enumerate()
