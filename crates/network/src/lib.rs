@@ -16,8 +16,10 @@
 //!   `--subnet`, a default pool, or a /64 of `fd62:6572:7468::/48`); endpoints
 //!   get an address (`--ip6` or the next free), the bridge the gateway, the
 //!   container a default route through it, and the embedded DNS answers AAAA.
-//!   IPv6 stays on the bridge: no NAT, port publishing or isolation rules for
-//!   it, and berth does not turn on IPv6 forwarding.
+//!   Dynamic IPv6 pools avoid host routes as IPv4 ones do. Leaving the host,
+//!   IPv6 traffic is forwarded (berth turns on `net.ipv6.conf.all.forwarding`,
+//!   as dockerd does) and masqueraded; the isolation rules match interfaces, so
+//!   they hold for both families. Published ports are IPv4 only.
 //!
 //! The [`controller::Controller`] owns all three, persists them in the state
 //! store (tables `network.networks`, `network.sandboxes`, see [`model`]),

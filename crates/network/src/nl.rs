@@ -331,9 +331,20 @@ impl Nl {
         }
     }
 
-    /// Destinations of the main table's IPv4 unicast routes, default route excluded.
-    pub async fn routes_v4(&self) -> NetResult<Vec<Ipv4Net>> {
-        let req = RouteMessageBuilder::<Ipv4Addr>::new().build();
+    /// Destinations of the main table's unicast routes, IPv4 and IPv6, default
+    /// routes excluded: what a new dynamic address pool must not overlap.
+    pub async fn routes(&self) -> NetResult<Vec<IpNet>> {
+        let mut out = self
+            .route_dsts(RouteMessageBuilder::<Ipv4Addr>::new().build())
+            .await?;
+        out.extend(
+            self.route_dsts(RouteMessageBuilder::<std::net::Ipv6Addr>::new().build())
+                .await?,
+        );
+        Ok(out)
+    }
+
+    async fn route_dsts(&self, req: RouteMessage) -> NetResult<Vec<IpNet>> {
         let msgs: Vec<RouteMessage> = self
             .handle
             .route()
@@ -350,12 +361,18 @@ impl Nl {
             {
                 continue;
             }
+            let len = m.header.destination_prefix_length;
             for a in &m.attributes {
-                if let RouteAttribute::Destination(RouteAddress::Inet(ip)) = a
-                    && let Ok(n) = Ipv4Net::new(*ip, m.header.destination_prefix_length)
-                {
-                    out.push(n.trunc());
-                }
+                let net = match a {
+                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => {
+                        Ipv4Net::new(*ip, len).map(IpNet::V4).ok()
+                    }
+                    RouteAttribute::Destination(RouteAddress::Inet6(ip)) => {
+                        ipnet::Ipv6Net::new(*ip, len).map(IpNet::V6).ok()
+                    }
+                    _ => None,
+                };
+                out.extend(net.map(|n| n.trunc()));
             }
         }
         Ok(out)

@@ -160,3 +160,67 @@ async fn internal_network_has_no_way_out() {
     let out = env.sh(&x.key, "busybox nslookup www.example 127.0.0.11");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("192.0.2.99"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_networks_avoid_host_routes_and_reach_out_masqueraded() {
+    let mut env = Env::new().await;
+    // An "uplink" to another namespace: fd63::2 beyond the host's fd63::1. The
+    // far side has no route back to container subnets, so only masqueraded
+    // traffic gets answers.
+    let far = env.dir.path().join("far");
+    berth_network::ns::create(&far, || Ok(())).unwrap();
+    let holder = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", far.display()))
+        .args(["sleep", "600"])
+        .spawn()
+        .unwrap();
+    let pid = holder.id();
+    env.children.push(holder);
+    env.ok(
+        &env.host,
+        &format!(
+            "ip link add up0 type veth peer name up1 && ip link set up1 netns {pid} && \
+             ip addr add fd63::1/64 dev up0 nodad && ip link set up0 up && \
+             ip route add fd62:6572:7468::/64 dev up0"
+        ),
+    );
+    env.ok(
+        &far,
+        "ip addr add fd63::2/64 dev up1 nodad && ip link set up1 up && ip link set lo up",
+    );
+
+    // The first /64 of berth's default IPv6 range is a host route now: skipped.
+    let req = berth_network::model::NetworkCreate {
+        name: "six".into(),
+        enable_ipv6: Some(true),
+        ..Default::default()
+    };
+    let (net, _) = env.ctl().create_network(req).await.unwrap();
+    let v6: Vec<String> = net
+        .network
+        .pools
+        .iter()
+        .map(|p| p.subnet.to_string())
+        .filter(|s| s.contains(':'))
+        .collect();
+    assert_eq!(v6, ["fd62:6572:7468:1::/64"]);
+
+    let c = env
+        .container("c", &[("six", EndpointRequest::default())], &[])
+        .await;
+    assert_eq!(
+        env.ok(&env.host, "cat /proc/sys/net/ipv6/conf/all/forwarding")
+            .trim(),
+        "1"
+    );
+    assert!(
+        env.nft().contains("ip6 saddr fd62:6572:7468:1::/64"),
+        "{}",
+        env.nft()
+    );
+    assert!(
+        env.ok(&c.key, "busybox ping -6 -c1 -W2 fd63::2")
+            .contains("1 packets received"),
+        "the far side answers the masqueraded container"
+    );
+}

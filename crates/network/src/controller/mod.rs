@@ -324,8 +324,8 @@ impl Controller {
 
     /// Networks a new dynamic pool must avoid: host routes and nameservers.
     async fn host_exclusions(&self) -> Vec<IpNet> {
-        let mut out: Vec<IpNet> = match self.host_nl.routes_v4().await {
-            Ok(r) => r.into_iter().map(IpNet::V4).collect(),
+        let mut out: Vec<IpNet> = match self.host_nl.routes().await {
+            Ok(r) => r,
             Err(e) => {
                 tracing::warn!("cannot read host routes: {e}");
                 Vec::new()

@@ -226,6 +226,13 @@ impl Controller {
             .subnets(64)
             .map_err(|e| NetError::invalid(format!("{DEFAULT_V6_POOL}: {e}")))?;
         for cand in subnets.take(4096) {
+            if req
+                .exclude
+                .iter()
+                .any(|x| x.contains(&cand) || cand.contains(x))
+            {
+                continue;
+            }
             let r = PoolRequest {
                 pool: Some(cand),
                 ..req.clone()

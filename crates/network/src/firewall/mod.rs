@@ -20,7 +20,7 @@ pub mod nft;
 use std::net::Ipv4Addr;
 
 use async_trait::async_trait;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::error::NetResult;
 use crate::ports::Proto;
@@ -32,6 +32,8 @@ pub struct BridgeRules {
     pub name: String,
     /// Its IPv4 subnet.
     pub subnet: Ipv4Net,
+    /// Its IPv6 subnet (`--ipv6`), masqueraded like the IPv4 one.
+    pub subnet_v6: Option<Ipv6Net>,
     /// `--internal`: no traffic in or out of the bridge.
     pub internal: bool,
     /// Inter-container communication allowed.

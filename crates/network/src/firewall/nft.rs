@@ -14,7 +14,7 @@
 //! ```
 
 use std::borrow::Cow;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use async_trait::async_trait;
 use nftables::batch::Batch;
@@ -145,7 +145,8 @@ fn set(items: &[String]) -> Expression<'static> {
     ))
 }
 
-fn prefix(addr: Ipv4Addr, len: u8) -> Expression<'static> {
+fn prefix(addr: impl Into<IpAddr>, len: u8) -> Expression<'static> {
+    let addr: IpAddr = addr.into();
     Expression::Named(NamedExpression::Prefix(Prefix {
         addr: Box::new(s(&addr.to_string())),
         len: len as u32,
@@ -279,6 +280,20 @@ fn bridge_rules(d: &mut Doc<'_>, b: &BridgeRules, others: &[String]) {
                 masq(),
             ],
         );
+        if let Some(v6) = b.subnet_v6 {
+            d.rule(
+                "postrouting",
+                vec![
+                    m(
+                        payload("ip6", "saddr"),
+                        Operator::EQ,
+                        prefix(v6.network(), v6.prefix_len()),
+                    ),
+                    m(meta(MetaKey::Oifname), Operator::NEQ, br()),
+                    masq(),
+                ],
+            );
+        }
     }
     d.rule(
         "postrouting",
@@ -388,6 +403,7 @@ mod tests {
             bridges: vec![BridgeRules {
                 name: "br-a".into(),
                 subnet: "10.9.0.0/24".parse().unwrap(),
+                subnet_v6: Some("fd00:9::/64".parse().unwrap()),
                 internal: false,
                 icc: true,
                 masquerade: true,
@@ -406,5 +422,9 @@ mod tests {
             "{json}"
         );
         assert!(json.contains("\"jump\""));
+        assert!(
+            json.contains("\"ip6\"") && json.contains("\"fd00:9::\""),
+            "{json}"
+        );
     }
 }

@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use self::options::BridgeOptions;
 use super::{
@@ -52,7 +52,8 @@ struct Net {
     index: Option<u32>,
     subnet: Option<Ipv4Net>,
     gateway: Option<IpNet>,
-    /// The bridge's IPv6 address (networks created with `--ipv6`).
+    /// The IPv6 subnet and the bridge's IPv6 address (networks created with `--ipv6`).
+    subnet_v6: Option<Ipv6Net>,
     gateway_v6: Option<IpNet>,
     internal: bool,
 }
@@ -180,6 +181,7 @@ impl BridgeDriver {
                 n.subnet.map(|subnet| BridgeRules {
                     name: n.opts.name.clone(),
                     subnet,
+                    subnet_v6: n.subnet_v6,
                     internal: n.internal,
                     icc: n.opts.icc,
                     masquerade: n.opts.masquerade,
@@ -259,12 +261,18 @@ impl BridgeDriver {
             _ => None,
         };
         let gateway = v4.and_then(|d| d.gateway);
-        let gateway_v6 = req.ipv6.first().and_then(|d| d.gateway);
+        let v6 = req.ipv6.first();
+        let subnet_v6 = match v6.map(|d| d.pool) {
+            Some(IpNet::V6(n)) => Some(n),
+            _ => None,
+        };
+        let gateway_v6 = v6.and_then(|d| d.gateway);
         Ok(Net {
             opts,
             index: None,
             subnet,
             gateway,
+            subnet_v6,
             gateway_v6,
             internal: req.internal,
         })
@@ -292,7 +300,18 @@ impl BridgeDriver {
             // A host that disables IPv6 by default hands new links
             // disable_ipv6=1, which refuses the address.
             let key = format!("net/ipv6/conf/{}/disable_ipv6", opts.name);
-            self.host.run(move || ns::sysctl(&key, "0"))?;
+            let forward = self.firewall_enabled;
+            self.host.run(move || {
+                ns::sysctl(&key, "0")?;
+                // As dockerd with ip6tables: IPv6 container traffic is routed
+                // (and masqueraded) like IPv4's. Forwarding makes the kernel
+                // ignore router advertisements on links with accept_ra=1.
+                if forward && ns::read_sysctl("net/ipv6/conf/all/forwarding")? != "1" {
+                    ns::sysctl("net/ipv6/conf/all/forwarding", "1")?;
+                    tracing::info!("enabled IPv6 forwarding (net.ipv6.conf.all.forwarding=1)");
+                }
+                Ok(())
+            })?;
             self.nl.add_addr(index, gw).await?;
         }
         if self.firewall_enabled {

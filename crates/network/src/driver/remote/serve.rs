@@ -49,11 +49,7 @@ impl PluginService {
 
     async fn exclusions(&self) -> Vec<IpNet> {
         match &self.host_nl {
-            Some(nl) => nl
-                .routes_v4()
-                .await
-                .map(|r| r.into_iter().map(IpNet::V4).collect())
-                .unwrap_or_default(),
+            Some(nl) => nl.routes().await.unwrap_or_default(),
             None => Vec::new(),
         }
     }
