@@ -162,7 +162,7 @@ async fn internal_network_has_no_way_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ipv6_networks_avoid_host_routes_and_reach_out_masqueraded() {
+async fn ipv6_networks_avoid_host_routes_reach_out_masqueraded_and_publish_ports() {
     let mut env = Env::new().await;
     // An "uplink" to another namespace: fd63::2 beyond the host's fd63::1. The
     // far side has no route back to container subnets, so only masqueraded
@@ -206,7 +206,11 @@ async fn ipv6_networks_avoid_host_routes_and_reach_out_masqueraded() {
     assert_eq!(v6, ["fd62:6572:7468:1::/64"]);
 
     let c = env
-        .container("c", &[("six", EndpointRequest::default())], &[])
+        .container(
+            "c",
+            &[("six", EndpointRequest::default())],
+            &[("80/tcp", "", "8080")],
+        )
         .await;
     assert_eq!(
         env.ok(&env.host, "cat /proc/sys/net/ipv6/conf/all/forwarding")
@@ -222,5 +226,11 @@ async fn ipv6_networks_avoid_host_routes_and_reach_out_masqueraded() {
         env.ok(&c.key, "busybox ping -6 -c1 -W2 fd63::2")
             .contains("1 packets received"),
         "the far side answers the masqueraded container"
+    );
+    // The published port answers on the host's IPv6 addresses too.
+    env.httpd(&c.key, "six-hello");
+    assert_eq!(
+        env.wget(&far, "http://[fd63::1]:8080/").as_deref(),
+        Some("six-hello")
     );
 }

@@ -17,7 +17,7 @@
 
 pub mod nft;
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use async_trait::async_trait;
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -47,12 +47,12 @@ pub struct BridgeRules {
 pub struct PortRule {
     /// Protocol.
     pub proto: Proto,
-    /// Host address, `None` = every local address.
-    pub host_ip: Option<Ipv4Addr>,
+    /// Host address, `None` = every local address (of the container address's family).
+    pub host_ip: Option<IpAddr>,
     /// Host port.
     pub host_port: u16,
-    /// Container address.
-    pub container_ip: Ipv4Addr,
+    /// Container address (IPv4, or IPv6 on `--ipv6` networks).
+    pub container_ip: IpAddr,
     /// Container port.
     pub container_port: u16,
 }

@@ -248,9 +248,16 @@ pub fn render(table_name: &str, rules: &Ruleset) -> Nftables<'static> {
 }
 
 fn port_rule(d: &mut Doc<'_>, p: &PortRule) {
+    let (l3, family) = if p.container_ip.is_ipv4() {
+        ("ip", NATFamily::IP)
+    } else {
+        ("ip6", NATFamily::IP6)
+    };
+    // In the inet table a dnat of the other family is a no-op, so each rule
+    // only acts on packets of its container address's family.
     let mut e = Vec::new();
     if let Some(ip) = p.host_ip {
-        e.push(m(payload("ip", "daddr"), Operator::EQ, s(&ip.to_string())));
+        e.push(m(payload(l3, "daddr"), Operator::EQ, s(&ip.to_string())));
     }
     e.push(m(
         payload(p.proto.as_str(), "dport"),
@@ -259,7 +266,7 @@ fn port_rule(d: &mut Doc<'_>, p: &PortRule) {
     ));
     e.push(Statement::DNAT(Some(NAT {
         addr: Some(s(&p.container_ip.to_string())),
-        family: Some(NATFamily::IP),
+        family: Some(family),
         port: Some(Expression::Number(p.container_port as u32)),
         flags: None,
     })));
@@ -316,6 +323,21 @@ fn bridge_rules(d: &mut Doc<'_>, b: &BridgeRules, others: &[String]) {
             masq(),
         ],
     );
+    if let Some(v6) = b.subnet_v6 {
+        d.rule(
+            "postrouting",
+            vec![
+                m(meta(MetaKey::Oifname), Operator::EQ, br()),
+                m(
+                    payload("ip6", "saddr"),
+                    Operator::EQ,
+                    prefix(v6.network(), v6.prefix_len()),
+                ),
+                m(ct("status"), Operator::IN, s("dnat")),
+                masq(),
+            ],
+        );
+    }
     // forward
     let drop = || Statement::Drop(None);
     let accept = || Statement::Accept(None);
@@ -408,13 +430,22 @@ mod tests {
                 icc: true,
                 masquerade: true,
             }],
-            ports: vec![PortRule {
-                proto: Proto::Tcp,
-                host_ip: Some(Ipv4Addr::LOCALHOST),
-                host_port: 8080,
-                container_ip: "10.9.0.2".parse().unwrap(),
-                container_port: 80,
-            }],
+            ports: vec![
+                PortRule {
+                    proto: Proto::Tcp,
+                    host_ip: Some(Ipv4Addr::LOCALHOST.into()),
+                    host_port: 8080,
+                    container_ip: "10.9.0.2".parse().unwrap(),
+                    container_port: 80,
+                },
+                PortRule {
+                    proto: Proto::Tcp,
+                    host_ip: None,
+                    host_port: 8080,
+                    container_ip: "fd00:9::2".parse().unwrap(),
+                    container_port: 80,
+                },
+            ],
         };
         let json = serde_json::to_string(&render("berth", &rules)).unwrap();
         assert!(
@@ -426,5 +457,6 @@ mod tests {
             json.contains("\"ip6\"") && json.contains("\"fd00:9::\""),
             "{json}"
         );
+        assert!(json.contains("\"family\":\"ip6\""), "{json}");
     }
 }

@@ -63,6 +63,7 @@ struct Ep {
     host_if: String,
     peer_if: String,
     address: Option<IpNet>,
+    address_v6: Option<IpNet>,
     mac: [u8; 6],
     ports: Vec<PortMapping>,
 }
@@ -191,25 +192,27 @@ impl BridgeDriver {
         bridges.sort_by(|a, b| a.name.cmp(&b.name));
         let mut ports = Vec::new();
         for ep in st.eps.values() {
-            let Some(IpAddr::V4(cip)) = ep.address.map(|a| a.addr()) else {
-                continue;
-            };
+            let v4 = ep.address.map(|a| a.addr()).filter(IpAddr::is_ipv4);
+            let v6 = ep.address_v6.map(|a| a.addr()).filter(IpAddr::is_ipv6);
             for p in &ep.ports {
-                let host_ip = match p.host_ip {
-                    IpAddr::V4(a) if !a.is_unspecified() => Some(a),
-                    IpAddr::V4(_) => None,
-                    IpAddr::V6(_) => continue,
-                };
-                ports.push(PortRule {
-                    proto: p.container.proto,
-                    host_ip,
-                    host_port: p.host_port,
-                    container_ip: cip,
-                    container_port: p.container.port,
-                });
+                // An unspecified host address publishes on every local address
+                // of both families the container has; a given one only on its own.
+                let targets = [v4, v6]
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| p.host_ip.is_unspecified() || p.host_ip.is_ipv4() == c.is_ipv4());
+                for container_ip in targets {
+                    ports.push(PortRule {
+                        proto: p.container.proto,
+                        host_ip: (!p.host_ip.is_unspecified()).then_some(p.host_ip),
+                        host_port: p.host_port,
+                        container_ip,
+                        container_port: p.container.port,
+                    });
+                }
             }
         }
-        ports.sort_by_key(|p| (p.host_port, p.proto, p.host_ip));
+        ports.sort_by_key(|p| (p.host_port, p.proto, p.host_ip, p.container_ip));
         Ruleset { bridges, ports }
     }
 
@@ -429,6 +432,7 @@ impl NetworkDriver for BridgeDriver {
             host_if,
             peer_if,
             address: req.interface.address,
+            address_v6: req.interface.address_v6,
             mac,
             ports: Vec::new(),
         };
@@ -689,6 +693,7 @@ impl NetworkDriver for BridgeDriver {
                 host_if,
                 peer_if,
                 address: r.interface.address,
+                address_v6: r.interface.address_v6,
                 mac,
                 ports: r.ports.clone(),
             };
