@@ -3,7 +3,7 @@
 //! the container's own leaf; runc removes it, and for libcontainer the shim does
 //! ([`remove_leaf`]).
 //!
-//! Creation (which makes parents) takes a shared flock on `<exec-root>/cgroup.lock`
+//! Creation (which makes parents) takes a shared lock on `<exec-root>/cgroup.lock`
 //! and parent removal an exclusive one, so one shim cannot remove `/berth` between
 //! another's mkdir of `/berth` and of `/berth/<id>`.
 
@@ -48,24 +48,42 @@ pub fn oom_killed(rel: &Path) -> bool {
         ) > 0
 }
 
-/// A held flock; released on drop.
+/// A held lock; released on drop.
 pub struct Lock(#[allow(dead_code)] File);
 
 /// Take the cgroup lock, shared or exclusive. Failure to lock is not fatal.
+///
+/// A POSIX record lock, not `flock`: a record lock belongs to this process and
+/// is not inherited by the runtime's processes forked while it is held, where a
+/// `flock` belongs to the open file and the container's init (which keeps the
+/// descriptor until it execs at start) would hold it for as long as the
+/// container stays created, blocking every other shim's delete meanwhile.
 pub fn lock(file: &Path, exclusive: bool) -> Option<Lock> {
     let f = std::fs::OpenOptions::new()
         .create(true)
-        .append(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
         .open(file)
         .ok()?;
-    let op = if exclusive {
-        libc::LOCK_EX
+    // SAFETY: a zeroed flock is valid; the fields set below are all it needs.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = if exclusive {
+        libc::F_WRLCK
     } else {
-        libc::LOCK_SH
-    };
-    // SAFETY: flock on an fd we own; no memory is involved.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), op) };
-    (rc == 0).then_some(Lock(f))
+        libc::F_RDLCK
+    } as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    loop {
+        // SAFETY: F_SETLKW on an fd we own with a valid flock struct.
+        let rc = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETLKW, &fl) };
+        if rc == 0 {
+            return Some(Lock(f));
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return None;
+        }
+    }
 }
 
 /// Every cgroup mount: the v1 hierarchies under `/sys/fs/cgroup`, and the root itself

@@ -616,3 +616,24 @@ async fn seccomp_and_capabilities_with_and_without_no_new_privileges() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn delete_does_not_wait_for_another_container_to_start() {
+    each(async |env| {
+        // Two created containers: each init waits for its start, holding every
+        // descriptor its shim had open when it was forked.
+        let mut a = env.create(&env.spec(&["true"])).await;
+        let b = env.create(&env.spec(&["true"])).await;
+        let deleted =
+            tokio::time::timeout(std::time::Duration::from_secs(10), a.h.delete(true)).await;
+        // Deleting b ends its init, which would release a stuck delete of a too.
+        b.delete().await;
+        a.deleted = true;
+        assert!(
+            matches!(deleted, Ok(Ok(()))),
+            "{:?}: delete hung while another container waited to start: {deleted:?}",
+            env.runtime
+        );
+    })
+    .await;
+}

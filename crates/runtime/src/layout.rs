@@ -13,7 +13,7 @@
 //!   runtime/youki/<id>/    libcontainer's state
 //!   runtime/runc/<id>/     runc's state (--root)
 //!   berth-init             the static init binary for `--init`
-//!   cgroup.lock            flock serialising cgroup parent creation and removal
+//!   cgroup.lock            record lock serialising cgroup parent creation and removal
 //! ```
 //!
 //! Unix socket paths must stay under 108 bytes. With a 64-digit id the control socket
