@@ -95,3 +95,29 @@ async fn exec_ed_shims_without_a_zygote() {
     assert_eq!(c.h.wait().await.unwrap().code, 7);
     c.delete().await;
 }
+
+#[tokio::test]
+async fn a_replaced_shim_binary_gets_a_new_zygote() {
+    let mut env = Env::new(RuntimeKind::Youki);
+    let bin = env.dir.path().join("berth-shim");
+    std::fs::copy(env!("CARGO_BIN_EXE_berth-shim"), &bin).unwrap();
+    env.runner = ShimRunner::new(&bin, env.dir.path().join("x"));
+    let a = env.create(&env.spec(&["sleep", "1000"])).await;
+    let old = ppid(a.h.shim_pid().unwrap());
+
+    // An upgrade: a new file renamed over the old one.
+    let next = env.dir.path().join("berth-shim.new");
+    std::fs::copy(env!("CARGO_BIN_EXE_berth-shim"), &next).unwrap();
+    std::fs::rename(&next, &bin).unwrap();
+    let b = env.create(&env.spec(&["sleep", "1000"])).await;
+    let new = ppid(b.h.shim_pid().unwrap());
+    assert_ne!(
+        new, old,
+        "the next shim comes from a zygote of the new binary"
+    );
+    wait_gone(old).await;
+    assert_eq!(a.h.state().await.unwrap().status, Status::Created);
+    for ctr in [a, b] {
+        ctr.delete().await;
+    }
+}

@@ -167,6 +167,15 @@ impl ShimRunner {
         let (out_w, out) = tokio::net::unix::pipe::pipe()?;
         let (err_w, err) = tokio::net::unix::pipe::pipe()?;
         let (out_w, err_w) = (out_w.into_blocking_fd()?, err_w.into_blocking_fd()?);
+        if slot
+            .as_ref()
+            .is_some_and(|z| !z.runs_current(&self.shim_binary))
+        {
+            // The binary was replaced: new shims get the new code, as exec'd ones
+            // would. Dropping our end lets the old zygote exit.
+            tracing::info!("berth-shim changed on disk; starting a new shim zygote");
+            *slot = None;
+        }
         let mut tries = 0;
         loop {
             if slot.is_none() {

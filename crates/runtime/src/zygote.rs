@@ -32,16 +32,29 @@ use rustix::net::{
 /// The subcommand `berth-shim` serves the zygote under.
 pub const ZYGOTE_ARG: &str = "zygote";
 
-/// A running zygote: our end of its request socket.
+/// A running zygote: our end of its request socket, and which file it was
+/// started from.
 #[derive(Debug)]
 pub(crate) struct Zygote {
     sock: OwnedFd,
+    binary: Option<BinaryId>,
+}
+
+/// Identity of the shim binary on disk: a replaced (upgraded) binary has another
+/// inode or modification time, and the zygote still running the old code must go.
+type BinaryId = (u64, u64, i64, i64);
+
+fn binary_id(path: &Path) -> Option<BinaryId> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.dev(), m.ino(), m.mtime(), m.mtime_nsec()))
 }
 
 impl Zygote {
     /// Start `shim_binary zygote`; reaped in the background when it exits. Must be
     /// called inside a tokio runtime.
     pub(crate) fn start(shim_binary: &Path) -> io::Result<Zygote> {
+        let binary = binary_id(shim_binary);
         let (ours, theirs) = rustix::net::socketpair(
             AddressFamily::UNIX,
             SocketType::SEQPACKET,
@@ -56,7 +69,12 @@ impl Zygote {
         tokio::spawn(async move {
             let _ = child.wait().await;
         });
-        Ok(Zygote { sock: ours })
+        Ok(Zygote { sock: ours, binary })
+    }
+
+    /// Is `shim_binary` still the file this zygote was started from?
+    pub(crate) fn runs_current(&self, shim_binary: &Path) -> bool {
+        self.binary.is_some() && self.binary == binary_id(shim_binary)
     }
 
     /// Ask for a shim serving `dir`, with `out` and `err` as its stdout and stderr.
