@@ -19,10 +19,10 @@
 //!   Dynamic IPv6 pools avoid host routes as IPv4 ones do. Leaving the host,
 //!   IPv6 traffic is forwarded (berth turns on `net.ipv6.conf.all.forwarding`,
 //!   as dockerd does) and masqueraded; the isolation rules match interfaces, so
-//!   they hold for both families. Published ports also reach the container's
-//!   IPv6 address through the host's IPv6 addresses (not `::1`, which the
-//!   kernel never routes off the host); only the IPv4 side holds a reserving
-//!   socket.
+//!   they hold for both families. A port published on every address is
+//!   published on `0.0.0.0` and `[::]` (same host port, each held by a socket),
+//!   and reaches the container's IPv6 address through the host's IPv6
+//!   addresses (not `::1`, which the kernel never routes off the host).
 //!
 //! The [`controller::Controller`] owns all three, persists them in the state
 //! store (tables `network.networks`, `network.sandboxes`, see [`model`]),

@@ -54,6 +54,10 @@ fn reserve_socket(proto: Proto, ip: IpAddr, port: u16) -> std::io::Result<Option
     // CLOEXEC: a reservation must not leak into processes the daemon spawns
     // (shims, containers), or the port stays taken after berth releases it.
     let fd = socket_with(fam, ty, SocketFlags::CLOEXEC, None)?;
+    if ip.is_ipv6() {
+        // `[::]:port` reserves the IPv6 side only, next to `0.0.0.0:port`.
+        rustix::net::sockopt::set_ipv6_v6only(&fd, true)?;
+    }
     bind(&fd, &SocketAddr::new(ip, port))?;
     Ok(Some(fd))
 }
@@ -69,8 +73,13 @@ impl PortAllocator {
 
     fn conflicts(&self, proto: Proto, ip: IpAddr, port: u16) -> bool {
         let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        // An unspecified address covers its own family only (`0.0.0.0` and a
+        // v6-only `[::]` hold the same port side by side).
         held.keys().any(|(p, i, n)| {
-            *p == proto && *n == port && (*i == ip || i.is_unspecified() || ip.is_unspecified())
+            *p == proto
+                && *n == port
+                && i.is_ipv4() == ip.is_ipv4()
+                && (*i == ip || i.is_unspecified() || ip.is_unspecified())
         })
     }
 
@@ -137,6 +146,15 @@ impl PortAllocator {
             "no free host port for {}",
             b.container
         )))
+    }
+
+    /// The host port of `m` at another host address too (`[::]` beside `0.0.0.0`
+    /// for a container with an IPv6 address).
+    pub fn allocate_beside(&self, m: &PortMapping, ip: IpAddr) -> NetResult<PortMapping> {
+        if !self.try_take(m.container.proto, ip, m.host_port)? {
+            return Err(taken_msg(ip, m.host_port));
+        }
+        Ok(PortMapping { host_ip: ip, ..*m })
     }
 
     /// Take exactly the port of `m` again (daemon restart). Best effort: a port

@@ -227,7 +227,21 @@ async fn ipv6_networks_avoid_host_routes_reach_out_masqueraded_and_publish_ports
             .contains("1 packets received"),
         "the far side answers the masqueraded container"
     );
-    // The published port answers on the host's IPv6 addresses too.
+    // The port is published on 0.0.0.0 and [::], as Docker lists it...
+    let mut published: Vec<String> = c
+        .ports()
+        .iter()
+        .map(|m| format!("{} {}", m.host_ip_string(), m.host_port))
+        .collect();
+    published.sort();
+    assert_eq!(published, ["0.0.0.0 8080", ":: 8080"]);
+    // ...the IPv6 side is held too (a v6-only socket)...
+    assert!(
+        !env.can_bind(&env.host, "::", 8080),
+        "[::]:8080 must be taken"
+    );
+    assert!(env.can_bind(&env.host, "::", 8081));
+    // ...and answers on the host's IPv6 addresses.
     env.httpd(&c.key, "six-hello");
     assert_eq!(
         env.wget(&far, "http://[fd63::1]:8080/").as_deref(),

@@ -533,6 +533,7 @@ fn ipv6_networks_give_addresses_routes_and_names() {
 
     // After a restart the addresses in use are still taken.
     d.restart();
+    let port = free_port();
     d.docker_ok(&[
         "run",
         "-d",
@@ -540,10 +541,19 @@ fn ipv6_networks_give_addresses_routes_and_names() {
         "six3",
         "--network",
         "v6a",
+        "-p",
+        &format!("{port}:80"),
         "bb",
         "sleep",
         "300",
     ]);
+    // Published on both families, as Docker lists it.
+    let ports = d.docker_ok(&["port", "six3"]);
+    assert!(
+        ports.contains(&format!("80/tcp -> 0.0.0.0:{port}"))
+            && ports.contains(&format!("80/tcp -> [::]:{port}")),
+        "{ports}"
+    );
     assert_eq!(
         v6(&d, "six3"),
         "fd62:6572:7468:ff00::3/64 via fd62:6572:7468:ff00::1"

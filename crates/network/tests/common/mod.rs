@@ -198,6 +198,27 @@ impl Env {
             .success()
     }
 
+    /// Can a TCP socket bind `ip:port` in `netns` (an IPv6 one v6-only)?
+    pub fn can_bind(&self, netns: &Path, ip: &str, port: u16) -> bool {
+        let py = format!(
+            "import socket; f = socket.AF_INET6 if ':' in '{ip}' else socket.AF_INET; \
+             s = socket.socket(f); \
+             f == socket.AF_INET6 and s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); \
+             s.bind(('{ip}', {port}))"
+        );
+        let o = Command::new("nsenter")
+            .arg(format!("--net={}", netns.display()))
+            .args(["python3", "-c", &py])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.success() || err.contains("Address already in use"),
+            "bind {ip}:{port}: {err}"
+        );
+        o.status.success()
+    }
+
     /// Links of the host namespace.
     pub fn host_links(&self) -> String {
         String::from_utf8_lossy(&self.sh(&self.host, "ip -o link show").stdout).to_string()

@@ -195,12 +195,12 @@ impl BridgeDriver {
             let v4 = ep.address.map(|a| a.addr()).filter(IpAddr::is_ipv4);
             let v6 = ep.address_v6.map(|a| a.addr()).filter(IpAddr::is_ipv6);
             for p in &ep.ports {
-                // An unspecified host address publishes on every local address
-                // of both families the container has; a given one only on its own.
+                // A mapping reaches the container's address of its host
+                // address's family (`0.0.0.0` IPv4, `[::]` IPv6).
                 let targets = [v4, v6]
                     .into_iter()
                     .flatten()
-                    .filter(|c| p.host_ip.is_unspecified() || p.host_ip.is_ipv4() == c.is_ipv4());
+                    .filter(|c| p.host_ip.is_ipv4() == c.is_ipv4());
                 for container_ip in targets {
                     ports.push(PortRule {
                         proto: p.container.proto,
@@ -599,7 +599,7 @@ impl NetworkDriver for BridgeDriver {
         endpoint_id: &str,
         req: &ExternalConnectivity,
     ) -> NetResult<Vec<PortMapping>> {
-        let host_ip = {
+        let (host_ip, has_v6) = {
             let st = self.st();
             let n = st
                 .nets
@@ -608,18 +608,30 @@ impl NetworkDriver for BridgeDriver {
             if n.internal {
                 return Ok(Vec::new());
             }
-            n.opts.host_ip
+            let has_v6 = st
+                .eps
+                .get(endpoint_id)
+                .is_some_and(|e| e.address_v6.is_some());
+            (n.opts.host_ip, has_v6)
         };
         let mut got: Vec<PortMapping> = Vec::new();
         for b in &req.bindings {
-            match self.ports.allocate(b, host_ip) {
-                Ok(m) => got.push(m),
-                Err(e) => {
-                    for m in &got {
-                        self.ports.release(m);
-                    }
-                    return Err(e);
+            // As Docker with IPv6: a port published on every address is
+            // published on `0.0.0.0` and, for a container with an IPv6 address,
+            // on `[::]` with the same host port.
+            let r = self.ports.allocate(b, host_ip).and_then(|m| {
+                got.push(m);
+                if has_v6 && m.host_ip == IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) {
+                    let v6 = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+                    got.push(self.ports.allocate_beside(&m, v6)?);
                 }
+                Ok(())
+            });
+            if let Err(e) = r {
+                for m in &got {
+                    self.ports.release(m);
+                }
+                return Err(e);
             }
         }
         match self.st().eps.get_mut(endpoint_id) {
