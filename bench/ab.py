@@ -79,11 +79,7 @@ def main():
     ap.add_argument("--boost", action="store_true")
     a = ap.parse_args()
     if a.boost:
-        os.makedirs(BOOST, exist_ok=True)
-        with open(BOOST + "/cpu.shares", "w") as f:
-            f.write("262144")
-        with open(BOOST + "/cgroup.procs", "w") as f:
-            f.write("0")
+        single.cpu_boost(BOOST)
     os.makedirs(single.KEEP, exist_ok=True)
     ds = []
     try:

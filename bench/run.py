@@ -97,6 +97,15 @@ def run(cmd, env):
     return wall, ru.ru_utime + ru.ru_stime
 
 
+def cpu_boost(group):
+    """Make cgroup v1 `cpu` group `group` with cpu.shares=262144 and move this process in."""
+    os.makedirs(group, exist_ok=True)
+    with open(group + "/cpu.shares", "w") as f:
+        f.write("262144")
+    with open(group + "/cgroup.procs", "w") as f:
+        f.write("0")
+
+
 def med(v):
     return statistics.median(v) * 1000
 
@@ -114,12 +123,8 @@ def main():
     ap.add_argument("--boost", action="store_true", help="cpu.shares=262144 for the bench")
     a = ap.parse_args()
     if a.boost:
-        os.makedirs(BOOST, exist_ok=True)
-        with open(BOOST + "/cpu.shares", "w") as f:
-            f.write("262144")
         # This process (and so the CLI) and, through the wrapper below, berthd.
-        with open(BOOST + "/cgroup.procs", "w") as f:
-            f.write("0")
+        cpu_boost(BOOST)
     root = tempfile.mkdtemp(prefix="berth-run-bench-")
     sock = root + "/api.sock"
     os.makedirs(GROUP + "/daemon", exist_ok=True)
