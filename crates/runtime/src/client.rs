@@ -111,17 +111,13 @@ impl ShimRunner {
         let data = serde_json::to_vec(&cfg).map_err(|e| RuntimeError::Shim(e.to_string()))?;
         layout::replace_file(&dir.join(layout::CONFIG_FILE), &data)
             .map_err(|e| RuntimeError::io(format!("write {}", dir.display()), e))?;
-        let forked = if self.use_zygote {
-            self.fork_from_zygote(&dir)
-        } else {
-            Err(std::io::Error::other("disabled"))
-        };
-        let started = match forked {
-            Ok(s) => s,
-            Err(e) => {
+        let started = match self.use_zygote.then(|| self.fork_from_zygote(&dir)) {
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
                 tracing::debug!("shim zygote unavailable, exec'ing the shim: {e}");
                 self.exec_shim(&dir)?
             }
+            None => self.exec_shim(&dir)?,
         };
         // The answer is one line; the shim then goes on serving the container
         // (reaped by the zygote, or in the background here when exec'd; by init
@@ -178,10 +174,10 @@ impl ShimRunner {
         }
         let mut tries = 0;
         loop {
-            if slot.is_none() {
-                *slot = Some(Zygote::start(&self.shim_binary)?);
-            }
-            let Some(z) = slot.as_ref() else { continue };
+            let z = match slot.as_ref() {
+                Some(z) => z,
+                None => slot.insert(Zygote::start(&self.shim_binary)?),
+            };
             match z.fork_shim(dir, out_w.as_fd(), err_w.as_fd()) {
                 Ok(()) => break,
                 Err(e) if tries == 0 => {

@@ -61,14 +61,12 @@ impl Zygote {
             SocketFlags::CLOEXEC,
             None,
         )?;
-        let mut child = tokio::process::Command::new(shim_binary)
+        let child = tokio::process::Command::new(shim_binary)
             .arg(ZYGOTE_ARG)
             .stdin(Stdio::from(theirs))
             .stdout(Stdio::null())
             .spawn()?;
-        tokio::spawn(async move {
-            let _ = child.wait().await;
-        });
+        reap_in_background(child);
         Ok(Zygote { sock: ours, binary })
     }
 
@@ -116,21 +114,16 @@ pub(crate) enum Started {
 impl Started {
     /// The shim's first line on stdout (empty if it closed stdout without one).
     pub(crate) async fn ready_line(mut self) -> (Vec<u8>, Started) {
-        use tokio::io::AsyncBufReadExt;
+        use tokio::io::{AsyncBufReadExt, AsyncRead};
+        let out: Option<&mut (dyn AsyncRead + Unpin + Send)> = match &mut self {
+            Started::Exec(child) => child.stdout.as_mut().map(|o| o as _),
+            Started::Forked { out, .. } => Some(out),
+        };
         let mut line = Vec::new();
-        match &mut self {
-            Started::Exec(child) => {
-                if let Some(out) = child.stdout.as_mut() {
-                    let _ = tokio::io::BufReader::new(out)
-                        .read_until(b'\n', &mut line)
-                        .await;
-                }
-            }
-            Started::Forked { out, .. } => {
-                let _ = tokio::io::BufReader::new(out)
-                    .read_until(b'\n', &mut line)
-                    .await;
-            }
+        if let Some(out) = out {
+            let _ = tokio::io::BufReader::new(out)
+                .read_until(b'\n', &mut line)
+                .await;
         }
         (line, self)
     }
@@ -138,10 +131,8 @@ impl Started {
     /// The shim answered and goes on serving: stop reading it, and reap it in
     /// the background if it is ours.
     pub(crate) fn release(self) {
-        if let Started::Exec(mut child) = self {
-            tokio::spawn(async move {
-                let _ = child.wait().await;
-            });
+        if let Started::Exec(child) = self {
+            reap_in_background(child);
         }
     }
 
@@ -164,4 +155,11 @@ impl Started {
             }
         }
     }
+}
+
+/// Wait for `child` on a task of its own, so it never stays a zombie.
+fn reap_in_background(mut child: tokio::process::Child) {
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
 }
