@@ -275,27 +275,22 @@ fn port_rule(d: &mut Doc<'_>, p: &PortRule) {
 
 fn bridge_rules(d: &mut Doc<'_>, b: &BridgeRules, others: &[String]) {
     let br = || s(&b.name);
-    let subnet = || prefix(b.subnet.network(), b.subnet.prefix_len());
     let masq = || Statement::Masquerade(None);
+    // The bridge's subnets, each matched by its family's source address.
+    let mut subnets = vec![("ip", prefix(b.subnet.network(), b.subnet.prefix_len()))];
+    if let Some(v6) = b.subnet_v6 {
+        subnets.push(("ip6", prefix(v6.network(), v6.prefix_len())));
+    }
+    let from = |(l3, net): &(&str, Expression<'static>)| {
+        m(payload(l3, "saddr"), Operator::EQ, net.clone())
+    };
     // postrouting
     if b.masquerade && !b.internal {
-        d.rule(
-            "postrouting",
-            vec![
-                m(payload("ip", "saddr"), Operator::EQ, subnet()),
-                m(meta(MetaKey::Oifname), Operator::NEQ, br()),
-                masq(),
-            ],
-        );
-        if let Some(v6) = b.subnet_v6 {
+        for sub in &subnets {
             d.rule(
                 "postrouting",
                 vec![
-                    m(
-                        payload("ip6", "saddr"),
-                        Operator::EQ,
-                        prefix(v6.network(), v6.prefix_len()),
-                    ),
+                    from(sub),
                     m(meta(MetaKey::Oifname), Operator::NEQ, br()),
                     masq(),
                 ],
@@ -314,25 +309,12 @@ fn bridge_rules(d: &mut Doc<'_>, b: &BridgeRules, others: &[String]) {
             masq(),
         ],
     );
-    d.rule(
-        "postrouting",
-        vec![
-            m(meta(MetaKey::Oifname), Operator::EQ, br()),
-            m(payload("ip", "saddr"), Operator::EQ, subnet()),
-            m(ct("status"), Operator::IN, s("dnat")),
-            masq(),
-        ],
-    );
-    if let Some(v6) = b.subnet_v6 {
+    for sub in &subnets {
         d.rule(
             "postrouting",
             vec![
                 m(meta(MetaKey::Oifname), Operator::EQ, br()),
-                m(
-                    payload("ip6", "saddr"),
-                    Operator::EQ,
-                    prefix(v6.network(), v6.prefix_len()),
-                ),
+                from(sub),
                 m(ct("status"), Operator::IN, s("dnat")),
                 masq(),
             ],
