@@ -303,29 +303,28 @@ impl BridgeDriver {
             // A host that disables IPv6 by default hands new links
             // disable_ipv6=1, which refuses the address.
             let key = format!("net/ipv6/conf/{}/disable_ipv6", opts.name);
-            let forward = self.firewall_enabled;
-            self.host.run(move || {
-                ns::sysctl(&key, "0")?;
-                // As dockerd with ip6tables: IPv6 container traffic is routed
-                // (and masqueraded) like IPv4's. Forwarding makes the kernel
-                // ignore router advertisements on links with accept_ra=1.
-                if forward && ns::read_sysctl("net/ipv6/conf/all/forwarding")? != "1" {
-                    ns::sysctl("net/ipv6/conf/all/forwarding", "1")?;
-                    tracing::info!("enabled IPv6 forwarding (net.ipv6.conf.all.forwarding=1)");
-                }
-                Ok(())
-            })?;
+            self.host.run(move || ns::sysctl(&key, "0"))?;
             self.nl.add_addr(index, gw).await?;
         }
         if self.firewall_enabled {
             // route_localnet lets DNAT'd loopback traffic leave through the
-            // bridge (publishing to 127.0.0.1); ip_forward carries container
-            // traffic out and published ports in, as dockerd sets it.
+            // bridge (publishing to 127.0.0.1); forwarding carries container
+            // traffic out and published ports in, as dockerd sets it (for
+            // IPv6 as dockerd with ip6tables; it makes the kernel ignore router
+            // advertisements on links with accept_ra=1).
             let key = format!("net/ipv4/conf/{}/route_localnet", opts.name);
+            let v6 = gateway_v6.is_some();
             self.host.run(move || {
                 ns::sysctl(&key, "1")?;
-                if ns::read_sysctl("net/ipv4/ip_forward")? != "1" {
-                    ns::sysctl("net/ipv4/ip_forward", "1")?;
+                let mut forwarding = vec!["net/ipv4/ip_forward"];
+                if v6 {
+                    forwarding.push("net/ipv6/conf/all/forwarding");
+                }
+                for f in forwarding {
+                    if ns::read_sysctl(f)? != "1" {
+                        ns::sysctl(f, "1")?;
+                        tracing::info!("enabled forwarding ({f} = 1)");
+                    }
                 }
                 Ok(())
             })?;
