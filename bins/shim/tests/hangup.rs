@@ -8,8 +8,7 @@ use common::*;
 use std::io::Write;
 
 fn cpu_ticks(pid: i32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let f: Vec<&str> = s.rsplit(')').next().unwrap().split_whitespace().collect();
+    let f = stat_fields(pid).unwrap();
     f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }
 

@@ -197,8 +197,7 @@ async fn shim_outlives_its_client_and_accepts_reconnects() {
         let shim_pid = ctr.h.shim_pid().unwrap();
         // The shim leads its own session, so signals to the client's session or
         // process group (a Ctrl-C on a foreground daemon) never reach it.
-        let stat = std::fs::read_to_string(format!("/proc/{shim_pid}/stat")).unwrap();
-        let session: i32 = stat.rsplit(')').next().unwrap().split_whitespace().nth(3).unwrap().parse().unwrap();
+        let session: i32 = stat_fields(shim_pid).unwrap()[3].parse().unwrap();
         assert_eq!(session, shim_pid);
         let log = ctr.log.clone();
         std::mem::forget(ctr);
@@ -555,15 +554,7 @@ async fn delete_kills_what_outlives_init_and_removes_the_cgroup() {
         let (out, _) = collect(&mut a.output).await;
         assert_eq!(ctr.h.wait().await.unwrap().code, 0);
         let pid: i32 = out.trim().parse().unwrap();
-        let alive = |pid: i32| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-                !s.rsplit(')')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start()
-                    .starts_with('Z')
-            })
-        };
+        let alive = |pid: i32| stat_fields(pid).is_some_and(|f| !f[0].starts_with('Z'));
         assert!(
             alive(pid),
             "{:?}: the background sleep should outlive init",

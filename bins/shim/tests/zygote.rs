@@ -12,15 +12,7 @@ use berth_runtime::proto::Status;
 use common::*;
 
 fn ppid(pid: i32) -> i32 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    stat.rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap()
+    stat_fields(pid).unwrap()[1].parse().unwrap()
 }
 
 fn cmdline(pid: i32) -> String {
@@ -32,10 +24,10 @@ fn cmdline(pid: i32) -> String {
 /// Gone, or a zombie waiting for the runner's background reaper.
 async fn wait_gone(pid: i32) {
     for _ in 0..200 {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => return,
-            Ok(s) if s.rsplit(')').next().unwrap().split_whitespace().next() == Some("Z") => return,
-            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(25)).await,
+        match stat_fields(pid) {
+            None => return,
+            Some(f) if f[0] == "Z" => return,
+            Some(_) => tokio::time::sleep(std::time::Duration::from_millis(25)).await,
         }
     }
     panic!("process {pid} is still running");

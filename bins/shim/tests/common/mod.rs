@@ -187,3 +187,11 @@ pub async fn run(env: &Env, c: &ContainerSpec) -> (i32, String, String) {
     ctr.delete().await;
     (st.code, out, err)
 }
+
+/// The fields of `/proc/<pid>/stat` after the command name: `[state, ppid, pgrp,
+/// session, ...]`; `None` once the process is gone.
+pub fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.rsplit(')').next()?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
