@@ -18,6 +18,7 @@ pub mod query;
 pub mod routes;
 pub mod serve;
 pub mod tls;
+pub mod upload;
 pub mod version;
 
 pub use error::{ApiError, status_for};

@@ -12,6 +12,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod fixtures;
+pub mod http;
 pub mod images;
 pub mod plugins;
 pub mod registry;

@@ -382,3 +382,61 @@ fn tls_tcp_listener_with_client_certificates() {
     // The unix socket still works.
     d.docker_ok(&["version"]);
 }
+
+/// A client may still be writing the end of an upload (a tar's end-of-archive
+/// blocks, GNU tar's padding to 10 KiB records) when the daemon has read what
+/// it needs and answered. The daemon reads such a body on to its end, so the
+/// client's writes succeed (docker cp failed with "write: broken pipe") and
+/// the connection serves the next request.
+#[test]
+fn uploads_are_read_to_their_end_and_the_connection_stays_usable() {
+    use berth_integration::fixtures::{TarBuilder, busybox_tar};
+    use berth_integration::http::Connection;
+
+    let d = Daemon::with_busybox();
+    let id = d.docker_ok(&["run", "-d", "bb", "sleep", "1000"]);
+    let id = id.trim();
+    let file = TarBuilder::new().file("up.txt", b"uploaded\n").finish();
+    let context = TarBuilder::new()
+        .file("Dockerfile", b"FROM bb\nCOPY up.txt /\n")
+        .file("up.txt", b"built\n")
+        .finish();
+    let image = std::fs::read(busybox_tar()).unwrap();
+    let uploads = [
+        ("PUT", format!("/containers/{id}/archive?path=/tmp"), file),
+        ("POST", "/build?t=padded&q=1".to_string(), context),
+        ("POST", "/images/load?quiet=1".to_string(), image),
+    ];
+    for (method, path, tar) in uploads {
+        let mut c = Connection::open(&d.sock).unwrap();
+        c.start_chunked(method, &path, "application/x-tar").unwrap();
+        c.chunk(&tar).unwrap();
+        // The padding goes out once the answer is in (or after 2 s, for a
+        // daemon that answers only at the body's end).
+        let mut w = c.body_writer().unwrap();
+        let (answered, wait) = std::sync::mpsc::channel::<()>();
+        let padder = std::thread::spawn(move || {
+            let _ = wait.recv_timeout(Duration::from_secs(2));
+            w.chunk(&[0; 20 << 10]).and_then(|()| w.chunk(&[]))
+        });
+        let r = c.response().unwrap();
+        let _ = answered.send(());
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        let sent = padder.join().unwrap();
+        assert!(sent.is_ok(), "{path}: the end of the body: {sent:?}");
+        c.send("GET", "/_ping").unwrap();
+        let ping = c.response();
+        assert!(
+            matches!(&ping, Ok(p) if p.status == 200 && p.body == "OK"),
+            "{path}: the next request on the connection: {ping:?}"
+        );
+    }
+    assert_eq!(
+        d.docker_ok(&["exec", id, "cat", "/tmp/up.txt"]),
+        "uploaded\n"
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "padded", "cat", "/up.txt"]),
+        "built\n"
+    );
+}

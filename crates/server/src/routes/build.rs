@@ -12,9 +12,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use berth_api::backend::build::{BuildBackend, BuildPruneQuery, BuildQuery};
-use berth_api::backend::container::ByteStream;
 use berth_core::Error;
-use futures::TryStreamExt;
 
 use crate::error::ApiResult;
 use crate::jsonstream;
@@ -105,11 +103,7 @@ async fn build<B: BuildApi + ?Sized>(
         )
         .into());
     }
-    let body: ByteStream = Box::pin(
-        req.into_body()
-            .into_data_stream()
-            .map_err(std::io::Error::other),
-    );
+    let body = crate::upload::stream(req.into_body());
     let stream = s.build(bq, body).await?;
     Ok(jsonstream::respond(stream).await)
 }

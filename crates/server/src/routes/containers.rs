@@ -28,7 +28,7 @@ use berth_api::types::container::{ContainerConfig, ContainerCreateBody};
 use berth_api::types::inspect::UpdateBody;
 use berth_core::Error;
 use berth_core::filters::Filters;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 use super::body::{JsonBody, OptionalJson};
 use crate::error::ApiResult;
@@ -471,7 +471,7 @@ async fn put_archive<B: ContainerApi + ?Sized>(
     body: Body,
 ) -> ApiResult<Response> {
     let path = path_param(&q)?;
-    let stream: ByteStream = Box::pin(body.into_data_stream().map_err(std::io::Error::other));
+    let stream = crate::upload::stream(body);
     s.container_put_archive(
         &id,
         path,

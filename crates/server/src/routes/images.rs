@@ -18,7 +18,6 @@ use berth_api::backend::container::ByteStream;
 use berth_api::backend::image::{ImageBackend, ImageImportQuery, ImageListQuery, ImagePullQuery};
 use berth_api::types::image::AuthConfig;
 use berth_core::Error;
-use futures::TryStreamExt;
 
 use super::body::JsonBody;
 use crate::error::ApiResult;
@@ -79,11 +78,7 @@ pub fn registry_auth(headers: &HeaderMap) -> Result<Option<AuthConfig>, Error> {
 }
 
 fn body_stream(req: Request) -> ByteStream {
-    Box::pin(
-        req.into_body()
-            .into_data_stream()
-            .map_err(std::io::Error::other),
-    )
+    crate::upload::stream(req.into_body())
 }
 
 async fn list<B: ImageApi + ?Sized>(
