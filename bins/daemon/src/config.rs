@@ -33,6 +33,7 @@ struct FileConfig {
     insecure_registries: Vec<String>,
     live_restore: Option<bool>,
     iptables: Option<bool>,
+    userland_proxy: Option<bool>,
     bip: Option<String>,
     bridge: Option<String>,
     default_address_pools: Vec<AddressPool>,
@@ -93,6 +94,8 @@ pub struct DaemonConfig {
     pub insecure_registries: Vec<String>,
     pub live_restore: bool,
     pub iptables: bool,
+    /// Relay published-port traffic nat cannot carry (`--userland-proxy`).
+    pub userland_proxy: bool,
     pub bip: Option<String>,
     pub bridge: Option<String>,
     pub default_address_pools: Vec<String>,
@@ -225,6 +228,7 @@ pub fn resolve(args: &Args) -> Result<DaemonConfig> {
         insecure_registries: [args.insecure_registries.clone(), file.insecure_registries].concat(),
         live_restore: args.live_restore.or(file.live_restore).unwrap_or(true),
         iptables: args.iptables.or(file.iptables).unwrap_or(true),
+        userland_proxy: args.userland_proxy.or(file.userland_proxy).unwrap_or(true),
         bip: args.bip.clone().or(file.bip),
         bridge: args.bridge.clone().or(file.bridge),
         default_address_pools: if args.default_address_pools.is_empty() {

@@ -57,6 +57,10 @@ pub struct Args {
     /// Whether berth may program the host firewall.
     #[arg(long = "iptables", num_args = 0..=1, default_missing_value = "true")]
     pub iptables: Option<bool>,
+    /// Relay published-port traffic that nat rules cannot carry (`[::1]`,
+    /// IPv6 to IPv4-only containers, all of it with `--iptables=false`).
+    #[arg(long = "userland-proxy", num_args = 0..=1, default_missing_value = "true")]
+    pub userland_proxy: Option<bool>,
     /// Default bridge network address with prefix (`172.17.0.1/16`).
     #[arg(long = "bip")]
     pub bip: Option<String>,
@@ -110,7 +114,6 @@ pub struct Args {
 
 /// dockerd flags berth accepts and ignores, with whether they take a value.
 const IGNORED: &[(&str, bool)] = &[
-    ("--userland-proxy", false),
     ("--userland-proxy-path", true),
     ("--storage-driver", true),
     ("-s", true),
@@ -218,8 +221,9 @@ mod tests {
         assert_eq!(a.data_root.unwrap(), PathBuf::from("/d"));
         assert_eq!(a.hosts, ["unix:///s.sock"]);
         assert_eq!(a.iptables, Some(false));
+        assert_eq!(a.userland_proxy, Some(false));
         assert!(a.debug);
-        assert_eq!(a.ignored.len(), 4);
+        assert_eq!(a.ignored.len(), 3);
     }
 
     #[test]

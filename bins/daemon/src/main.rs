@@ -85,6 +85,7 @@ async fn serve(cfg: &config::DaemonConfig) -> Result<()> {
     engine_cfg.insecure_registries = cfg.insecure_registries.clone();
     engine_cfg.live_restore = cfg.live_restore;
     engine_cfg.firewall = cfg.iptables;
+    engine_cfg.userland_proxy = cfg.userland_proxy;
     engine_cfg.bridge_subnet = cfg.bip.clone();
     engine_cfg.bridge_name = cfg.bridge.clone();
     engine_cfg.default_address_pools = cfg.default_address_pools.clone();

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use berth_network::config::{PoolSpec, docker_default_pools};
-use berth_network::driver::bridge::BridgeDriver;
+use berth_network::driver::bridge::{BridgeDriver, BridgeSettings};
 use berth_network::driver::remote::serve::PluginService;
 use berth_network::firewall::nft::NftFirewall;
 use berth_network::firewall::{Firewall, NoFirewall};
@@ -41,6 +41,10 @@ struct Args {
     /// Program NAT and isolation in nftables (table `inet <nft-table>`).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "true")]
     iptables: bool,
+    /// Relay published-port traffic that nat rules cannot carry (`[::1]`,
+    /// IPv6 to IPv4-only containers), as dockerd's `--userland-proxy`.
+    #[arg(long = "userland-proxy", num_args = 0..=1, default_missing_value = "true", default_value = "true")]
+    userland_proxy: bool,
     /// The nftables table of this plugin.
     #[arg(long = "nft-table", default_value = "berth_plugin")]
     nft_table: String,
@@ -101,7 +105,16 @@ async fn serve(a: Args) -> Result<()> {
     } else {
         Arc::new(NoFirewall)
     };
-    let bridge = BridgeDriver::new(host, nl.clone(), fw.clone(), a.iptables, a.mtu);
+    let bridge = BridgeDriver::new(
+        host,
+        nl.clone(),
+        fw.clone(),
+        BridgeSettings {
+            firewall: a.iptables,
+            userland_proxy: a.userland_proxy,
+            default_mtu: a.mtu,
+        },
+    );
     let ipam = Arc::new(DefaultIpam::new(pools(&a.default_address_pools)?));
     let svc = Arc::new(PluginService::new(bridge.clone(), ipam, Some(nl)));
     if let Some(dir) = a.socket.parent() {

@@ -22,6 +22,8 @@ pub struct EngineConfig {
     pub live_restore: bool,
     /// Whether berth may program the host firewall (dockerd's `--iptables`).
     pub firewall: bool,
+    /// Relay published-port traffic nat cannot carry (dockerd's `--userland-proxy`).
+    pub userland_proxy: bool,
     /// Default bridge link (dockerd `--bridge`); `None`: `berth0`, or a name
     /// derived from the exec root when it is not the default, so several
     /// daemons (tests) never share a bridge or firewall table.
@@ -87,6 +89,7 @@ impl EngineConfig {
             insecure_registries: Vec::new(),
             live_restore: true,
             firewall: true,
+            userland_proxy: true,
             bridge_name: None,
             bridge_subnet: None,
             default_address_pools: Vec::new(),

@@ -29,6 +29,7 @@ use crate::{Engine, EngineConfig};
 pub fn network_config(cfg: &EngineConfig) -> Result<NetworkConfig> {
     let mut n = NetworkConfig::new(cfg.exec_root.clone());
     n.firewall = cfg.firewall;
+    n.userland_proxy = cfg.userland_proxy;
     let default_exec = cfg.exec_root == std::path::Path::new("/run/berth");
     // A daemon on another exec root gets its own bridge and table, so two
     // daemons on one host (tests) never clobber each other's links or rules.

@@ -68,6 +68,9 @@ pub struct NetworkConfig {
     pub default_pools: Vec<PoolSpec>,
     /// Program NAT, port publishing and isolation (dockerd `--iptables`).
     pub firewall: bool,
+    /// Relay published-port traffic the nat rules cannot carry (dockerd
+    /// `--userland-proxy`, see [`crate::proxy`]).
+    pub userland_proxy: bool,
     /// Name of the berth-owned nftables table (`inet <name>`).
     pub nft_table: String,
     /// Upstream resolvers for the embedded DNS; `None` reads the host's
@@ -87,6 +90,7 @@ impl NetworkConfig {
             bridge_name: "berth0".to_string(),
             default_pools: docker_default_pools(),
             firewall: true,
+            userland_proxy: true,
             nft_table: "berth".to_string(),
             dns_upstream: None,
             mtu: 1500,

@@ -19,10 +19,13 @@
 //!   Dynamic IPv6 pools avoid host routes as IPv4 ones do. Leaving the host,
 //!   IPv6 traffic is forwarded (berth turns on `net.ipv6.conf.all.forwarding`,
 //!   as dockerd does) and masqueraded; the isolation rules match interfaces, so
-//!   they hold for both families. A port published on every address is
-//!   published on `0.0.0.0` and `[::]` (same host port, each held by a socket),
-//!   and reaches the container's IPv6 address through the host's IPv6
-//!   addresses (not `::1`, which the kernel never routes off the host).
+//!   they hold for both families.
+//! - **Published ports** reach the container through nat rules. A port
+//!   published on every address is published on `0.0.0.0` and `[::]` (same
+//!   host port, each held by a socket), as Docker does; with the userland
+//!   proxy on (the default, dockerd's `--userland-proxy`) what no nat rule can
+//!   carry (`[::1]`, IPv6 to a container without IPv6, everything with
+//!   `--iptables=false`) is relayed by [`proxy`] from those sockets.
 //!
 //! The [`controller::Controller`] owns all three, persists them in the state
 //! store (tables `network.networks`, `network.sandboxes`, see [`model`]),
@@ -78,6 +81,7 @@ pub mod nl;
 pub mod ns;
 pub mod portalloc;
 pub mod ports;
+pub mod proxy;
 
 pub use config::NetworkConfig;
 pub use controller::Controller;

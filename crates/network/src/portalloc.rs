@@ -1,15 +1,18 @@
 //! Host ports: allocation (explicit, ranged, ephemeral) and reservation.
 //!
-//! Every published port is reserved by a socket bound (never listening) in the
-//! host namespace, as Docker does without its userland proxy: another program
-//! cannot take the port while it is published, and binding is also how a port
-//! already used by someone else is detected. Traffic itself never reaches the
-//! socket: the nat rules rewrite it first.
+//! Every published port is reserved by a socket bound in the host namespace:
+//! another program cannot take the port while it is published, and binding is
+//! also how a port already used by someone else is detected. Most traffic
+//! never reaches the socket (the nat rules rewrite it first); with the
+//! userland proxy on, the socket takes what they cannot carry and
+//! [`crate::proxy`] relays it ([`PortAllocator::proxy`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::sync::Mutex;
+
+use tokio::task::JoinHandle;
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, socket_with};
 
@@ -19,10 +22,28 @@ use crate::ports::{PortBinding, PortMapping, Proto};
 
 type Key = (Proto, IpAddr, u16);
 
+/// What holds one host port.
+#[derive(Default)]
+struct Held {
+    /// The reserving socket (none for SCTP), until a proxy takes it.
+    socket: Option<OwnedFd>,
+    /// The proxy relaying what reaches the socket; aborting it closes the socket.
+    proxy: Option<JoinHandle<()>>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // A dropped allocator (its driver gone) leaves no proxy behind.
+        if let Some(task) = &self.proxy {
+            task.abort();
+        }
+    }
+}
+
 /// Allocates and holds host ports.
 pub struct PortAllocator {
     host: HostNs,
-    held: Mutex<HashMap<Key, Option<OwnedFd>>>,
+    held: Mutex<HashMap<Key, Held>>,
 }
 
 fn taken_msg(ip: IpAddr, port: u16) -> NetError {
@@ -54,6 +75,12 @@ fn reserve_socket(proto: Proto, ip: IpAddr, port: u16) -> std::io::Result<Option
     // CLOEXEC: a reservation must not leak into processes the daemon spawns
     // (shims, containers), or the port stays taken after berth releases it.
     let fd = socket_with(fam, ty, SocketFlags::CLOEXEC, None)?;
+    if proto == Proto::Tcp {
+        // Connections the proxy relayed linger in TIME_WAIT on this port after
+        // it is released; they must not stop it being published again. A
+        // socket listening on the port still makes the bind fail.
+        rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
+    }
     if ip.is_ipv6() {
         // `[::]:port` reserves the IPv6 side only, next to `0.0.0.0:port`.
         rustix::net::sockopt::set_ipv6_v6only(&fd, true)?;
@@ -97,10 +124,13 @@ impl PortAllocator {
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Ok(false),
             Err(e) => return Err(NetError::io(format!("reserve {}:{port}", fmt_ip(ip)), e)),
         };
-        self.held
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert((proto, ip, port), fd);
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            (proto, ip, port),
+            Held {
+                socket: fd,
+                proxy: None,
+            },
+        );
         Ok(true)
     }
 
@@ -148,13 +178,49 @@ impl PortAllocator {
         )))
     }
 
-    /// The host port of `m` at another host address too (`[::]` beside `0.0.0.0`
-    /// for a container with an IPv6 address).
-    pub fn allocate_beside(&self, m: &PortMapping, ip: IpAddr) -> NetResult<PortMapping> {
-        if !self.try_take(m.container.proto, ip, m.host_port)? {
-            return Err(taken_msg(ip, m.host_port));
+    /// The host port of `m` at another host address too (`[::]` beside
+    /// `0.0.0.0`). `None` when the host has no such address family (IPv6
+    /// disabled).
+    pub fn allocate_beside(&self, m: &PortMapping, ip: IpAddr) -> NetResult<Option<PortMapping>> {
+        match self.try_take(m.container.proto, ip, m.host_port) {
+            Ok(true) => Ok(Some(PortMapping { host_ip: ip, ..*m })),
+            Ok(false) => Err(taken_msg(ip, m.host_port)),
+            Err(NetError::Io { source, .. })
+                if matches!(
+                    source.raw_os_error(),
+                    Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
-        Ok(PortMapping { host_ip: ip, ..*m })
+    }
+
+    /// Relay what reaches `m`'s socket to `target` (see [`crate::proxy`]).
+    /// Best effort: without it the nat path still works, so a failure is logged.
+    pub fn proxy(&self, m: &PortMapping, target: IpAddr) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(h) = held.get_mut(&(m.container.proto, m.host_ip, m.host_port)) else {
+            return;
+        };
+        let Some(socket) = h.socket.take() else {
+            return;
+        };
+        let to = SocketAddr::new(target, m.container.port);
+        let started = match m.container.proto {
+            Proto::Tcp => crate::proxy::tcp(self.host.clone(), socket, to),
+            Proto::Udp => crate::proxy::udp(self.host.clone(), socket, to),
+            Proto::Sctp => return,
+        };
+        match started {
+            Ok(task) => h.proxy = Some(task),
+            Err(e) => tracing::warn!(
+                "no userland proxy for {}:{}: {e}",
+                fmt_ip(m.host_ip),
+                m.host_port
+            ),
+        }
     }
 
     /// Take exactly the port of `m` again (daemon restart). Best effort: a port
@@ -171,12 +237,18 @@ impl PortAllocator {
         }
     }
 
-    /// Give a port back.
-    pub fn release(&self, m: &PortMapping) {
-        self.held
+    /// Give a port back; once this returns it can be bound again (a proxy's
+    /// socket is closed when its task has ended, not when it is aborted).
+    pub async fn release(&self, m: &PortMapping) {
+        let held = self
+            .held
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&(m.container.proto, m.host_ip, m.host_port));
+        if let Some(task) = held.and_then(|mut h| h.proxy.take()) {
+            task.abort();
+            let _ = task.await;
+        }
     }
 
     /// Number of ports held (tests).

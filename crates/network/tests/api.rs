@@ -285,8 +285,10 @@ async fn every_driver_and_ipam_passes_the_conformance_suite() {
         berth_network::ns::HostNs::Path(env.host.clone()),
         host_nl.clone(),
         fw.clone(),
-        true,
-        1500,
+        berth_network::driver::bridge::BridgeSettings {
+            firewall: true,
+            ..Default::default()
+        },
     );
     let drivers: Vec<std::sync::Arc<dyn NetworkDriver>> = vec![
         bridge,

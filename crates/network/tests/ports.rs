@@ -84,8 +84,129 @@ async fn published_ports_reach_from_host_loopback_and_hairpin() {
     // A host program cannot take a published port.
     assert!(!env.can_bind(&env.host, "127.0.0.1", 18080));
     assert!(env.can_bind(&env.host, "127.0.0.1", 18081));
-    assert_eq!(env.ctl().ports_held(), 2);
+    // 127.0.0.1:18080, and the ephemeral port on 0.0.0.0 and [::].
+    assert_eq!(env.ctl().ports_held(), 3);
     let _ = ip_on(&web, "bridge");
+}
+
+fn published(sb: &berth_network::model::SandboxView) -> Vec<String> {
+    let mut v: Vec<String> = sb
+        .ports()
+        .iter()
+        .map(|m| format!("{} {} {}", m.host_ip, m.host_port, m.container))
+        .collect();
+    v.sort();
+    v
+}
+
+/// What no nat rule can carry goes through the userland proxy, TCP and UDP,
+/// as with dockerd: `[::1]`, and IPv6 to a container that has only IPv4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userland_proxy_carries_ipv6_loopback_and_ipv6_to_ipv4_only_containers() {
+    let mut env = Env::new().await;
+    env.ok(
+        &env.host,
+        "ip link add h0 type veth peer name h1 && ip addr add fd64::1/64 dev h0 nodad && \
+         ip link set h1 up && ip link set h0 up",
+    );
+    let bridge = [("bridge", EndpointRequest::default())];
+    let web = env
+        .container(
+            "web",
+            &bridge,
+            &[("80/tcp", "", "18090"), ("53/udp", "", "18053")],
+        )
+        .await;
+    assert!(web.endpoints[0].endpoint.iface.address_v6.is_none());
+    // As Docker lists them: every address of both families.
+    assert_eq!(
+        published(&web),
+        [
+            "0.0.0.0 18053 53/udp",
+            "0.0.0.0 18090 80/tcp",
+            ":: 18053 53/udp",
+            ":: 18090 80/tcp"
+        ]
+    );
+    env.httpd(&web.key, "web");
+    env.udp_echo(&web.key, 53);
+    for url in [
+        "http://127.0.0.1:18090/",
+        "http://[::1]:18090/",
+        "http://[fd64::1]:18090/",
+    ] {
+        assert_eq!(env.wget(&env.host, url).as_deref(), Some("web"), "{url}");
+    }
+    for ip in ["127.0.0.1", "::1", "fd64::1"] {
+        assert_eq!(
+            env.udp_ask(&env.host, ip, 18053, "ping").as_deref(),
+            Some("PING"),
+            "udp via {ip}"
+        );
+    }
+
+    // A container with IPv6: the host's IPv6 addresses go through nat, [::1]
+    // through the proxy, to its IPv6 address.
+    let six = berth_network::model::NetworkCreate {
+        name: "six".into(),
+        enable_ipv6: Some(true),
+        ..Default::default()
+    };
+    env.ctl().create_network(six).await.unwrap();
+    let c = env
+        .container(
+            "c",
+            &[("six", EndpointRequest::default())],
+            &[("80/tcp", "", "18091")],
+        )
+        .await;
+    env.httpd(&c.key, "six");
+    assert_eq!(
+        env.wget(&env.host, "http://[::1]:18091/").as_deref(),
+        Some("six")
+    );
+
+    // Unpublished, the port stops answering and can be published again at
+    // once (connections the proxy relayed linger in TIME_WAIT on it).
+    env.ctl().delete_sandbox(&web.container_id).await.unwrap();
+    assert_eq!(env.wget(&env.host, "http://[::1]:18090/"), None);
+    let again = env
+        .container("again", &bridge, &[("80/tcp", "", "18090")])
+        .await;
+    assert_eq!(
+        published(&again),
+        ["0.0.0.0 18090 80/tcp", ":: 18090 80/tcp"]
+    );
+}
+
+/// dockerd `--iptables=false`: no nat rules at all, the proxy publishes
+/// ports; `--userland-proxy=false`: nat only, so an IPv4-only container is
+/// published on `0.0.0.0` alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firewall_and_proxy_settings() {
+    let bridge = [("bridge", EndpointRequest::default())];
+    let mut env = Env::with(|c| c.firewall = false).await;
+    let web = env
+        .container("web", &bridge, &[("80/tcp", "", "18095")])
+        .await;
+    env.httpd(&web.key, "no-nat");
+    assert_eq!(env.nft(), "");
+    for url in ["http://127.0.0.1:18095/", "http://[::1]:18095/"] {
+        assert_eq!(env.wget(&env.host, url).as_deref(), Some("no-nat"), "{url}");
+    }
+    drop(env);
+
+    let mut env = Env::with(|c| c.userland_proxy = false).await;
+    let web = env
+        .container("web", &bridge, &[("80/tcp", "", "18096")])
+        .await;
+    env.httpd(&web.key, "nat");
+    assert_eq!(published(&web), ["0.0.0.0 18096 80/tcp"]);
+    assert_eq!(
+        env.wget(&env.host, "http://127.0.0.1:18096/").as_deref(),
+        Some("nat")
+    );
+    assert_eq!(env.wget(&env.host, "http://[::1]:18096/"), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -107,8 +107,10 @@ async fn remote_adapters_pass_the_conformance_suites() {
         HostNs::Path(env.host.clone()),
         host_nl.clone(),
         Arc::new(berth_network::firewall::NoFirewall),
-        false,
-        1500,
+        berth_network::driver::bridge::BridgeSettings {
+            firewall: false,
+            ..Default::default()
+        },
     );
     let svc = PluginService::new(
         bridge.clone(),

@@ -32,12 +32,13 @@ fn free_port() -> u16 {
 }
 
 fn http_get(port: u16, path: &str) -> Option<String> {
+    http_get_at(std::net::Ipv4Addr::LOCALHOST.into(), port, path)
+}
+
+fn http_get_at(ip: std::net::IpAddr, port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(
-        &([127, 0, 0, 1], port).into(),
-        Duration::from_secs(2),
-    )
-    .ok()?;
+    let mut s =
+        std::net::TcpStream::connect_timeout(&(ip, port).into(), Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
     let mut out = String::new();
@@ -180,11 +181,23 @@ fn published_ports_and_docker_port() {
         .parse()
         .unwrap();
     assert!(host_port > 0);
+    // As Docker lists it: every IPv4 and IPv6 address, one host port.
+    assert_eq!(
+        mapping,
+        format!("0.0.0.0:{host_port}\n[::]:{host_port}\n"),
+        "{mapping}"
+    );
     assert!(eventually(Duration::from_secs(10), || http_get(
         host_port,
         "/hostname"
     )
     .is_some_and(|r| r.contains("200 OK"))));
+    // [::1] reaches the IPv4-only container through the userland proxy.
+    let v6 = http_get_at(std::net::Ipv6Addr::LOCALHOST.into(), host_port, "/hostname");
+    assert!(
+        v6.as_deref().is_some_and(|r| r.contains("200 OK")),
+        "{v6:?}"
+    );
     let ps = d.docker_ok(&["ps", "--format", "{{.Names}} {{.Ports}}"]);
     assert!(ps.contains(&format!("127.0.0.1:{port}->80/tcp")), "{ps}");
     // The same host port cannot be taken twice.

@@ -19,7 +19,7 @@ use crate::dns::forward::Forwarder;
 use crate::dns::server::DnsServer;
 use crate::dns::{DnsTable, SandboxDns};
 use crate::driver::NetworkDriver;
-use crate::driver::bridge::BridgeDriver;
+use crate::driver::bridge::{BridgeDriver, BridgeSettings};
 use crate::driver::host::HostDriver;
 use crate::driver::null::NullDriver;
 use crate::driver::remote::{RemoteDriver, plugin_error};
@@ -206,8 +206,11 @@ impl Controller {
             cfg.host.clone(),
             host_nl.clone(),
             firewall.clone(),
-            cfg.firewall,
-            cfg.mtu,
+            BridgeSettings {
+                firewall: cfg.firewall,
+                userland_proxy: cfg.userland_proxy,
+                default_mtu: cfg.mtu,
+            },
         );
         let mut drivers: BTreeMap<String, Arc<dyn NetworkDriver>> = BTreeMap::new();
         drivers.insert("bridge".into(), bridge.clone());

@@ -7,13 +7,14 @@
 //! Rules exist only for networks that have endpoints and for ports that are
 //! published, so with nothing running the table holds only empty chains.
 //!
-//! Published ports reach containers from the host's own loopback through
+//! Published ports reach containers from the host's own IPv4 loopback through
 //! `route_localnet` on each bridge plus a masquerade of `127.0.0.0/8` leaving
-//! the bridge, not through a userland proxy: the kernel path survives a daemon
-//! crash or restart untouched, costs no copy per connection, and needs no
-//! per-port process or task. Hairpin traffic (a container reaching a published
-//! port through a host address) is masqueraded to the gateway so replies return
-//! through the host.
+//! the bridge, not through the userland proxy: the kernel path survives a
+//! daemon crash or restart untouched and costs no copy per connection. Only
+//! what no rule can carry (`[::1]`, IPv6 to an IPv4-only container) is left
+//! to [`crate::proxy`]. Hairpin traffic (a container reaching a published
+//! port through a host address) is masqueraded to the gateway so replies
+//! return through the host.
 
 pub mod nft;
 

@@ -8,13 +8,13 @@
 //! ```text
 //! chain prerouting  nat    hook prerouting  -100   fib daddr type local jump ports
 //! chain output      nat    hook output      -100   fib daddr type local jump ports
-//! chain ports       (one dnat rule per published port)
+//! chain ports       (one dnat rule per published port; `[::1]` left to the proxy)
 //! chain postrouting nat    hook postrouting  100   masquerade: outbound, from loopback, hairpin
 //! chain forward     filter hook forward        0   isolation, internal, established, dnat'd, drop the rest
 //! ```
 
 use std::borrow::Cow;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use async_trait::async_trait;
 use nftables::batch::Batch;
@@ -256,8 +256,14 @@ fn port_rule(d: &mut Doc<'_>, p: &PortRule) {
     // In the inet table a dnat of the other family is a no-op, so each rule
     // only acts on packets of its container address's family.
     let mut e = Vec::new();
-    if let Some(ip) = p.host_ip {
-        e.push(m(payload(l3, "daddr"), Operator::EQ, s(&ip.to_string())));
+    match p.host_ip {
+        // The kernel drops `::1` traffic routed off the host (IPv4's
+        // `route_localnet` has no IPv6 twin): a dnat'd `[::1]` connection
+        // would die, so it is left to reach the userland proxy.
+        Some(ip) if ip == IpAddr::V6(Ipv6Addr::LOCALHOST) => return,
+        Some(ip) => e.push(m(payload(l3, "daddr"), Operator::EQ, s(&ip.to_string()))),
+        None if l3 == "ip6" => e.push(m(payload(l3, "daddr"), Operator::NEQ, s("::1"))),
+        None => {}
     }
     e.push(m(
         payload(p.proto.as_str(), "dport"),

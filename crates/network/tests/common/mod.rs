@@ -185,6 +185,41 @@ impl Env {
         panic!("httpd did not come up");
     }
 
+    /// A UDP server on `port` of every address answering each datagram upper-cased.
+    pub fn udp_echo(&mut self, netns: &Path, port: u16) {
+        let py = format!(
+            "import socket\ns = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n\
+             s.bind(('::', {port}))\n\
+             while True:\n    d, a = s.recvfrom(999)\n    s.sendto(d.upper(), a)\n"
+        );
+        let child = Command::new("nsenter")
+            .arg(format!("--net={}", netns.display()))
+            .args(["python3", "-c", &py])
+            .spawn()
+            .unwrap();
+        self.children.push(child);
+    }
+
+    /// Send `msg` by UDP to `ip:port` from `netns`; the answer, retried for a
+    /// while (the server may still be starting).
+    pub fn udp_ask(&self, netns: &Path, ip: &str, port: u16, msg: &str) -> Option<String> {
+        let py = format!(
+            "import socket\nf = socket.AF_INET6 if ':' in '{ip}' else socket.AF_INET\n\
+             s = socket.socket(f, socket.SOCK_DGRAM)\ns.settimeout(0.2)\n\
+             for _ in range(25):\n    s.sendto(b'{msg}', ('{ip}', {port}))\n    \
+             try:\n        print(s.recv(999).decode(), end='')\n        break\n    \
+             except (socket.timeout, ConnectionRefusedError):\n        pass\n"
+        );
+        let o = Command::new("nsenter")
+            .arg(format!("--net={}", netns.display()))
+            .args(["python3", "-c", &py])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        (o.status.success() && !out.is_empty()).then_some(out)
+    }
+
     pub fn wget(&self, netns: &Path, url: &str) -> Option<String> {
         let o = self.sh(netns, &format!("timeout 5 busybox wget -q -O- {url}"));
         o.status

@@ -78,12 +78,36 @@ struct State {
     warm: HashMap<String, std::time::Instant>,
 }
 
+/// How a bridge driver may treat the host.
+#[derive(Debug, Clone, Copy)]
+pub struct BridgeSettings {
+    /// Program NAT and the host's forwarding setting (dockerd `--iptables`);
+    /// without it ports are still reserved and recorded.
+    pub firewall: bool,
+    /// Relay published-port traffic the nat rules cannot carry (dockerd
+    /// `--userland-proxy`; see [`crate::proxy`]).
+    pub userland_proxy: bool,
+    /// MTU of bridges and veths without a network option saying otherwise.
+    pub default_mtu: u32,
+}
+
+impl Default for BridgeSettings {
+    fn default() -> BridgeSettings {
+        BridgeSettings {
+            firewall: true,
+            userland_proxy: true,
+            default_mtu: 1500,
+        }
+    }
+}
+
 /// The bridge driver.
 pub struct BridgeDriver {
     host: HostNs,
     nl: Nl,
     firewall: Arc<dyn Firewall>,
     firewall_enabled: bool,
+    userland_proxy: bool,
     ports: PortAllocator,
     default_mtu: u32,
     st: Mutex<State>,
@@ -96,6 +120,17 @@ pub struct BridgeDriver {
     me: std::sync::Weak<BridgeDriver>,
 }
 
+/// Where the proxy relays mapping `m`: the container's address of the host
+/// address's family, else its other one (`[::]` to an IPv4-only container).
+fn proxy_target(m: &PortMapping, v4: Option<IpAddr>, v6: Option<IpAddr>) -> Option<IpAddr> {
+    let (same, other) = if m.host_ip.is_ipv4() {
+        (v4, v6)
+    } else {
+        (v6, v4)
+    };
+    same.or(other)
+}
+
 fn veth_names(endpoint_id: &str) -> (String, String) {
     let short = endpoint_id.get(..7).unwrap_or(endpoint_id);
     (
@@ -105,14 +140,12 @@ fn veth_names(endpoint_id: &str) -> (String, String) {
 }
 
 impl BridgeDriver {
-    /// A driver acting in `host`; `firewall_enabled` false leaves NAT and the
-    /// host's forwarding setting alone (ports are still reserved and recorded).
+    /// A driver acting in `host`.
     pub fn new(
         host: HostNs,
         nl: Nl,
         firewall: Arc<dyn Firewall>,
-        firewall_enabled: bool,
-        default_mtu: u32,
+        settings: BridgeSettings,
     ) -> Arc<BridgeDriver> {
         Arc::new_cyclic(|me| BridgeDriver {
             me: me.clone(),
@@ -120,12 +153,26 @@ impl BridgeDriver {
             host,
             nl,
             firewall,
-            firewall_enabled,
-            default_mtu,
+            firewall_enabled: settings.firewall,
+            userland_proxy: settings.userland_proxy,
+            default_mtu: settings.default_mtu,
             st: Mutex::new(State::default()),
             applied: tokio::sync::Mutex::new(None),
             pending: Mutex::new(Vec::new()),
         })
+    }
+
+    /// With the userland proxy on, relay what reaches `ports`' sockets to
+    /// the container at `v4`/`v6`.
+    fn start_proxies(&self, ports: &[PortMapping], v4: Option<IpAddr>, v6: Option<IpAddr>) {
+        if !self.userland_proxy {
+            return;
+        }
+        for m in ports {
+            if let Some(target) = proxy_target(m, v4, v6) {
+                self.ports.proxy(m, target);
+            }
+        }
     }
 
     /// Wait until every link deletion started so far has finished, and drop
@@ -448,7 +495,7 @@ impl NetworkDriver for BridgeDriver {
         let host_if = match &ep {
             Some(ep) => {
                 for p in &ep.ports {
-                    self.ports.release(p);
+                    self.ports.release(p).await;
                 }
                 ep.host_if.clone()
             }
@@ -598,7 +645,7 @@ impl NetworkDriver for BridgeDriver {
         endpoint_id: &str,
         req: &ExternalConnectivity,
     ) -> NetResult<Vec<PortMapping>> {
-        let (host_ip, has_v6) = {
+        let (host_ip, v4, v6) = {
             let st = self.st();
             let n = st
                 .nets
@@ -607,32 +654,33 @@ impl NetworkDriver for BridgeDriver {
             if n.internal {
                 return Ok(Vec::new());
             }
-            let has_v6 = st
-                .eps
-                .get(endpoint_id)
-                .is_some_and(|e| e.address_v6.is_some());
-            (n.opts.host_ip, has_v6)
+            let ep = st.eps.get(endpoint_id);
+            let v4 = ep.and_then(|e| e.address).map(|a| a.addr());
+            let v6 = ep.and_then(|e| e.address_v6).map(|a| a.addr());
+            (n.opts.host_ip, v4, v6)
         };
+        // As Docker: a port published on every address is published on
+        // `0.0.0.0` and, with the same host port, on `[::]` when the
+        // container has an IPv6 address or the proxy can carry IPv6 to it.
+        let beside_v6 = v6.is_some() || self.userland_proxy;
         let mut got: Vec<PortMapping> = Vec::new();
         for b in &req.bindings {
-            // As Docker with IPv6: a port published on every address is
-            // published on `0.0.0.0` and, for a container with an IPv6 address,
-            // on `[::]` with the same host port.
             let r = self.ports.allocate(b, host_ip).and_then(|m| {
                 got.push(m);
-                if has_v6 && m.host_ip == IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) {
-                    let v6 = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
-                    got.push(self.ports.allocate_beside(&m, v6)?);
+                if beside_v6 && m.host_ip == IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) {
+                    let any6 = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+                    got.extend(self.ports.allocate_beside(&m, any6)?);
                 }
                 Ok(())
             });
             if let Err(e) = r {
                 for m in &got {
-                    self.ports.release(m);
+                    self.ports.release(m).await;
                 }
                 return Err(e);
             }
         }
+        self.start_proxies(&got, v4, v6);
         match self.st().eps.get_mut(endpoint_id) {
             Some(ep) => ep.ports = got.clone(),
             None => {
@@ -660,7 +708,7 @@ impl NetworkDriver for BridgeDriver {
             None => Vec::new(),
         };
         for p in &ports {
-            self.ports.release(p);
+            self.ports.release(p).await;
         }
         if ports.is_empty() {
             Ok(())
@@ -698,6 +746,11 @@ impl NetworkDriver for BridgeDriver {
             for p in &r.ports {
                 self.ports.retake(p);
             }
+            self.start_proxies(
+                &r.ports,
+                r.interface.address.map(|a| a.addr()),
+                r.interface.address_v6.map(|a| a.addr()),
+            );
             let mac = r.interface.mac.unwrap_or([0; 6]);
             let ep = Ep {
                 network_id: r.network_id.clone(),
