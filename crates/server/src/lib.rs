@@ -20,6 +20,7 @@ pub mod serve;
 pub mod tls;
 pub mod upload;
 pub mod version;
+pub mod websocket;
 
 pub use error::{ApiError, status_for};
 pub use serve::{Listener, serve, serve_with};

@@ -568,3 +568,87 @@ fn rename_update_port_and_prune() {
     let names = d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert_eq!(names.trim(), "a2");
 }
+
+/// `GET /containers/{id}/attach/ws` (web consoles use it): attached before the
+/// start, the client's messages are stdin, output arrives unframed in binary
+/// messages (API >= 1.28) and the server closes the socket when the container
+/// exits. A missing container is a 404, a plain GET a 400, both in JSON.
+#[test]
+fn attach_over_websocket() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let d = Daemon::with_busybox();
+    let id = d.docker_ok(&[
+        "create",
+        "-i",
+        "bb",
+        "sh",
+        "-c",
+        "read line; echo got:$line; echo oops >&2",
+    ]);
+    let id = id.trim().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (text, kinds) = rt.block_on(async {
+        let sock = tokio::net::UnixStream::connect(&d.sock).await.unwrap();
+        let url = format!(
+            "ws://berth/v1.50/containers/{id}/attach/ws?stream=1&stdin=1&stdout=1&stderr=1"
+        );
+        let (mut ws, resp) = tokio_tungstenite::client_async(url, sock).await.unwrap();
+        assert_eq!(resp.status(), 101);
+        d.docker_ok(&["start", &id]);
+        ws.send(Message::binary(&b"hello\n"[..])).await.unwrap();
+        let (mut text, mut kinds) = (String::new(), Vec::new());
+        let read_all = async {
+            while let Some(Ok(msg)) = ws.next().await {
+                match msg {
+                    Message::Binary(b) => {
+                        kinds.push("binary");
+                        text.push_str(&String::from_utf8_lossy(&b));
+                    }
+                    Message::Text(t) => {
+                        kinds.push("text");
+                        text.push_str(&t);
+                    }
+                    Message::Close(_) => kinds.push("close"),
+                    _ => {}
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), read_all)
+            .await
+            .expect("the socket closes when the container exits");
+        (text, kinds)
+    });
+    assert_eq!(text, "got:hello\noops\n");
+    assert_eq!(kinds.last(), Some(&"close"), "{kinds:?}");
+    assert!(
+        kinds[..kinds.len() - 1].iter().all(|k| *k == "binary"),
+        "{kinds:?}"
+    );
+    assert_eq!(d.docker_ok(&["wait", &id]).trim(), "0");
+
+    // API < 1.28: text messages; < 1.42: every stream, whatever the query says.
+    d.docker_ok(&["run", "--name", "old", "bb", "echo", "logged"]);
+    let old = rt.block_on(async {
+        let sock = tokio::net::UnixStream::connect(&d.sock).await.unwrap();
+        let url = "ws://berth/v1.27/containers/old/attach/ws?logs=1";
+        let (ws, _) = tokio_tungstenite::client_async(url, sock).await.unwrap();
+        let msgs: Vec<Message> = ws.filter_map(|m| async { m.ok() }).collect().await;
+        msgs
+    });
+    assert!(
+        matches!(&old[..], [Message::Text(t), Message::Close(_)] if t.as_str() == "logged\n"),
+        "{old:?}"
+    );
+
+    let (status, body) = d.raw("GET", "/containers/nope/attach/ws?stream=1", None);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("No such container"), "{body}");
+    let (status, body) = d.raw("GET", &format!("/containers/{id}/attach/ws"), None);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("\"message\""), "{body}");
+}

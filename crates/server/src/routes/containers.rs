@@ -14,11 +14,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use base64::Engine as _;
+use berth_api::ApiVersion;
 use berth_api::backend::container::{
     AttachOptions, ByteStream, CommitOptions, ContainerBackend, ExecBackend, ListOptions,
     LogsOptions, PathStat,
@@ -69,6 +71,7 @@ pub fn routes<B: ContainerApi + ?Sized>() -> Router<Arc<B>> {
         .route("/containers/{id}/pause", post(pause::<B>))
         .route("/containers/{id}/unpause", post(unpause::<B>))
         .route("/containers/{id}/attach", post(attach::<B>))
+        .route("/containers/{id}/attach/ws", get(attach_ws::<B>))
         .route("/containers/{id}/wait", post(wait::<B>))
         .route(
             "/containers/{id}/archive",
@@ -373,6 +376,42 @@ async fn attach<B: ContainerApi + ?Sized>(
     };
     let session = s.container_attach(&id, opts).await?;
     Ok(hj.respond(session, body))
+}
+
+/// `GET /containers/{id}/attach/ws`: the attach over a WebSocket ([`crate::websocket`]).
+async fn attach_ws<B: ContainerApi + ?Sized>(
+    State(s): State<Arc<B>>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    let (mut parts, _) = req.into_parts();
+    let q = Query::parse(parts.uri.query().unwrap_or(""));
+    let version = parts
+        .extensions
+        .get::<ApiVersion>()
+        .copied()
+        .unwrap_or(berth_api::version::MAX);
+    // Before API 1.42 dockerd attached every stream whatever the query said.
+    let all = version.minor < 42;
+    let opts = AttachOptions {
+        stream: q.bool("stream"),
+        logs: q.bool("logs"),
+        stdin: all || q.bool("stdin"),
+        stdout: all || q.bool("stdout"),
+        stderr: all || q.bool("stderr"),
+        detach_keys: q
+            .get("detachKeys")
+            .filter(|k| !k.is_empty())
+            .map(str::to_string),
+    };
+    // The container is looked up first, so a missing one is a 404 as with dockerd.
+    let session = s.container_attach(&id, opts).await?;
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
+        .await
+        .map_err(|e| Error::invalid(format!("not a WebSocket request: {}", e.body_text())))?;
+    // Text frames before API 1.28 (moby#28176).
+    let binary = version.minor >= 28;
+    Ok(upgrade.on_upgrade(move |ws| crate::websocket::run(ws, session, binary)))
 }
 
 async fn wait<B: ContainerApi + ?Sized>(
