@@ -363,19 +363,24 @@ async fn attach<B: ContainerApi + ?Sized>(
     let (mut parts, body) = req.into_parts();
     let hj = Hijack::from_parts(&mut parts);
     let q = Query::parse(parts.uri.query().unwrap_or(""));
-    let opts = AttachOptions {
+    let session = s.container_attach(&id, attach_options(&q, false)).await?;
+    Ok(hj.respond(session, body))
+}
+
+/// An attach's query; `all_streams` attaches stdin, stdout and stderr
+/// whatever it says.
+fn attach_options(q: &Query, all_streams: bool) -> AttachOptions {
+    AttachOptions {
         stream: q.bool("stream"),
         logs: q.bool("logs"),
-        stdin: q.bool("stdin"),
-        stdout: q.bool("stdout"),
-        stderr: q.bool("stderr"),
+        stdin: all_streams || q.bool("stdin"),
+        stdout: all_streams || q.bool("stdout"),
+        stderr: all_streams || q.bool("stderr"),
         detach_keys: q
             .get("detachKeys")
             .filter(|k| !k.is_empty())
             .map(str::to_string),
-    };
-    let session = s.container_attach(&id, opts).await?;
-    Ok(hj.respond(session, body))
+    }
 }
 
 /// `GET /containers/{id}/attach/ws`: the attach over a WebSocket ([`crate::websocket`]).
@@ -392,18 +397,7 @@ async fn attach_ws<B: ContainerApi + ?Sized>(
         .copied()
         .unwrap_or(berth_api::version::MAX);
     // Before API 1.42 dockerd attached every stream whatever the query said.
-    let all = version.minor < 42;
-    let opts = AttachOptions {
-        stream: q.bool("stream"),
-        logs: q.bool("logs"),
-        stdin: all || q.bool("stdin"),
-        stdout: all || q.bool("stdout"),
-        stderr: all || q.bool("stderr"),
-        detach_keys: q
-            .get("detachKeys")
-            .filter(|k| !k.is_empty())
-            .map(str::to_string),
-    };
+    let opts = attach_options(&q, version.minor < 42);
     // The container is looked up first, so a missing one is a 404 as with dockerd.
     let session = s.container_attach(&id, opts).await?;
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
