@@ -36,6 +36,10 @@ use crate::ns::HostNs;
 pub const UDP_IDLE: Duration = Duration::from_secs(90);
 /// Pending connections the kernel queues for the proxy.
 const BACKLOG: i32 = 1024;
+/// Copy buffer per direction of a relayed TCP connection (tokio's default
+/// 8 KiB costs a syscall pair per 8 KiB; 64 KiB doubles bulk throughput,
+/// to about half of the nat path's here).
+const COPY_BUF: usize = 64 << 10;
 /// Pause after a failed accept (out of descriptors), so the loop cannot spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -96,7 +100,8 @@ async fn relay_tcp(host: HostNs, mut client: TcpStream, target: SocketAddr) {
     };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    let _ = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut server, COPY_BUF, COPY_BUF)
+        .await;
 }
 
 /// Relay UDP datagrams received on `reserved` (bound) to `target` and the
