@@ -6,7 +6,8 @@
 //! session are unwrapped and each payload becomes one message (binary from
 //! API 1.28 on, text before; stdout and stderr are not told apart, as in
 //! Docker). Every data message the client sends is stdin, and a close from
-//! it ends stdin; the socket is closed when the session's output ends.
+//! it ends stdin; the socket is closed when the session's output ends, and
+//! the session is dropped when the client goes away without a close.
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use berth_api::backend::container::StreamSession;
@@ -28,21 +29,25 @@ pub async fn run(ws: WebSocket, session: StreamSession, binary: bool) {
     let (mut from_session, mut to_session) = tokio::io::split(ours);
     let (mut tx, mut rx) = ws.split();
 
+    // Ends true when the connection vanished without a close from the client.
     let stdin = async move {
-        while let Some(Ok(msg)) = rx.next().await {
-            let data = match msg {
-                Message::Binary(b) => b,
-                Message::Text(t) => Bytes::from(t),
-                Message::Close(_) => break,
+        let gone = loop {
+            let data = match rx.next().await {
+                Some(Ok(Message::Binary(b))) => b,
+                Some(Ok(Message::Text(t))) => Bytes::from(t),
+                Some(Ok(Message::Close(_))) => break false,
                 // axum answers pings itself.
-                Message::Ping(_) | Message::Pong(_) => continue,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Err(_)) | None => break true,
             };
             if to_session.write_all(&data).await.is_err() {
-                return;
+                break false;
             }
-        }
-        // The client is done sending: stdin EOF, output keeps flowing.
+        };
+        // Stdin EOF; after a close the output keeps flowing until it ends
+        // or the socket refuses it.
         let _ = to_session.shutdown().await;
+        gone
     };
     let output = async move {
         let mut frames = stdcopy::Decoder::default();
@@ -79,10 +84,17 @@ pub async fn run(ws: WebSocket, session: StreamSession, binary: bool) {
         };
         let _ = tx.send(Message::Close(Some(close))).await;
     };
-    // Output decides the end; stdin goes with it (a client that never closes
-    // its side must not keep the session).
-    let stdin = tokio::spawn(stdin);
-    output.await;
-    stdin.abort();
+    // Output decides the end, unless the client vanished: then nobody reads
+    // it, and a container with nothing more to say must not keep the session.
+    let mut stdin = tokio::spawn(stdin);
+    tokio::pin!(output);
+    tokio::select! {
+        () = &mut output => stdin.abort(),
+        gone = &mut stdin => {
+            if !matches!(gone, Ok(true)) {
+                output.await;
+            }
+        }
+    }
     pump.abort();
 }
