@@ -20,7 +20,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use base64::Engine as _;
-use berth_api::ApiVersion;
 use berth_api::backend::container::{
     AttachOptions, ByteStream, CommitOptions, ContainerBackend, ExecBackend, ListOptions,
     LogsOptions, PathStat,
@@ -391,11 +390,7 @@ async fn attach_ws<B: ContainerApi + ?Sized>(
 ) -> ApiResult<Response> {
     let (mut parts, _) = req.into_parts();
     let q = Query::parse(parts.uri.query().unwrap_or(""));
-    let version = parts
-        .extensions
-        .get::<ApiVersion>()
-        .copied()
-        .unwrap_or(berth_api::version::MAX);
+    let version = hijack::api_version(&parts);
     // Before API 1.42 dockerd attached every stream whatever the query said.
     let opts = attach_options(&q, version.minor < 42);
     // The container is looked up first, so a missing one is a 404 as with dockerd.

@@ -51,13 +51,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Version {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Version(
-            parts
-                .extensions
-                .get::<ApiVersion>()
-                .copied()
-                .unwrap_or(berth_api::version::MAX),
-        ))
+        Ok(Version(crate::hijack::api_version(parts)))
     }
 }
 
