@@ -25,9 +25,11 @@ type Key = (Proto, IpAddr, u16);
 /// What holds one host port.
 #[derive(Default)]
 struct Held {
-    /// The reserving socket (none for SCTP), until a proxy takes it.
+    /// The reserving socket (none for SCTP).
     socket: Option<OwnedFd>,
-    /// The proxy relaying what reaches the socket; aborting it closes the socket.
+    /// The proxy relaying what reaches the socket, over a duplicate of it
+    /// (so a proxy that cannot start leaves the reservation as it was);
+    /// aborting it closes the duplicate.
     proxy: Option<JoinHandle<()>>,
 }
 
@@ -60,6 +62,15 @@ fn fmt_ip(ip: IpAddr) -> String {
     }
 }
 
+/// The socket family of `ip`.
+pub(crate) fn address_family(ip: IpAddr) -> AddressFamily {
+    if ip.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    }
+}
+
 fn reserve_socket(proto: Proto, ip: IpAddr, port: u16) -> std::io::Result<Option<OwnedFd>> {
     let ty = match proto {
         Proto::Tcp => SocketType::STREAM,
@@ -67,11 +78,7 @@ fn reserve_socket(proto: Proto, ip: IpAddr, port: u16) -> std::io::Result<Option
         // SCTP needs a kernel module that may be absent; rely on our own table.
         Proto::Sctp => return Ok(None),
     };
-    let fam = if ip.is_ipv4() {
-        AddressFamily::INET
-    } else {
-        AddressFamily::INET6
-    };
+    let fam = address_family(ip);
     // CLOEXEC: a reservation must not leak into processes the daemon spawns
     // (shims, containers), or the port stays taken after berth releases it.
     let fd = socket_with(fam, ty, SocketFlags::CLOEXEC, None)?;
@@ -204,15 +211,18 @@ impl PortAllocator {
         let Some(h) = held.get_mut(&(m.container.proto, m.host_ip, m.host_port)) else {
             return;
         };
-        let Some(socket) = h.socket.take() else {
+        let (Some(socket), None) = (&h.socket, &h.proxy) else {
             return;
         };
         let to = SocketAddr::new(target, m.container.port);
-        let started = match m.container.proto {
-            Proto::Tcp => crate::proxy::tcp(self.host.clone(), socket, to),
-            Proto::Udp => crate::proxy::udp(self.host.clone(), socket, to),
+        let start = match m.container.proto {
+            Proto::Tcp => crate::proxy::tcp,
+            Proto::Udp => crate::proxy::udp,
             Proto::Sctp => return,
         };
+        let started = socket
+            .try_clone()
+            .and_then(|dup| start(self.host.clone(), dup, to));
         match started {
             Ok(task) => h.proxy = Some(task),
             Err(e) => tracing::warn!(

@@ -26,11 +26,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rustix::net::{AddressFamily, SocketFlags, SocketType, socket_with};
+use rustix::net::{SocketFlags, SocketType, socket_with};
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::ns::HostNs;
+use crate::portalloc::address_family;
 
 /// How long a UDP flow lives without a datagram either way.
 pub const UDP_IDLE: Duration = Duration::from_secs(90);
@@ -46,11 +47,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// A socket in `host` towards `target`'s family (non-blocking, close-on-exec):
 /// outgoing traffic is routed by the namespace its socket was made in.
 fn socket_towards(host: &HostNs, target: SocketAddr, ty: SocketType) -> io::Result<OwnedFd> {
-    let fam = if target.is_ipv4() {
-        AddressFamily::INET
-    } else {
-        AddressFamily::INET6
-    };
+    let fam = address_family(target.ip());
     host.run(move || {
         socket_with(fam, ty, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK, None).map_err(Into::into)
     })
@@ -58,7 +55,7 @@ fn socket_towards(host: &HostNs, target: SocketAddr, ty: SocketType) -> io::Resu
 }
 
 /// Relay TCP connections accepted on `reserved` (bound, not yet listening) to
-/// `target`. Aborting the task closes the socket and every relayed connection.
+/// `target`. Aborting the task closes its descriptor and every relayed connection.
 pub fn tcp(host: HostNs, reserved: OwnedFd, target: SocketAddr) -> io::Result<JoinHandle<()>> {
     rustix::net::listen(&reserved, BACKLOG)?;
     let listener = std::net::TcpListener::from(reserved);
@@ -105,7 +102,7 @@ async fn relay_tcp(host: HostNs, mut client: TcpStream, target: SocketAddr) {
 }
 
 /// Relay UDP datagrams received on `reserved` (bound) to `target` and the
-/// answers back. Aborting the task closes the socket and every flow.
+/// answers back. Aborting the task closes its descriptor and every flow.
 pub fn udp(host: HostNs, reserved: OwnedFd, target: SocketAddr) -> io::Result<JoinHandle<()>> {
     let sock = std::net::UdpSocket::from(reserved);
     sock.set_nonblocking(true)?;
